@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import pino, { type DestinationStream } from 'pino';
+import type { Config } from './config/config.js';
+import { secretsOf } from './config/load.js';
+import { CredentialPool } from './domain/credential-pool.js';
+import { ModelRegistry, type ProviderEntry } from './domain/models.js';
+import { Poller } from './domain/poller.js';
+import { TaskEvents } from './domain/task-events.js';
+import { TaskService } from './domain/task-service.js';
+import { GatewayKeys } from './http/auth.js';
+import { registerOpenApi } from './http/openapi.js';
+import { registerErrorHandling } from './http/problem.js';
+import type { GatewayApp, RouteDeps } from './http/route-deps.js';
+import { healthRoutes } from './http/routes/ops/health.js';
+import { getTaskRoute } from './http/routes/v1/get-task.js';
+import { listModelsRoute } from './http/routes/v1/list-models.js';
+import { listTasksRoute } from './http/routes/v1/list-tasks.js';
+import { textToImageRoute } from './http/routes/v1/text-to-image.js';
+import { textToVideoRoute } from './http/routes/v1/text-to-video.js';
+import { loggerOptions, scrubbingDestination } from './logging.js';
+import { buildProviders, type ProviderRegistration } from './providers/registry.js';
+import { createTaskStore, type TaskStore } from './store/index.js';
+
+export interface AppDeps {
+  store?: TaskStore;
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: DestinationStream;
+  providers?: Map<string, ProviderRegistration>;
+  /** Tests that drive polls by hand turn the background poller off. */
+  poller?: boolean;
+}
+
+/** Wires config, store, adapters, domain and routes. Does not listen: server.ts does. */
+export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const logger = pino(
+    loggerOptions(config.logLevel),
+    scrubbingDestination(secretsOf(config), deps.logStream),
+  );
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.limits.bodyLimitBytes,
+    genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
+    // One line per request, written in onResponse below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<ZodTypeProvider>() as unknown as GatewayApp;
+
+  app.setValidatorCompiler(validatorCompiler);
+  // Responses are built from typed domain objects; plain JSON.stringify keeps reads fast.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerErrorHandling(app);
+  registerJsonParser(app);
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+      },
+      'request',
+    );
+  });
+
+  const store = deps.store ?? createTaskStore(config.storeUrl);
+  const registrations = deps.providers ?? buildProviders(config);
+  const pools = new Map<string, CredentialPool>();
+  const entries = new Map<string, ProviderEntry>();
+  for (const [id, reg] of registrations) {
+    const pool = new CredentialPool(id, reg.credentials, reg.strategy);
+    pool.seed(await store.countActiveByCredential(id));
+    pools.set(id, pool);
+    entries.set(id, { adapter: reg.adapter, emulated: reg.emulated });
+  }
+  const models = new ModelRegistry(entries, config.aliases);
+  const events = new TaskEvents();
+  let poller: Poller | undefined;
+  const tasks = new TaskService({
+    store,
+    models,
+    pools,
+    events,
+    polling: config.polling,
+    logger: app.log as unknown as pino.Logger,
+    onScheduled: (at) => poller?.wake(at),
+  });
+  if (deps.poller !== false) {
+    poller = new Poller(store, tasks, app.log as unknown as pino.Logger);
+    app.addHook('onReady', async () => poller?.start());
+  }
+  app.decorate('tasks', tasks);
+  app.addHook('onClose', async () => {
+    await poller?.stop();
+    await Promise.all([...registrations.values()].map((r) => r.adapter.close?.()));
+    await store.close();
+  });
+
+  await registerOpenApi(app as unknown as FastifyInstance);
+  const routeDeps: RouteDeps = { config, tasks, models, store };
+  healthRoutes(app, routeDeps);
+  await app.register(async (v1) => {
+    const keys = new GatewayKeys(config.tenants);
+    v1.decorateRequest('tenant', '');
+    v1.addHook('onRequest', async (request) => {
+      request.tenant = keys.authenticate(request);
+    });
+    for (const route of [
+      textToImageRoute,
+      textToVideoRoute,
+      getTaskRoute,
+      listTasksRoute,
+      listModelsRoute,
+    ]) {
+      route(v1, routeDeps);
+    }
+  });
+  return app as unknown as FastifyInstance;
+}
+
+/**
+ * JSON parser that accepts an empty body (clients send `content-type: application/json`
+ * with nothing on cancel) and keeps Fastify's prototype-poisoning protection.
+ */
+function registerJsonParser(app: GatewayApp): void {
+  const defaultParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === ''))
+      return done(null, undefined);
+    defaultParser(request, body as string, done);
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    tasks: TaskService;
+  }
+}

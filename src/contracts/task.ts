@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { OperationSchema, TaskStatusSchema } from './common.js';
+
+export const TaskOutputSchema = z.object({
+  url: z.string().meta({ description: 'Where the provider serves the file' }),
+  content_type: z.string().meta({ example: 'image/png' }),
+  expires_at: z
+    .string()
+    .nullable()
+    .meta({ description: 'When the provider link stops working, if known' }),
+});
+
+export const TaskErrorSchema = z.object({
+  code: z.string().meta({ example: 'upstream_rejected' }),
+  message: z.string(),
+});
+
+export const TaskSchema = z
+  .object({
+    id: z.string().meta({ example: 'task_01JD7Z6Q4N8K2V3W5X6Y7Z8A9B' }),
+    object: z.literal('task'),
+    type: OperationSchema,
+    model: z.string().meta({ example: 'modelslab/sdxl' }),
+    provider: z.string().meta({ example: 'modelslab' }),
+    status: TaskStatusSchema,
+    progress: z.number().min(0).max(1).nullable(),
+    outputs: z.array(TaskOutputSchema),
+    error: TaskErrorSchema.nullable(),
+    upstream: z.object({ id: z.string().nullable(), status: z.string().nullable() }),
+    metadata: z.record(z.string(), z.string()),
+    created_at: z.string(),
+    updated_at: z.string(),
+    completed_at: z.string().nullable(),
+  })
+  .meta({ id: 'Task', description: 'A generation job and its current state' });
+export type Task = z.infer<typeof TaskSchema>;
+
+export const TaskListSchema = z
+  .object({
+    object: z.literal('list'),
+    data: z.array(TaskSchema),
+    next_cursor: z
+      .string()
+      .nullable()
+      .meta({ description: 'Pass as `cursor` to get the next page; null on the last page' }),
+  })
+  .meta({ id: 'TaskList' });

@@ -1,0 +1,76 @@
+import type { Operation, TaskStatus } from '../contracts/common.js';
+import type { Task } from '../contracts/task.js';
+
+export interface TaskOutput {
+  url: string;
+  contentType: string;
+  expiresAt: number | null;
+}
+
+export interface TaskError {
+  code: string;
+  message: string;
+}
+
+/** A task as stored: the public fields plus what genway needs to keep it current. */
+export interface TaskRecord {
+  id: string;
+  tenant: string;
+  type: Operation;
+  model: string;
+  provider: string;
+  status: TaskStatus;
+  progress: number | null;
+  outputs: TaskOutput[];
+  error: TaskError | null;
+  upstreamId: string | null;
+  upstreamStatus: string | null;
+  metadata: Record<string, string>;
+  createdAt: number;
+  updatedAt: number;
+  completedAt: number | null;
+  /** Id (never the secret) of the credential that created the job; every later call uses it. */
+  credentialId: string;
+  /** Adapter-private data needed for later polls (e.g. a fetch URL). */
+  upstreamState: Record<string, unknown>;
+  /** When the poller should next ask the upstream; null once terminal. */
+  nextPollAt: number | null;
+  pollAttempts: number;
+  /** When the upstream last answered a poll (or the create), for the unreachable deadline. */
+  lastContactAt: number;
+  /** Bumped on every write; the store refuses a write based on a stale version. */
+  version: number;
+}
+
+export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
+  'succeeded',
+  'failed',
+  'canceled',
+]);
+export const isTerminal = (status: TaskStatus) => TERMINAL_STATUSES.has(status);
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** The public view: what clients see. Never includes credentials or adapter state. */
+export function toPublicTask(r: TaskRecord): Task {
+  return {
+    id: r.id,
+    object: 'task',
+    type: r.type,
+    model: r.model,
+    provider: r.provider,
+    status: r.status,
+    progress: r.progress,
+    outputs: r.outputs.map((o) => ({
+      url: o.url,
+      content_type: o.contentType,
+      expires_at: iso(o.expiresAt),
+    })),
+    error: r.error,
+    upstream: { id: r.upstreamId, status: r.upstreamStatus },
+    metadata: r.metadata,
+    created_at: new Date(r.createdAt).toISOString(),
+    updated_at: new Date(r.updatedAt).toISOString(),
+    completed_at: iso(r.completedAt),
+  };
+}

@@ -1,0 +1,59 @@
+import { ERROR_CATALOGUE, type ErrorCode } from './catalogue.js';
+
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export interface GatewayErrorOptions {
+  errors?: FieldError[];
+  /** For 429/503: when a retry makes sense. */
+  retryAfterMs?: number;
+  /** Whether repeating the same call later may succeed (used for polls, never for creates). */
+  retryable?: boolean;
+  /**
+   * For upstream calls: false when the request provably never left (connect refused, DNS),
+   * so even a create may be sent again. Unknown (undefined) counts as "may have been sent".
+   */
+  requestSent?: boolean;
+  cause?: unknown;
+}
+
+/** The one error class of genway. `detail` must be safe to show callers: never a secret. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly title: string;
+  readonly errors?: FieldError[];
+  readonly retryAfterMs?: number;
+  readonly retryable: boolean;
+  readonly requestSent?: boolean;
+
+  constructor(code: ErrorCode, detail?: string, options: GatewayErrorOptions = {}) {
+    const entry = ERROR_CATALOGUE[code];
+    super(
+      detail ?? entry.title,
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
+    this.name = 'GatewayError';
+    this.code = code;
+    this.status = entry.status;
+    this.title = entry.title;
+    this.errors = options.errors;
+    this.retryAfterMs = options.retryAfterMs;
+    this.retryable = options.retryable ?? false;
+    this.requestSent = options.requestSent;
+  }
+
+  static invalid(errors: FieldError[], detail?: string): GatewayError {
+    return new GatewayError(
+      'invalid_request',
+      detail ?? errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+      { errors },
+    );
+  }
+}
+
+export function isGatewayError(err: unknown): err is GatewayError {
+  return err instanceof GatewayError;
+}

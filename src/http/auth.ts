@@ -1,0 +1,38 @@
+import { createHash } from 'node:crypto';
+import type { FastifyRequest } from 'fastify';
+import type { TenantConfig } from '../config/config.js';
+import { GatewayError } from '../errors/gateway-error.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    tenant: string;
+  }
+}
+
+const digest = (key: string) => createHash('sha256').update(key).digest('base64');
+
+/**
+ * Gateway keys → tenant. Keys are looked up by their SHA-256, so neither the map nor a
+ * timing difference reveals anything about a stored key.
+ */
+export class GatewayKeys {
+  private readonly byDigest: Map<string, string>;
+
+  constructor(tenants: readonly TenantConfig[]) {
+    this.byDigest = new Map(tenants.flatMap((t) => t.keys.map((k) => [digest(k), t.id] as const)));
+  }
+
+  /** Tenant of the request's `Authorization: Bearer|Token <key>`; throws 401 otherwise. */
+  authenticate(request: FastifyRequest): string {
+    const header = request.headers.authorization;
+    const match = header ? /^(?:Bearer|Token)\s+(\S+)\s*$/i.exec(header) : null;
+    const tenant = match?.[1] ? this.byDigest.get(digest(match[1])) : undefined;
+    if (!tenant) {
+      throw new GatewayError(
+        'unauthorized',
+        header ? 'The gateway key is not valid' : 'Send Authorization: Bearer <gateway key>',
+      );
+    }
+    return tenant;
+  }
+}

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { problemResponses } from '../../openapi.js';
+import type { GatewayApp, RouteDeps } from '../../route-deps.js';
+import { GatewayError } from '../../../errors/gateway-error.js';
+
+const ReadySchema = z.object({
+  status: z.literal('ready'),
+  store: z.literal('ok'),
+  emulated: z.boolean(),
+  providers: z.array(z.string()),
+});
+
+export function healthRoutes(app: GatewayApp, deps: RouteDeps): void {
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Liveness',
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['operations'],
+        summary: 'Readiness: the store answers and providers are configured',
+        response: { 200: ReadySchema, ...problemResponses(503) },
+      },
+    },
+    async () => {
+      try {
+        await deps.store.ping();
+      } catch {
+        throw new GatewayError('upstream_unavailable', 'The task store does not answer');
+      }
+      return {
+        status: 'ready' as const,
+        store: 'ok' as const,
+        emulated: deps.config.useEmulators,
+        providers: Object.keys(deps.config.providers),
+      };
+    },
+  );
+}

@@ -1,0 +1,71 @@
+import { z } from 'zod';
+import type { Operation } from '../../../contracts/common.js';
+import { TaskSchema } from '../../../contracts/task.js';
+import { toPublicTask } from '../../../domain/task-record.js';
+import { problemResponses } from '../../openapi.js';
+import type { GatewayApp, RouteDeps } from '../../route-deps.js';
+import { clientGone, preferWaitSeconds } from '../../wait.js';
+
+export const CreateHeadersSchema = z.looseObject({
+  prefer: z
+    .string()
+    .optional()
+    .meta({
+      description: '`wait=N`: hold the answer up to N s (max 60) for the task to finish',
+      example: 'wait=10',
+    }),
+  'idempotency-key': z
+    .string()
+    .max(255)
+    .optional()
+    .meta({
+      description: 'Same key and body return the original task instead of starting a second job',
+    }),
+});
+
+export interface CreateRouteSpec<B extends z.ZodType> {
+  operation: Operation;
+  body: B;
+  summary: string;
+  description: string;
+}
+
+/** POST /v1/<operation>: shared by the create routes, one file each. */
+export function registerCreateRoute<B extends z.ZodType>(
+  app: GatewayApp,
+  deps: RouteDeps,
+  spec: CreateRouteSpec<B>,
+) {
+  app.post(
+    `/v1/${spec.operation}`,
+    {
+      schema: {
+        tags: ['generate'],
+        summary: spec.summary,
+        description: spec.description,
+        security: [{ gatewayKey: [] }],
+        headers: CreateHeadersSchema,
+        body: spec.body,
+        response: {
+          201: TaskSchema.describe('The task (finished already if `Prefer: wait` was enough)'),
+          ...problemResponses(400, 401, 413, 415, 422, 429, 502, 503, 504),
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as Parameters<typeof deps.tasks.create>[2];
+      let task = await deps.tasks.create(request.tenant, spec.operation, body);
+      const wait = preferWaitSeconds(request.headers.prefer, deps.config.limits.maxWaitSeconds);
+      if (wait > 0) {
+        task = await deps.tasks.waitUntilFinished(
+          request.tenant,
+          task.id,
+          wait * 1000,
+          clientGone(request),
+        );
+        reply.header('preference-applied', `wait=${wait}`);
+      }
+      return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toPublicTask(task));
+    },
+  );
+}

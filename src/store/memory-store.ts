@@ -1,0 +1,71 @@
+import type { TaskRecord } from '../domain/task-record.js';
+import { isTerminal } from '../domain/task-record.js';
+import type { ListQuery, TaskStore } from './task-store.js';
+
+/** In-process store (`memory:`), for tests and throwaway runs. Records are copied in and out. */
+export class MemoryTaskStore implements TaskStore {
+  private readonly tasks = new Map<string, TaskRecord>();
+
+  async insert(task: TaskRecord): Promise<void> {
+    if (this.tasks.has(task.id)) throw new Error(`task ${task.id} exists`);
+    this.tasks.set(task.id, structuredClone(task));
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const t = this.tasks.get(id);
+    return t && structuredClone(t);
+  }
+
+  async update(task: TaskRecord): Promise<boolean> {
+    const current = this.tasks.get(task.id);
+    if (!current || current.version !== task.version - 1) return false;
+    this.tasks.set(task.id, structuredClone(task));
+    return true;
+  }
+
+  async list(tenant: string, q: ListQuery): Promise<TaskRecord[]> {
+    const out: TaskRecord[] = [];
+    const ids = [...this.tasks.keys()].sort().reverse();
+    for (const id of ids) {
+      if (q.cursor && id >= q.cursor) continue;
+      const t = this.tasks.get(id)!;
+      if (t.tenant !== tenant || (q.status && t.status !== q.status)) continue;
+      out.push(structuredClone(t));
+      if (out.length >= q.limit) break;
+    }
+    return out;
+  }
+
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]> {
+    const due = [...this.tasks.values()]
+      .filter((t) => t.nextPollAt !== null && t.nextPollAt <= now)
+      .sort((a, b) => a.nextPollAt! - b.nextPollAt!)
+      .slice(0, limit);
+    return due.map((t) => {
+      t.nextPollAt = now + leaseMs;
+      t.version += 1;
+      return structuredClone(t);
+    });
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    let min: number | null = null;
+    for (const t of this.tasks.values()) {
+      if (t.nextPollAt !== null && (min === null || t.nextPollAt < min)) min = t.nextPollAt;
+    }
+    return min;
+  }
+
+  async countActiveByCredential(provider: string): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const t of this.tasks.values()) {
+      if (t.provider === provider && !isTerminal(t.status)) {
+        counts.set(t.credentialId, (counts.get(t.credentialId) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
+  async ping(): Promise<void> {}
+  async close(): Promise<void> {}
+}

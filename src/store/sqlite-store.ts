@@ -1,0 +1,136 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { TaskRecord } from '../domain/task-record.js';
+import type { ListQuery, TaskStore } from './task-store.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS tasks (
+  id TEXT PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  provider TEXT NOT NULL,
+  credential_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  next_poll_at INTEGER,
+  version INTEGER NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks (tenant, id);
+CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE next_poll_at IS NOT NULL;
+`;
+
+const ACTIVE = `status IN ('queued', 'running')`;
+
+/**
+ * Embedded store (`sqlite:<path>`, the default). One row per task; the indexed columns are
+ * the ones queries filter on, the whole record lives in `data` as JSON. WAL mode so reads
+ * never wait for the poller's writes.
+ */
+export class SqliteTaskStore implements TaskStore {
+  private readonly db: Database.Database;
+  private readonly stmts;
+
+  constructor(path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+    this.stmts = {
+      insert: this.db.prepare(
+        `INSERT INTO tasks (id, tenant, provider, credential_id, status, next_poll_at, version, data)
+         VALUES (@id, @tenant, @provider, @credentialId, @status, @nextPollAt, @version, @data)`,
+      ),
+      get: this.db.prepare<[string], { data: string }>('SELECT data FROM tasks WHERE id = ?'),
+      update: this.db.prepare(
+        `UPDATE tasks SET status = @status, next_poll_at = @nextPollAt, version = @version, data = @data
+         WHERE id = @id AND version = @version - 1`,
+      ),
+      due: this.db.prepare<[number, number], { data: string }>(
+        'SELECT data FROM tasks WHERE next_poll_at <= ? ORDER BY next_poll_at LIMIT ?',
+      ),
+      nextDue: this.db.prepare<[], { at: number | null }>(
+        'SELECT MIN(next_poll_at) AS at FROM tasks WHERE next_poll_at IS NOT NULL',
+      ),
+      active: this.db.prepare<[string], { credential_id: string; n: number }>(
+        `SELECT credential_id, COUNT(*) AS n FROM tasks WHERE provider = ? AND ${ACTIVE} GROUP BY credential_id`,
+      ),
+    };
+  }
+
+  private row(task: TaskRecord) {
+    return {
+      id: task.id,
+      tenant: task.tenant,
+      provider: task.provider,
+      credentialId: task.credentialId,
+      status: task.status,
+      nextPollAt: task.nextPollAt,
+      version: task.version,
+      data: JSON.stringify(task),
+    };
+  }
+
+  async insert(task: TaskRecord): Promise<void> {
+    this.stmts.insert.run(this.row(task));
+  }
+
+  async get(id: string): Promise<TaskRecord | undefined> {
+    const r = this.stmts.get.get(id);
+    return r && (JSON.parse(r.data) as TaskRecord);
+  }
+
+  async update(task: TaskRecord): Promise<boolean> {
+    return this.stmts.update.run(this.row(task)).changes === 1;
+  }
+
+  async list(tenant: string, q: ListQuery): Promise<TaskRecord[]> {
+    const where = ['tenant = ?'];
+    const args: (string | number)[] = [tenant];
+    if (q.cursor) {
+      where.push('id < ?');
+      args.push(q.cursor);
+    }
+    if (q.status) {
+      where.push('status = ?');
+      args.push(q.status);
+    }
+    args.push(q.limit);
+    const rows = this.db
+      .prepare<(string | number)[], { data: string }>(
+        `SELECT data FROM tasks WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+      )
+      .all(...args);
+    return rows.map((r) => JSON.parse(r.data) as TaskRecord);
+  }
+
+  async claimDue(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]> {
+    const claim = this.db.transaction(() => {
+      const tasks = this.stmts.due.all(now, limit).map((r) => JSON.parse(r.data) as TaskRecord);
+      for (const t of tasks) {
+        t.nextPollAt = now + leaseMs;
+        t.version += 1;
+        this.stmts.update.run(this.row(t));
+      }
+      return tasks;
+    });
+    return claim.immediate();
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    return this.stmts.nextDue.get()?.at ?? null;
+  }
+
+  async countActiveByCredential(provider: string): Promise<Map<string, number>> {
+    return new Map(this.stmts.active.all(provider).map((r) => [r.credential_id, r.n]));
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}

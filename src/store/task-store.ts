@@ -1,0 +1,36 @@
+import type { TaskStatus } from '../contracts/common.js';
+import type { TaskRecord } from '../domain/task-record.js';
+
+export interface ListQuery {
+  status?: TaskStatus;
+  limit: number;
+  /** Id of the last task of the previous page (ids sort by creation time). */
+  cursor?: string;
+}
+
+/**
+ * The one interface the domain sees. Implementations: memory, sqlite (embedded default);
+ * every method is async so that a networked store (Redis) fits without touching the domain.
+ */
+export interface TaskStore {
+  insert(task: TaskRecord): Promise<void>;
+  get(id: string): Promise<TaskRecord | undefined>;
+  /**
+   * Writes `task` if the stored version is still `task.version - 1` (compare-and-set).
+   * Returns false when someone else wrote in between; the caller re-reads and decides.
+   */
+  update(task: TaskRecord): Promise<boolean>;
+  /** A tenant's tasks, newest first. */
+  list(tenant: string, query: ListQuery): Promise<TaskRecord[]>;
+  /**
+   * Takes up to `limit` tasks whose next poll is due and pushes their next poll `leaseMs`
+   * ahead, so that two pollers never poll the same task at once.
+   */
+  claimDue(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]>;
+  /** Earliest pending poll time, or null when no task waits for a poll. */
+  nextDueAt(): Promise<number | null>;
+  /** Non-terminal tasks per credential id of a provider (to rebuild in-flight counts). */
+  countActiveByCredential(provider: string): Promise<Map<string, number>>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
