@@ -81,3 +81,80 @@ export const TextToVideoRequestSchema = z
 export type TextToImageRequest = z.infer<typeof TextToImageRequestSchema>;
 export type TextToVideoRequest = z.infer<typeof TextToVideoRequestSchema>;
 export type CreateRequest = TextToImageRequest | TextToVideoRequest;
+
+const imageRef = z
+  .string()
+  .max(30 * 1024 * 1024)
+  .refine((v) => /^https:\/\//i.test(v) || /^data:image\//i.test(v), {
+    message: 'expected an https:// URL or a data:image/...;base64 URL',
+  })
+  .meta({ description: 'An `https` URL or a `data:image/...;base64,` URL (png, jpeg, webp)' });
+
+const videoRef = z
+  .string()
+  .max(2048)
+  .refine((v) => /^https?:\/\//i.test(v) || /^task_[0-9A-Z]{26}$/.test(v), {
+    message: 'expected an http(s) URL or the id of an earlier succeeded task',
+  })
+  .meta({
+    description: 'A video URL, or the id of an earlier succeeded task of yours (its first output)',
+  });
+
+export const ImageToVideoRequestSchema = z
+  .strictObject({
+    model,
+    image: imageRef,
+    prompt: prompt.optional(),
+    negative_prompt: negativePrompt.optional(),
+    duration: z.number().int().min(1).max(60).optional().meta({ description: 'Seconds' }),
+    aspect_ratio: z
+      .string()
+      .regex(/^\d{1,2}:\d{1,2}$/)
+      .optional(),
+    resolution: z
+      .string()
+      .regex(/^\d{3,4}p$/)
+      .optional(),
+    ...common,
+  })
+  .meta({
+    id: 'ImageToVideoRequest',
+    examples: [
+      {
+        model: 'pixverse/v5',
+        image: 'https://example.com/cat.png',
+        prompt: 'the cat turns its head',
+        duration: 5,
+        resolution: '540p',
+      },
+    ],
+  });
+
+export const VideoUpscaleRequestSchema = z
+  .strictObject({ model, video: videoRef, ...common })
+  .meta({
+    id: 'VideoUpscaleRequest',
+    examples: [{ model: 'haiper', video: 'task_01JD7Z6Q4N8K2V3W5X6Y7Z8A9B' }],
+  });
+
+export const VideoExtendRequestSchema = z
+  .strictObject({
+    model,
+    video: videoRef,
+    prompt: prompt.optional(),
+    negative_prompt: negativePrompt.optional(),
+    duration: z.number().int().min(1).max(60).optional().meta({ description: 'Seconds to add' }),
+    guidance_scale: z.number().min(0).max(100).optional(),
+    ...common,
+  })
+  .meta({
+    id: 'VideoExtendRequest',
+    examples: [
+      {
+        model: 'haiper',
+        video: 'https://example.com/clip.mp4',
+        prompt: 'the camera keeps rising',
+        duration: 4,
+      },
+    ],
+  });

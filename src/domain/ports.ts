@@ -39,6 +39,11 @@ export interface StartCall {
   input: GenerationInput;
   credential: Credential;
   signal?: AbortSignal;
+  /**
+   * Serves bytes at an unguessable, expiring public URL under PUBLIC_URL, for upstreams that
+   * only take URLs (Haiper). Absent when genway has no PUBLIC_URL.
+   */
+  publishMedia?: (bytes: Buffer, contentType: string) => Promise<string>;
 }
 
 export interface PollCall {

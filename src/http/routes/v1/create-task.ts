@@ -7,20 +7,13 @@ import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone, preferWaitSeconds } from '../../wait.js';
 
 export const CreateHeadersSchema = z.looseObject({
-  prefer: z
-    .string()
-    .optional()
-    .meta({
-      description: '`wait=N`: hold the answer up to N s (max 60) for the task to finish',
-      example: 'wait=10',
-    }),
-  'idempotency-key': z
-    .string()
-    .max(255)
-    .optional()
-    .meta({
-      description: 'Same key and body return the original task instead of starting a second job',
-    }),
+  prefer: z.string().optional().meta({
+    description: '`wait=N`: hold the answer up to N s (max 60) for the task to finish',
+    example: 'wait=10',
+  }),
+  'idempotency-key': z.string().max(255).optional().meta({
+    description: 'Same key and body return the original task instead of starting a second job',
+  }),
 });
 
 export interface CreateRouteSpec<B extends z.ZodType> {
