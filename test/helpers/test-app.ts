@@ -20,7 +20,7 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export interface TestAppOptions extends Omit<AppDeps, 'logStream'> {
+export interface TestAppOptions extends Omit<AppDeps, 'logStream' | 'providers'> {
   env?: Record<string, string>;
   /** Provider settings pointing at emulators; replaces whatever the env configured. */
   providers?: ProvidersConfig;
