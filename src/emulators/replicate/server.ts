@@ -1,7 +1,8 @@
 /**
  * A fake of Replicate's predictions API (api.replicate.com/v1, or the `/replicate/v1` relay) for
- * tests, benchmarks and the gateway's no-credentials start. Predictions move on GET polls, not
- * on their own: only the Cancel-After deadline and data retention follow the wall clock.
+ * tests, benchmarks and the gateway's no-credentials start. Predictions move on GET polls (and
+ * every 100 ms while a `Prefer: wait` holds the create); otherwise only the Cancel-After deadline
+ * and data retention follow the wall clock.
  * `webhook` fields are validated and recorded in `calls`, but no webhook is ever sent.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
