@@ -118,6 +118,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     for (const route of [
       textToImageRoute,
       textToVideoRoute,
+      imageToVideoRoute,
+      videoUpscaleRoute,
+      videoExtendRoute,
       getTaskRoute,
       listTasksRoute,
       listModelsRoute,

@@ -29,23 +29,53 @@ const problemDescriptions: Record<number, string> = {
   504: 'The provider did not answer in time',
 };
 
-/** Error answers are problem+json: rename the media type wherever the body is a Problem. */
-function problemMediaType(doc: OpenApiDoc): OpenApiDoc {
+type Json = Record<string, unknown>;
+const asJson = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {});
+
+/**
+ * Polishes the generated document: error bodies are problem+json, request bodies carry their
+ * schema's first example (so "Try it out" is pre-filled), and generator noise is dropped
+ * ($schema/$id inside components, components no operation uses).
+ */
+function polish(doc: OpenApiDoc): OpenApiDoc {
+  const schemas = asJson(asJson(asJson(doc).components).schemas);
+  for (const schema of Object.values(schemas)) {
+    delete asJson(schema).$schema;
+    delete asJson(schema).$id;
+  }
   for (const item of Object.values(doc.paths ?? {})) {
-    for (const op of Object.values(item ?? {})) {
-      const responses = (
-        op as {
-          responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
-        }
-      ).responses;
-      for (const res of Object.values(responses ?? {})) {
-        const json = res.content?.['application/json'];
-        if (json?.schema?.$ref?.endsWith('/Problem')) {
-          res.content = { 'application/problem+json': json };
+    for (const op of Object.values(asJson(item))) {
+      const operation = asJson(op);
+      for (const media of Object.values(asJson(asJson(operation.requestBody).content))) {
+        const ref = asJson(asJson(media).schema).$ref;
+        const examples =
+          typeof ref === 'string'
+            ? asJson(schemas[ref.split('/').pop() ?? '']).examples
+            : undefined;
+        if (Array.isArray(examples) && examples.length > 0) asJson(media).example = examples[0];
+      }
+      for (const res of Object.values(asJson(operation.responses))) {
+        const content = asJson(asJson(res).content);
+        const json = asJson(content['application/json']);
+        if (String(asJson(json.schema).$ref ?? '').endsWith('/Problem')) {
+          asJson(res).content = { 'application/problem+json': json };
         }
       }
     }
   }
+  // Drop components nothing refers to (zod emits input and output variants of each).
+  const text = JSON.stringify(doc.paths);
+  const used = new Set<string>();
+  const visit = (name: string) => {
+    if (used.has(name) || !schemas[name]) return;
+    used.add(name);
+    for (const m of JSON.stringify(schemas[name]).matchAll(
+      /#\/components\/schemas\/([A-Za-z0-9_]+)/g,
+    ))
+      visit(m[1]!);
+  };
+  for (const m of text.matchAll(/#\/components\/schemas\/([A-Za-z0-9_]+)/g)) visit(m[1]!);
+  for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name];
   return doc;
 }
 
@@ -80,7 +110,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
     },
     transform: jsonSchemaTransform,
-    transformObject: (input) => problemMediaType(jsonSchemaTransformObject(input)),
+    transformObject: (input) => polish(jsonSchemaTransformObject(input)),
   });
   await app.register(fastifySwaggerUi, {
     routePrefix: '/docs',

@@ -17,6 +17,7 @@ export function healthRoutes(app: GatewayApp, deps: RouteDeps): void {
       schema: {
         tags: ['operations'],
         summary: 'Liveness',
+        security: [],
         response: { 200: z.object({ status: z.literal('ok') }) },
       },
     },
@@ -28,6 +29,7 @@ export function healthRoutes(app: GatewayApp, deps: RouteDeps): void {
       schema: {
         tags: ['operations'],
         summary: 'Readiness: the store answers and providers are configured',
+        security: [],
         response: { 200: ReadySchema, ...problemResponses(503) },
       },
     },
