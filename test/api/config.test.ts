@@ -37,7 +37,13 @@ describe('configuration', () => {
     });
     const named = problems.map((p) => p.split(':')[0]);
     expect(named).toEqual(
-      expect.arrayContaining(['PORT', 'STORE_URL', 'MODELSLAB_LOAD_BALANCER', 'WEBHOOK_SECRET', 'PUBLIC_URL']),
+      expect.arrayContaining([
+        'PORT',
+        'STORE_URL',
+        'MODELSLAB_LOAD_BALANCER',
+        'WEBHOOK_SECRET',
+        'PUBLIC_URL',
+      ]),
     );
   });
 
@@ -95,7 +101,12 @@ describe('configuration', () => {
         '      - { id: server-b, secret: "${ML_B}" }',
       ].join('\n'),
     );
-    const config = loadConfig({ GATEWAY_CONFIG: file, ACME_KEY: 'acme_key_0123456789abcdef', ML_A: 'a-secret', ML_B: 'b-secret' });
+    const config = loadConfig({
+      GATEWAY_CONFIG: file,
+      ACME_KEY: 'acme_key_0123456789abcdef',
+      ML_A: 'a-secret',
+      ML_B: 'b-secret',
+    });
     expect(config.tenants).toEqual([{ id: 'acme', keys: ['acme_key_0123456789abcdef'] }]);
     expect(config.aliases).toEqual({ 'fast-image': 'modelslab/sdxl' });
     expect(config.providers.modelslab?.credentials).toEqual([
@@ -105,7 +116,10 @@ describe('configuration', () => {
   });
 
   it('reads JSON files too, and names unset variables and bad fields of the file', () => {
-    const file = tempFile('genway.json', JSON.stringify({ tenants: [{ id: 'x', keys: ['${NOPE}'] }], extra: 1 }));
+    const file = tempFile(
+      'genway.json',
+      JSON.stringify({ tenants: [{ id: 'x', keys: ['${NOPE}'] }], extra: 1 }),
+    );
     const problems = problemsOf({ GATEWAY_CONFIG: file });
     expect(problems).toEqual(
       expect.arrayContaining([
@@ -116,6 +130,8 @@ describe('configuration', () => {
   });
 
   it('names a missing or unreadable file', () => {
-    expect(problemsOf({ GATEWAY_CONFIG: '/nonexistent/genway.yaml' })[0]).toMatch(/^GATEWAY_CONFIG: cannot read/);
+    expect(problemsOf({ GATEWAY_CONFIG: '/nonexistent/genway.yaml' })[0]).toMatch(
+      /^GATEWAY_CONFIG: cannot read/,
+    );
   });
 });

@@ -42,7 +42,9 @@ describe('OpenAPI document', () => {
         const errors = Object.entries(op.responses as Json).filter(([s]) => Number(s) >= 400);
         expect(errors.length, `${method} ${path}`).toBeGreaterThan(0);
         for (const [status, res] of errors) {
-          expect(Object.keys(res.content), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+          expect(Object.keys(res.content), `${method} ${path} ${status}`).toEqual([
+            'application/problem+json',
+          ]);
         }
         expect(op.security, `${method} ${path}`).toEqual([{ gatewayKey: [] }]);
       }
@@ -53,7 +55,8 @@ describe('OpenAPI document', () => {
     for (const [path, item] of Object.entries(doc.paths as Json)) {
       for (const [method, op] of Object.entries(item as Json)) {
         if (!op.requestBody) continue;
-        const media = op.requestBody.content['application/json'] ?? Object.values(op.requestBody.content)[0];
+        const media =
+          op.requestBody.content['application/json'] ?? Object.values(op.requestBody.content)[0];
         expect(media.example ?? media.examples, `${method} ${path}`).toBeDefined();
       }
     }

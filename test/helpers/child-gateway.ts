@@ -16,10 +16,19 @@ export interface ChildGateway {
  * Runs `src/server.ts` as a real process (what `npm start` runs, minus the build) on a free
  * port of 127.0.0.1, and resolves once it listens.
  */
-export async function startChildGateway(env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ChildGateway> {
+export async function startChildGateway(
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<ChildGateway> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', STORE_URL: 'memory:', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      STORE_URL: 'memory:',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -54,10 +63,18 @@ export async function startChildGateway(env: Record<string, string> = {}, timeou
 }
 
 /** Runs the server with `env` and returns its exit code and output (for config failures). */
-export async function runGatewayExpectingExit(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+export async function runGatewayExpectingExit(
+  env: Record<string, string>,
+): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', STORE_URL: 'memory:', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      STORE_URL: 'memory:',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -62,10 +62,15 @@ export async function waitForTerminal(
 ): Promise<Record<string, unknown>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await app.inject({ method: 'GET', url: `/v1/tasks/${id}?wait=2`, headers: auth(key) });
+    const res = await app.inject({
+      method: 'GET',
+      url: `/v1/tasks/${id}?wait=2`,
+      headers: auth(key),
+    });
     const task = res.json() as Record<string, unknown>;
     if (['succeeded', 'failed', 'canceled'].includes(task.status as string)) return task;
-    if (Date.now() > deadline) throw new Error(`task ${id} still ${String(task.status)} after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`task ${id} still ${String(task.status)} after ${timeoutMs} ms`);
   }
 }
 

@@ -1,11 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEV_GATEWAY_KEY } from '../../src/config/config.js';
 import { startModelslabEmulator } from '../../src/emulators/modelslab/server.js';
-import { runGatewayExpectingExit, startChildGateway, type ChildGateway } from '../helpers/child-gateway.js';
+import {
+  runGatewayExpectingExit,
+  startChildGateway,
+  type ChildGateway,
+} from '../helpers/child-gateway.js';
 
 const dev = { authorization: `Bearer ${DEV_GATEWAY_KEY}`, 'content-type': 'application/json' };
 
-async function waitForTerminal(base: string, id: string): Promise<Record<string, any>> { // eslint-disable-line @typescript-eslint/no-explicit-any
+async function waitForTerminal(base: string, id: string): Promise<Record<string, any>> {
+  // eslint-disable-line @typescript-eslint/no-explicit-any
   for (let i = 0; i < 40; i++) {
     const task = await (await fetch(`${base}/v1/tasks/${id}?wait=2`, { headers: dev })).json();
     if (['succeeded', 'failed', 'canceled'].includes(task.status)) return task;
@@ -47,7 +52,9 @@ describe('the server process with no provider credentials (the quickstart)', () 
     expect(task.outputs).toHaveLength(2);
     for (const output of task.outputs) {
       const file = Buffer.from(await (await fetch(output.url)).arrayBuffer());
-      expect(file.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+      expect(file.subarray(0, 8)).toEqual(
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      );
     }
   });
 
@@ -67,10 +74,15 @@ describe('the server process with no provider credentials (the quickstart)', () 
 
 describe('the server process', () => {
   it('exits non-zero on a bad configuration, naming every bad variable at once', async () => {
-    const { code, output } = await runGatewayExpectingExit({ PORT: 'x', STORE_URL: 'nope', WEBHOOK_SECRET: 'plain' });
+    const { code, output } = await runGatewayExpectingExit({
+      PORT: 'x',
+      STORE_URL: 'nope',
+      WEBHOOK_SECRET: 'plain',
+    });
     expect(code).toBe(1);
     expect(output).toContain('Invalid configuration');
-    for (const name of ['PORT', 'STORE_URL', 'WEBHOOK_SECRET']) expect(output).toContain(`${name}:`);
+    for (const name of ['PORT', 'STORE_URL', 'WEBHOOK_SECRET'])
+      expect(output).toContain(`${name}:`);
   });
 
   it('finishes in-flight requests on SIGTERM, then exits 0', async () => {
