@@ -5,16 +5,27 @@ import pino, { type DestinationStream } from 'pino';
 import type { Config } from './config/config.js';
 import { secretsOf } from './config/load.js';
 import { CredentialPool } from './domain/credential-pool.js';
+import { MediaHost, MEDIA_PURGE_EVERY_MS } from './domain/media-host.js';
 import { ModelRegistry, type ProviderEntry } from './domain/models.js';
+import { OutputService } from './domain/output-service.js';
 import { Poller } from './domain/poller.js';
 import { TaskEvents } from './domain/task-events.js';
 import { TaskService } from './domain/task-service.js';
 import { GatewayKeys } from './http/auth.js';
 import { registerOpenApi } from './http/openapi.js';
-import { registerErrorHandling } from './http/problem.js';
+import { sendOpenAIError } from './http/openai/errors.js';
+import { openaiSurface } from './http/openai/index.js';
+import { OPENAI_PREFIX } from './http/openai/mapping.js';
+import { sendReplicateProblem } from './http/replicate/errors.js';
+import { replicateSurface } from './http/replicate/index.js';
+import { SURFACE_PREFIX as REPLICATE_PREFIX } from './http/replicate/prediction.js';
+import { registerErrorHandling, sendProblem, toGatewayError } from './http/problem.js';
 import type { GatewayApp, RouteDeps } from './http/route-deps.js';
 import { healthRoutes } from './http/routes/ops/health.js';
+import { getMediaRoute } from './http/routes/media/get-media.js';
+import { cancelTaskRoute } from './http/routes/v1/cancel-task.js';
 import { getTaskRoute } from './http/routes/v1/get-task.js';
+import { getTaskOutputRoute } from './http/routes/v1/get-task-output.js';
 import { listModelsRoute } from './http/routes/v1/list-models.js';
 import { listTasksRoute } from './http/routes/v1/list-tasks.js';
 import { textToImageRoute } from './http/routes/v1/text-to-image.js';
@@ -23,6 +34,7 @@ import { imageToVideoRoute } from './http/routes/v1/image-to-video.js';
 import { videoUpscaleRoute } from './http/routes/v1/video-upscale.js';
 import { videoExtendRoute } from './http/routes/v1/video-extend.js';
 import { loggerOptions, scrubbingDestination } from './logging.js';
+import { UndiciOutputFetcher } from './providers/output-fetcher.js';
 import { buildProviders, type ProviderRegistration } from './providers/registry.js';
 import { createTaskStore, type TaskStore } from './store/index.js';
 
@@ -50,6 +62,14 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
+    // Router-level errors (undecodable URL, over-long path parameter) skip the error handler
+    // and the hooks: answer them as problem+json too, with the request id.
+    frameworkErrors: (error, request, reply) =>
+      request.url.startsWith(`${OPENAI_PREFIX}/`)
+        ? sendOpenAIError(reply.header('x-request-id', request.id), toGatewayError(error))
+        : request.url.startsWith(`${REPLICATE_PREFIX}/`)
+          ? sendReplicateProblem(reply.header('x-request-id', request.id), toGatewayError(error))
+          : sendProblem(reply.header('x-request-id', request.id), toGatewayError(error)),
   }).withTypeProvider<ZodTypeProvider>() as unknown as GatewayApp;
 
   app.setValidatorCompiler(validatorCompiler);
@@ -72,7 +92,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     request.log.info(
       {
         method: request.method,
-        url: request.url.split('?')[0],
+        url: request.routeOptions.config?.logRouteOnly
+          ? request.routeOptions.url
+          : request.url.split('?')[0],
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
       },
@@ -93,6 +115,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const models = new ModelRegistry(entries, config.aliases);
   const events = new TaskEvents();
   let poller: Poller | undefined;
+  const media = new MediaHost({ store, publicUrl: config.publicUrl });
   const tasks = new TaskService({
     store,
     models,
@@ -101,7 +124,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     polling: config.polling,
     logger: app.log as unknown as pino.Logger,
     onScheduled: (at) => poller?.wake(at),
+    publishMedia: config.publicUrl ? media.publish : undefined,
   });
+  const fetcher = new UndiciOutputFetcher();
+  const outputs = new OutputService({ tasks, models, fetcher });
+  const mediaPurge = setInterval(() => {
+    media.purge().catch((err: unknown) => app.log.warn({ err }, 'media purge failed'));
+  }, MEDIA_PURGE_EVERY_MS).unref();
   if (deps.poller !== false) {
     poller = new Poller(store, tasks, app.log as unknown as pino.Logger);
     app.addHook('onReady', async () => poller?.start());
@@ -109,13 +138,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('tasks', tasks);
   app.addHook('onClose', async () => {
     await poller?.stop();
+    clearInterval(mediaPurge);
+    await fetcher.close();
     await Promise.all([...registrations.values()].map((r) => r.adapter.close?.()));
     await store.close();
   });
 
   await registerOpenApi(app as unknown as FastifyInstance);
-  const routeDeps: RouteDeps = { config, tasks, models, store };
+  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media };
   healthRoutes(app, routeDeps);
+  getMediaRoute(app, routeDeps);
   await app.register(async (v1) => {
     const keys = new GatewayKeys(config.tenants);
     v1.decorateRequest('tenant', '');
@@ -129,12 +161,16 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       videoUpscaleRoute,
       videoExtendRoute,
       getTaskRoute,
+      getTaskOutputRoute,
+      cancelTaskRoute,
       listTasksRoute,
       listModelsRoute,
     ]) {
       route(v1, routeDeps);
     }
   });
+  await replicateSurface(app, routeDeps);
+  await openaiSurface(app, routeDeps);
   return app as unknown as FastifyInstance;
 }
 
@@ -145,6 +181,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
 function registerJsonParser(app: GatewayApp): void {
   const defaultParser = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
+  // Only JSON bodies: Fastify's default text/plain parser would turn a 415 into a 400.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === ''))
       return done(null, undefined);

@@ -56,7 +56,15 @@ export interface Config {
   /** No provider credentials at all: serve against the built-in emulators. */
   useEmulators: boolean;
   polling: { intervalMs: number; maxIntervalMs: number; unreachableDeadlineMs: number };
-  limits: { bodyLimitBytes: number; maxWaitSeconds: number };
+  limits: {
+    bodyLimitBytes: number;
+    maxWaitSeconds: number;
+    /**
+     * How long `POST /openai/v1/images/generations` (synchronous in OpenAI's API) holds the
+     * answer for the task to finish (OPENAI_IMAGES_WAIT_SECONDS); 120 when unset.
+     */
+    openaiImagesWaitSeconds?: number;
+  };
 }
 
 export const DEV_GATEWAY_KEY = 'genway-dev-key';

@@ -71,6 +71,7 @@ const EnvSchema = z.object({
   UPSTREAM_UNREACHABLE_DEADLINE_MS: intString(1000, 86_400_000).default(600_000),
   BODY_LIMIT_BYTES: intString(1024, 100 * 1024 * 1024).default(1024 * 1024),
   MAX_WAIT_SECONDS: intString(1, 60).default(60),
+  OPENAI_IMAGES_WAIT_SECONDS: intString(1, 600).default(120),
 });
 
 const credentialSchema = z.object({
@@ -280,7 +281,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxIntervalMs: e.POLL_MAX_INTERVAL_MS,
       unreachableDeadlineMs: e.UPSTREAM_UNREACHABLE_DEADLINE_MS,
     },
-    limits: { bodyLimitBytes: e.BODY_LIMIT_BYTES, maxWaitSeconds: e.MAX_WAIT_SECONDS },
+    limits: {
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      maxWaitSeconds: e.MAX_WAIT_SECONDS,
+      openaiImagesWaitSeconds: e.OPENAI_IMAGES_WAIT_SECONDS,
+    },
   };
 }
 

@@ -37,7 +37,8 @@ export class ModelRegistry {
       slash === -1
         ? (models.find((m) => m.isDefault && m.operations.includes(operation)) ??
           models.find((m) => m.operations.includes(operation)))
-        : models.find((m) => m.name === target.slice(slash + 1));
+        : (models.find((m) => m.name === target.slice(slash + 1)) ??
+          entry.adapter.describeModel?.(target.slice(slash + 1)));
     if (!descriptor) throw notFound(`Unknown model "${requested}": see GET /v1/models`);
     if (!descriptor.operations.includes(operation)) {
       const detail = `Model "${provider}/${descriptor.name}" does not support ${operation}; it supports ${descriptor.operations.join(', ')}`;
@@ -51,6 +52,18 @@ export class ModelRegistry {
       model: descriptor.name,
       publicId: `${provider}/${descriptor.name}`,
     };
+  }
+
+  /**
+   * Operations of a `provider/model` (listed, or described by an adapter with open-ended model
+   * names); empty when the model is unknown. Aliases are not resolved.
+   */
+  operationsOf(provider: string, model: string): Operation[] {
+    const adapter = this.providers.get(provider)?.adapter;
+    if (!adapter) return [];
+    const descriptor =
+      adapter.models().find((m) => m.name === model) ?? adapter.describeModel?.(model);
+    return descriptor?.operations ?? [];
   }
 
   adapter(provider: string): ProviderAdapter | undefined {

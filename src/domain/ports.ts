@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Operation, TaskStatus } from '../contracts/common.js';
 import type { Credential } from '../config/config.js';
 import type { FieldError } from '../errors/gateway-error.js';
@@ -44,6 +45,11 @@ export interface StartCall {
    * only take URLs (Haiper). Absent when genway has no PUBLIC_URL.
    */
   publishMedia?: (bytes: Buffer, contentType: string) => Promise<string>;
+  /**
+   * The upstream's own input object, from a compatible surface (`/replicate/v1`): sent as is
+   * instead of mapping `input`. Only adapters serving such a surface read it.
+   */
+  raw?: Record<string, unknown>;
 }
 
 export interface PollCall {
@@ -76,6 +82,11 @@ export interface UpstreamSnapshot {
 export interface ProviderAdapter {
   readonly id: string;
   models(): ModelDescriptor[];
+  /**
+   * For providers whose model names are open-ended (Replicate): a descriptor for a well-formed
+   * name that models() does not list, or undefined when the name is not usable.
+   */
+  describeModel?(name: string): ModelDescriptor | undefined;
   /** Model rules checked before any upstream call: one FieldError per broken rule. */
   validate(operation: Operation, model: string, input: GenerationInput): FieldError[];
   start(call: StartCall): Promise<UpstreamSnapshot>;
@@ -84,5 +95,35 @@ export interface ProviderAdapter {
   cancel?(call: PollCall): Promise<UpstreamSnapshot>;
   /** Base poll interval for this operation, before backoff. */
   pollIntervalMs?(operation: Operation): number;
+  /**
+   * Whether genway may fetch `url` as an output file of this provider (its own origin, its
+   * CDN hosts). Output URLs come from upstream answers: anything else is never followed.
+   * Absent: no output URL is trusted, so GET /v1/tasks/{id}/outputs/{index} refuses them.
+   */
+  isOutputUrl?(url: string): boolean;
   close?(): Promise<void>;
+}
+
+/** One GET (or HEAD) of an output file; the body streams and is never buffered whole. */
+export interface OutputFetchRequest {
+  url: string;
+  method: 'GET' | 'HEAD';
+  /** Only `range` / `if-range` from the client; never its credentials. */
+  headers: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export interface OutputFetchResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable;
+}
+
+/**
+ * Streams output files from providers (implemented with undici in providers/). Throws a
+ * GatewayError for transport failures (502 upstream_error, 504 upstream_timeout).
+ */
+export interface OutputFetcher {
+  fetch(request: OutputFetchRequest): Promise<OutputFetchResponse>;
+  close(): Promise<void>;
 }

@@ -40,6 +40,11 @@ export interface TaskRecord {
   lastContactAt: number;
   /** Bumped on every write; the store refuses a write based on a stale version. */
   version: number;
+  /**
+   * Set when the tenant deleted the task (soft delete, see TaskService.delete): from then on
+   * it is "not found" for everyone and never listed; the row stays for the operator.
+   */
+  deletedAt?: number | null;
 }
 
 export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([

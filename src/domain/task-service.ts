@@ -1,11 +1,11 @@
 import { monotonicFactory } from 'ulid';
 import type { Logger } from 'pino';
-import type { Operation, TaskStatus } from '../contracts/common.js';
+import type { Operation } from '../contracts/common.js';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
-import type { TaskStore } from '../store/task-store.js';
+import type { ListQuery, TaskStore } from '../store/task-store.js';
 import type { CredentialPool } from './credential-pool.js';
 import type { ModelRegistry } from './models.js';
-import type { GenerationInput, UpstreamSnapshot } from './ports.js';
+import type { GenerationInput, StartCall, UpstreamSnapshot } from './ports.js';
 import type { TaskEvents } from './task-events.js';
 import { isTerminal, type TaskError, type TaskRecord } from './task-record.js';
 
@@ -20,6 +20,15 @@ export interface CreateTaskInput extends GenerationInput {
   metadata?: Record<string, string>;
 }
 
+export interface CreateOptions {
+  /**
+   * The upstream's own input, from a compatible surface (`/replicate/v1`): handed to the
+   * adapter as `StartCall.raw` in place of the normalized fields, which are then not checked
+   * against the model's rules (the upstream validates its own input).
+   */
+  raw?: Record<string, unknown>;
+}
+
 export interface TaskServiceDeps {
   store: TaskStore;
   models: ModelRegistry;
@@ -30,10 +39,15 @@ export interface TaskServiceDeps {
   now?: () => number;
   /** Called when a task gets a poll time, so the poller can wake up early. */
   onScheduled?: (at: number) => void;
+  /** Handed to adapters as `StartCall.publishMedia`; set only when PUBLIC_URL is configured. */
+  publishMedia?: StartCall['publishMedia'];
 }
 
 const newUlid = monotonicFactory();
 const newTaskId = () => `task_${newUlid()}`;
+
+/** Operations whose `video` may name an earlier task of the caller instead of a URL. */
+const VIDEO_REF_OPERATIONS: ReadonlySet<Operation> = new Set(['video-upscale', 'video-extend']);
 
 /** Task lifecycle: create through an adapter, read, wait for changes, apply upstream polls. */
 export class TaskService {
@@ -47,10 +61,14 @@ export class TaskService {
     tenant: string,
     operation: Operation,
     request: CreateTaskInput,
+    options: CreateOptions = {},
   ): Promise<TaskRecord> {
-    const { model: requested, metadata, ...input } = request;
+    const { model: requested, metadata, ...given } = request;
     const resolved = this.deps.models.resolve(requested, operation);
-    const ruleErrors = resolved.adapter.validate(operation, resolved.model, input);
+    const input = await this.resolveVideoRef(tenant, operation, given);
+    const ruleErrors = options.raw
+      ? []
+      : resolved.adapter.validate(operation, resolved.model, input);
     if (ruleErrors.length > 0) throw GatewayError.invalid(ruleErrors);
     const pool = this.deps.pools.get(resolved.provider);
     const credential = pool?.pick();
@@ -96,6 +114,8 @@ export class TaskService {
         model: resolved.model,
         input,
         credential,
+        ...(this.deps.publishMedia ? { publishMedia: this.deps.publishMedia } : {}),
+        ...(options.raw ? { raw: options.raw } : {}),
       });
     } catch (err) {
       await this.write(
@@ -108,11 +128,72 @@ export class TaskService {
     return (await this.write(started, queued)) ?? (await this.deps.store.get(queued.id)) ?? started;
   }
 
+  /**
+   * `video: "task_…"` (video-upscale, video-extend) becomes the first output URL of that task,
+   * which must be the caller's own and succeeded: unknown or another tenant's → 404
+   * task_not_found; not succeeded or without outputs → 409 output_not_ready; first output not
+   * a video → 400; its link past `expires_at` → 410 output_expired.
+   */
+  private async resolveVideoRef(
+    tenant: string,
+    operation: Operation,
+    input: GenerationInput,
+  ): Promise<GenerationInput> {
+    const ref = input.video;
+    if (!VIDEO_REF_OPERATIONS.has(operation) || !ref?.startsWith('task_')) return input;
+    const field = (message: string) => ({ errors: [{ path: 'video', message }] });
+    const source = await this.deps.store.get(ref);
+    if (!source || source.tenant !== tenant || source.deletedAt) {
+      const message = `No task ${ref}: video must be a URL or the id of one of your succeeded tasks`;
+      throw new GatewayError('task_not_found', message, field(message));
+    }
+    const first = source.outputs[0];
+    if (source.status !== 'succeeded' || !first) {
+      const message =
+        source.status === 'succeeded'
+          ? `Task ${ref} succeeded without outputs; there is no video to use`
+          : `Task ${ref} is ${source.status}; video can only name a succeeded task (wait for it to finish)`;
+      throw new GatewayError('output_not_ready', message, field(message));
+    }
+    if (!first.contentType.startsWith('video/')) {
+      const message = `The first output of task ${ref} is ${first.contentType}, not a video`;
+      throw GatewayError.invalid([{ path: 'video', message }], message);
+    }
+    if (first.expiresAt !== null && first.expiresAt <= this.now()) {
+      const message = `The first output of task ${ref} expired at ${new Date(first.expiresAt).toISOString()}; the provider no longer serves it`;
+      throw new GatewayError('output_expired', message, field(message));
+    }
+    return { ...input, video: first.url };
+  }
+
   async get(tenant: string, id: string): Promise<TaskRecord> {
     const task = await this.deps.store.get(id);
     // Another tenant's task is indistinguishable from a missing one.
-    if (!task || task.tenant !== tenant) throw new GatewayError('task_not_found', `No task ${id}`);
+    if (!task || task.tenant !== tenant || task.deletedAt) {
+      throw new GatewayError('task_not_found', `No task ${id}`);
+    }
     return task;
+  }
+
+  /**
+   * Soft-deletes a finished task of the caller (OpenAI `DELETE /videos/{id}`): afterwards it is
+   * 404 everywhere and never listed; the stored row stays (with `deletedAt`) for the operator.
+   * Only terminal tasks: a running one would still be polled and reported on. 400 otherwise.
+   */
+  async delete(tenant: string, id: string): Promise<TaskRecord> {
+    for (let attempt = 0; ; attempt++) {
+      const task = await this.get(tenant, id);
+      if (!isTerminal(task.status)) {
+        throw GatewayError.invalid(
+          [{ path: 'id', message: `task ${id} is ${task.status}` }],
+          `Task ${id} is ${task.status}; only a finished task can be deleted`,
+        );
+      }
+      const deleted = { ...task, deletedAt: this.now(), version: task.version + 1 };
+      // Compare-and-set; a concurrent writer (a second delete) means: read again.
+      if (await this.deps.store.update(deleted)) return deleted;
+      if (attempt === 2) throw new GatewayError('internal', `Task ${id} kept changing`);
+    }
   }
 
   /**
@@ -157,11 +238,63 @@ export class TaskService {
     return task;
   }
 
-  list(
-    tenant: string,
-    query: { status?: TaskStatus; limit: number; cursor?: string },
-  ): Promise<TaskRecord[]> {
+  list(tenant: string, query: ListQuery): Promise<TaskRecord[]> {
     return this.deps.store.list(tenant, query);
+  }
+
+  /**
+   * Cancels the upstream job where the provider can: the task becomes what the upstream then
+   * reports (`canceled`, or its final status if it finished first) and is no longer polled.
+   * 409 `task_already_finished` for a terminal task and 409 `cancel_not_supported` for a
+   * provider without a cancel API; in both cases nothing changes.
+   */
+  async cancel(tenant: string, id: string): Promise<TaskRecord> {
+    const task = await this.get(tenant, id);
+    if (isTerminal(task.status)) {
+      throw new GatewayError(
+        'task_already_finished',
+        `Task ${id} is already ${task.status}; the cancel changed nothing`,
+      );
+    }
+    const adapter = this.deps.models.adapter(task.provider);
+    if (!adapter?.cancel) {
+      throw new GatewayError(
+        'cancel_not_supported',
+        `${task.provider} has no cancel API; task ${id} was not changed and keeps running`,
+      );
+    }
+    const credential = this.deps.pools.get(task.provider)?.byId(task.credentialId);
+    if (!credential) {
+      throw new GatewayError(
+        'no_credential_available',
+        `Credential ${task.credentialId} of ${task.provider} is no longer configured`,
+      );
+    }
+    if (task.upstreamId === null) {
+      throw new GatewayError(
+        'cancel_not_supported',
+        `Task ${id} has not reached ${task.provider} yet; nothing was changed, retry in a moment`,
+      );
+    }
+    const snapshot = await adapter.cancel({
+      operation: task.type,
+      model: task.model.slice(task.provider.length + 1),
+      credential,
+      upstreamId: task.upstreamId,
+      state: task.upstreamState,
+    });
+    // The poller may write in between (compare-and-set): apply the answer to the fresh record.
+    let current = task;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const next = this.applySnapshot({ ...current, lastContactAt: this.now() }, snapshot);
+      const written = await this.write(next, current);
+      if (written) return written;
+      const fresh = await this.deps.store.get(id);
+      if (!fresh) break;
+      if (isTerminal(fresh.status)) return fresh;
+      current = fresh;
+    }
+    return this.get(tenant, id);
   }
 
   /** One upstream poll of a claimed task; transient failures reschedule with backoff. */
@@ -215,12 +348,17 @@ export class TaskService {
     return { ...task, pollAttempts: attempts, nextPollAt: now + this.delay(attempts, retryAfter) };
   }
 
-  /** Interval before the next poll: grows as the task ages, honours upstream hints, jittered. */
+  /**
+   * Interval before the next poll: grows as the task ages (capped by maxIntervalMs), jittered.
+   * An upstream hint (ModelsLab `eta`, Retry-After) is a floor: never ask before it, even when
+   * it exceeds maxIntervalMs (bounded by the unreachable deadline).
+   */
   private delay(attempts: number, hintMs?: number): number {
-    const { intervalMs, maxIntervalMs } = this.deps.polling;
-    const aged = intervalMs * 2 ** Math.floor(attempts / 10);
-    const base = Math.min(maxIntervalMs, Math.max(aged, hintMs ?? 0));
-    return Math.round(base * (0.9 + Math.random() * 0.2));
+    const { intervalMs, maxIntervalMs, unreachableDeadlineMs } = this.deps.polling;
+    const aged = Math.min(maxIntervalMs, intervalMs * 2 ** Math.floor(attempts / 10));
+    const jittered = Math.round(aged * (0.9 + Math.random() * 0.2));
+    const hint = Math.min(hintMs ?? 0, unreachableDeadlineMs);
+    return Math.max(jittered, Math.round(hint * (1 + Math.random() * 0.1)));
   }
 
   private failed(task: TaskRecord, error: TaskError): TaskRecord {
@@ -241,7 +379,8 @@ export class TaskService {
       ...task,
       status: s.status,
       progress: s.status === 'succeeded' ? 1 : (s.progress ?? task.progress),
-      outputs: s.status === 'succeeded' ? (s.outputs ?? []) : [],
+      // No outputs in a succeeded snapshot (e.g. Replicate's data_removed) keeps what was stored.
+      outputs: s.status === 'succeeded' ? (s.outputs ?? task.outputs) : [],
       error:
         s.status === 'failed'
           ? (s.error ?? { code: 'upstream_error', message: 'The provider reported a failure' })

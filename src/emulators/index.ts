@@ -1,5 +1,8 @@
 import type { Config, ProvidersConfig } from '../config/config.js';
+import { startHaiperEmulator } from './haiper/server.js';
 import { startModelslabEmulator } from './modelslab/server.js';
+import { startPixverseEmulator } from './pixverse/server.js';
+import { startReplicateEmulator } from './replicate/server.js';
 import type { EmulatorHandle } from './shared/types.js';
 
 export interface RunningEmulators {
@@ -14,7 +17,10 @@ export interface RunningEmulators {
  */
 export async function startEmulators(host = '127.0.0.1'): Promise<RunningEmulators> {
   const modelslab = await startModelslabEmulator({ host, apiKeys: ['ml-emulator-key'] });
-  const handles: EmulatorHandle[] = [modelslab];
+  const haiper = await startHaiperEmulator({ host, accessKeys: ['haiper-emulator-key'] });
+  const pixverse = await startPixverseEmulator({ host, apiKeys: ['pixverse-emulator-key'] });
+  const replicate = await startReplicateEmulator({ host, tokens: ['r8_emulator_token'] });
+  const handles: EmulatorHandle[] = [modelslab, haiper, pixverse, replicate];
   return {
     providers: {
       modelslab: {
@@ -23,6 +29,23 @@ export async function startEmulators(host = '127.0.0.1'): Promise<RunningEmulato
         emulated: true,
         loadBalancer: true,
         videoPath: '/api/v1/enterprise/video/text2video',
+      },
+      haiper: {
+        baseUrl: haiper.basePath,
+        endpointPath: haiper.endpointPath,
+        credentials: [{ id: 'haiper-emulator', secret: 'haiper-emulator-key' }],
+        emulated: true,
+      },
+      replicate: {
+        baseUrl: replicate.baseUrl,
+        credentials: [{ id: 'replicate-emulator', secret: 'r8_emulator_token' }],
+        emulated: true,
+        models: [],
+      },
+      pixverse: {
+        baseUrl: pixverse.baseUrl,
+        credentials: [{ id: 'pixverse-emulator', secret: 'pixverse-emulator-key' }],
+        emulated: true,
       },
     },
     handles,

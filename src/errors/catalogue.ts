@@ -21,6 +21,7 @@ export const ERROR_CATALOGUE = {
   },
   output_expired: { status: 410, title: 'The output link has expired upstream' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
+  range_not_satisfiable: { status: 416, title: 'The requested byte range is not in the file' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   idempotency_key_reused: { status: 422, title: 'Idempotency-Key reused with a different body' },
   upstream_rejected: { status: 422, title: 'The provider rejected the request' },

@@ -3,6 +3,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { ProblemSchema } from '../contracts/common.js';
+import { OPENAI_TAG } from './openai/index.js';
 
 type OpenApiDoc = ReturnType<typeof jsonSchemaTransformObject>;
 
@@ -21,6 +22,7 @@ const problemDescriptions: Record<number, string> = {
   410: 'Gone upstream',
   413: 'Body too large',
   415: 'Unsupported content type',
+  416: 'The byte range is outside the file',
   422: 'Refused by the provider or reused Idempotency-Key',
   429: 'Rate limited; see Retry-After',
   500: 'Unexpected error',
@@ -57,7 +59,8 @@ function polish(doc: OpenApiDoc): OpenApiDoc {
       for (const res of Object.values(asJson(operation.responses))) {
         const content = asJson(asJson(res).content);
         const json = asJson(content['application/json']);
-        if (String(asJson(json.schema).$ref ?? '').endsWith('/Problem')) {
+        const ref = String(asJson(json.schema).$ref ?? '');
+        if (ref.endsWith('/Problem') || ref.endsWith('/ReplicateProblem')) {
           asJson(res).content = { 'application/problem+json': json };
         }
       }
@@ -98,6 +101,13 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'tasks', description: 'Read and follow tasks' },
         { name: 'models', description: 'Models and their enforced limits' },
         { name: 'operations', description: 'Health and readiness' },
+        { name: 'media', description: 'Files genway publishes for providers that only take URLs' },
+        {
+          name: 'replicate-compatible',
+          description:
+            'Replicate\'s predictions API at `/replicate/v1`, for existing Replicate clients (the official `replicate` npm client with `baseUrl: "<genway>/replicate/v1"` and a gateway key as `auth`, sent as `Bearer` or `Token`). Each prediction is a genway task of the replicate provider; errors use Replicate\'s `{title, detail, status}` shape.',
+        },
+        OPENAI_TAG,
       ],
       components: {
         securitySchemes: {

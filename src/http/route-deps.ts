@@ -7,7 +7,9 @@ import type {
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config/config.js';
+import type { MediaHost } from '../domain/media-host.js';
 import type { ModelRegistry } from '../domain/models.js';
+import type { OutputService } from '../domain/output-service.js';
 import type { TaskService } from '../domain/task-service.js';
 import type { TaskStore } from '../store/task-store.js';
 
@@ -17,6 +19,10 @@ export interface RouteDeps {
   tasks: TaskService;
   models: ModelRegistry;
   store: TaskStore;
+  /** Output files of tasks, streamed from the providers. */
+  outputs: OutputService;
+  /** Files published under PUBLIC_URL for providers that only take URLs. */
+  media: MediaHost;
 }
 
 export type GatewayApp = FastifyInstance<

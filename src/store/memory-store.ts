@@ -1,10 +1,11 @@
 import type { TaskRecord } from '../domain/task-record.js';
 import { isTerminal } from '../domain/task-record.js';
-import type { ListQuery, TaskStore } from './task-store.js';
+import type { ListQuery, StoredMedia, TaskStore } from './task-store.js';
 
 /** In-process store (`memory:`), for tests and throwaway runs. Records are copied in and out. */
 export class MemoryTaskStore implements TaskStore {
   private readonly tasks = new Map<string, TaskRecord>();
+  private readonly media = new Map<string, StoredMedia>();
 
   async insert(task: TaskRecord): Promise<void> {
     if (this.tasks.has(task.id)) throw new Error(`task ${task.id} exists`);
@@ -25,11 +26,14 @@ export class MemoryTaskStore implements TaskStore {
 
   async list(tenant: string, q: ListQuery): Promise<TaskRecord[]> {
     const out: TaskRecord[] = [];
-    const ids = [...this.tasks.keys()].sort().reverse();
+    const asc = q.order === 'asc';
+    const ids = [...this.tasks.keys()].sort();
+    if (!asc) ids.reverse();
     for (const id of ids) {
-      if (q.cursor && id >= q.cursor) continue;
+      if (q.cursor && (asc ? id <= q.cursor : id >= q.cursor)) continue;
       const t = this.tasks.get(id)!;
-      if (t.tenant !== tenant || (q.status && t.status !== q.status)) continue;
+      if (t.tenant !== tenant || (q.status && t.status !== q.status) || t.deletedAt) continue;
+      if (q.types && !q.types.includes(t.type)) continue;
       out.push(structuredClone(t));
       if (out.length >= q.limit) break;
     }
@@ -64,6 +68,26 @@ export class MemoryTaskStore implements TaskStore {
       }
     }
     return counts;
+  }
+
+  async putMedia(media: StoredMedia): Promise<void> {
+    this.media.set(media.id, { ...media, bytes: Buffer.from(media.bytes) });
+  }
+
+  async getMedia(id: string): Promise<StoredMedia | undefined> {
+    const m = this.media.get(id);
+    return m && { ...m };
+  }
+
+  async purgeMedia(now: number): Promise<number> {
+    let n = 0;
+    for (const [id, m] of this.media) {
+      if (m.expiresAt <= now) {
+        this.media.delete(id);
+        n++;
+      }
+    }
+    return n;
   }
 
   async ping(): Promise<void> {}

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { TaskRecord } from '../domain/task-record.js';
-import type { ListQuery, TaskStore } from './task-store.js';
+import type { ListQuery, StoredMedia, TaskStore } from './task-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tasks (
@@ -17,9 +17,25 @@ CREATE TABLE IF NOT EXISTS tasks (
 );
 CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks (tenant, id);
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE next_poll_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS media (
+  id TEXT PRIMARY KEY,
+  content_type TEXT NOT NULL,
+  bytes BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS media_expiry ON media (expires_at);
 `;
 
 const ACTIVE = `status IN ('queued', 'running')`;
+
+interface MediaRow {
+  id: string;
+  content_type: string;
+  bytes: Buffer;
+  created_at: number;
+  expires_at: number;
+}
 
 /**
  * Embedded store (`sqlite:<path>`, the default). One row per task; the indexed columns are
@@ -56,6 +72,14 @@ export class SqliteTaskStore implements TaskStore {
       active: this.db.prepare<[string], { credential_id: string; n: number }>(
         `SELECT credential_id, COUNT(*) AS n FROM tasks WHERE provider = ? AND ${ACTIVE} GROUP BY credential_id`,
       ),
+      putMedia: this.db.prepare(
+        `INSERT OR REPLACE INTO media (id, content_type, bytes, created_at, expires_at)
+         VALUES (@id, @contentType, @bytes, @createdAt, @expiresAt)`,
+      ),
+      getMedia: this.db.prepare<[string], MediaRow>(
+        'SELECT id, content_type, bytes, created_at, expires_at FROM media WHERE id = ?',
+      ),
+      purgeMedia: this.db.prepare<[number]>('DELETE FROM media WHERE expires_at <= ?'),
     };
   }
 
@@ -86,20 +110,28 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async list(tenant: string, q: ListQuery): Promise<TaskRecord[]> {
-    const where = ['tenant = ?'];
+    const asc = q.order === 'asc';
+    // Type and deletion live in the JSON record only (no column, no migration).
+    const where = ['tenant = ?', "json_extract(data, '$.deletedAt') IS NULL"];
     const args: (string | number)[] = [tenant];
     if (q.cursor) {
-      where.push('id < ?');
+      where.push(asc ? 'id > ?' : 'id < ?');
       args.push(q.cursor);
     }
     if (q.status) {
       where.push('status = ?');
       args.push(q.status);
     }
+    if (q.types) {
+      where.push(
+        `json_extract(data, '$.type') IN (${q.types.map(() => '?').join(', ') || 'NULL'})`,
+      );
+      args.push(...q.types);
+    }
     args.push(q.limit);
     const rows = this.db
       .prepare<(string | number)[], { data: string }>(
-        `SELECT data FROM tasks WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT ?`,
+        `SELECT data FROM tasks WHERE ${where.join(' AND ')} ORDER BY id ${asc ? 'ASC' : 'DESC'} LIMIT ?`,
       )
       .all(...args);
     return rows.map((r) => JSON.parse(r.data) as TaskRecord);
@@ -124,6 +156,27 @@ export class SqliteTaskStore implements TaskStore {
 
   async countActiveByCredential(provider: string): Promise<Map<string, number>> {
     return new Map(this.stmts.active.all(provider).map((r) => [r.credential_id, r.n]));
+  }
+
+  async putMedia(media: StoredMedia): Promise<void> {
+    this.stmts.putMedia.run(media);
+  }
+
+  async getMedia(id: string): Promise<StoredMedia | undefined> {
+    const r = this.stmts.getMedia.get(id);
+    return (
+      r && {
+        id: r.id,
+        contentType: r.content_type,
+        bytes: r.bytes,
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+      }
+    );
+  }
+
+  async purgeMedia(now: number): Promise<number> {
+    return this.stmts.purgeMedia.run(now).changes;
   }
 
   async ping(): Promise<void> {

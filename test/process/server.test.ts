@@ -7,12 +7,15 @@ import {
   type ChildGateway,
 } from '../helpers/child-gateway.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+const json = async (res: Response): Promise<Json> => res.json();
+
 const dev = { authorization: `Bearer ${DEV_GATEWAY_KEY}`, 'content-type': 'application/json' };
 
-async function waitForTerminal(base: string, id: string): Promise<Record<string, any>> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
+async function waitForTerminal(base: string, id: string): Promise<Json> {
   for (let i = 0; i < 40; i++) {
-    const task = await (await fetch(`${base}/v1/tasks/${id}?wait=2`, { headers: dev })).json();
+    const task = await json(await fetch(`${base}/v1/tasks/${id}?wait=2`, { headers: dev }));
     if (['succeeded', 'failed', 'canceled'].includes(task.status)) return task;
   }
   throw new Error(`task ${id} did not finish`);
@@ -29,7 +32,7 @@ describe('the server process with no provider credentials (the quickstart)', () 
 
   it('says in its log and in /v1/models that it serves the built-in emulators', async () => {
     expect(gw.output()).toContain('serving against the built-in emulators');
-    const models = await (await fetch(`${gw.url}/v1/models`, { headers: dev })).json();
+    const models = await json(await fetch(`${gw.url}/v1/models`, { headers: dev }));
     expect(models.data.length).toBeGreaterThan(0);
     expect(models.data.every((m: { emulated: boolean }) => m.emulated)).toBe(true);
   });
@@ -47,7 +50,7 @@ describe('the server process with no provider credentials (the quickstart)', () 
       body: JSON.stringify({ model: 'modelslab/sdxl', prompt: 'a red fox', num_outputs: 2 }),
     });
     expect(res.status).toBe(201);
-    const task = await waitForTerminal(gw.url, (await res.json()).id);
+    const task = await waitForTerminal(gw.url, (await json(res)).id);
     expect(task.status).toBe('succeeded');
     expect(task.outputs).toHaveLength(2);
     for (const output of task.outputs) {
@@ -65,7 +68,7 @@ describe('the server process with no provider credentials (the quickstart)', () 
       body: JSON.stringify({ model: 'modelslab/cogvideox', prompt: 'waves on a beach' }),
     });
     expect(res.status).toBe(201);
-    const task = await waitForTerminal(gw.url, (await res.json()).id);
+    const task = await waitForTerminal(gw.url, (await json(res)).id);
     expect(task.status).toBe('succeeded');
     const file = Buffer.from(await (await fetch(task.outputs[0].url)).arrayBuffer());
     expect(file.toString('ascii', 4, 8)).toBe('ftyp');
@@ -101,7 +104,7 @@ describe('the server process', () => {
         headers,
         body: JSON.stringify({ model: 'modelslab/sdxl', prompt: 'stays running' }),
       });
-      const task = await created.json();
+      const task = await json(created);
       expect(task.status).toBe('running');
       // A 2 s long-poll is in flight when SIGTERM arrives: it must still be answered.
       const started = Date.now();
@@ -110,7 +113,7 @@ describe('the server process', () => {
       const exit = gw.stop('SIGTERM');
       const res = await inFlight;
       expect(res.status).toBe(200);
-      expect((await res.json()).status).toBe('running');
+      expect((await json(res)).status).toBe('running');
       expect(Date.now() - started).toBeGreaterThanOrEqual(1900);
       expect(await exit).toBe(0);
       expect(gw.output()).toContain('shutting down');

@@ -4,7 +4,13 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
 import type { UpstreamClient, UpstreamResponse } from '../http-client.js';
 import { modelslabError } from './errors.js';
-import { toCreateBody, toSnapshot, validateInput, type PollState } from './mapping.js';
+import {
+  isModelslabOutputUrl,
+  toCreateBody,
+  toSnapshot,
+  validateInput,
+  type PollState,
+} from './mapping.js';
 import { MODELSLAB_MODELS } from './models.js';
 import { ModelslabAnswerSchema, type ModelslabAnswer } from './wire.js';
 
@@ -36,6 +42,10 @@ export class ModelslabAdapter implements ProviderAdapter {
 
   pollIntervalMs(operation: Operation): number {
     return operation === 'text-to-video' ? 5000 : 3000;
+  }
+
+  isOutputUrl(url: string): boolean {
+    return isModelslabOutputUrl(url, this.origin);
   }
 
   async start(call: StartCall): Promise<UpstreamSnapshot> {

@@ -162,3 +162,29 @@ export function toSnapshot(
       };
   }
 }
+
+/** Hosts (and their subdomains) ModelsLab serves files from, besides its configured origin. */
+const OUTPUT_DOMAINS = ['modelslab.com', 'stablediffusionapi.com'];
+/** Its CDNs as seen in answers: CloudFront distributions and public R2 buckets. */
+const OUTPUT_CDN = [/^[a-z0-9]+\.cloudfront\.net$/, /^pub-[0-9a-f]{32}\.r2\.dev$/];
+
+/**
+ * Whether an output URL from a ModelsLab answer may be fetched: the configured origin (the
+ * emulator too), or https on ModelsLab's own domains and CDN hosts (providers.md section 1).
+ */
+export function isModelslabOutputUrl(url: string, origin: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (u.username !== '' || u.password !== '') return false;
+  if (u.origin === origin) return true;
+  if (u.protocol !== 'https:' || u.port !== '') return false;
+  const host = u.hostname;
+  return (
+    OUTPUT_DOMAINS.some((d) => host === d || host.endsWith(`.${d}`)) ||
+    OUTPUT_CDN.some((re) => re.test(host))
+  );
+}

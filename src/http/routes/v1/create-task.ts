@@ -21,6 +21,8 @@ export interface CreateRouteSpec<B extends z.ZodType> {
   body: B;
   summary: string;
   description: string;
+  /** Error statuses this operation adds to the common ones (documented in OpenAPI). */
+  extraProblems?: number[];
 }
 
 /** POST /v1/<operation>: shared by the create routes, one file each. */
@@ -41,7 +43,18 @@ export function registerCreateRoute<B extends z.ZodType>(
         body: spec.body,
         response: {
           201: TaskSchema.describe('The task (finished already if `Prefer: wait` was enough)'),
-          ...problemResponses(400, 401, 413, 415, 422, 429, 502, 503, 504),
+          ...problemResponses(
+            400,
+            401,
+            413,
+            415,
+            422,
+            429,
+            502,
+            503,
+            504,
+            ...(spec.extraProblems ?? []),
+          ),
         },
       },
     },

@@ -1,0 +1,81 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { StoredMedia, TaskStore } from '../store/task-store.js';
+
+/** How long a published file stays reachable: long enough for an upstream to fetch it. */
+export const MEDIA_TTL_MS = 60 * 60 * 1000;
+/** Largest file genway publishes (inputs such as images; videos come as URLs). */
+export const MEDIA_MAX_BYTES = 20 * 1024 * 1024;
+/** Expired entries are deleted at most this often (on publish, and by the app's timer). */
+export const MEDIA_PURGE_EVERY_MS = 5 * 60 * 1000;
+
+const TOKEN = /^[A-Za-z0-9_-]{43}$/;
+const CONTENT_TYPE = /^[a-z]+\/[a-z0-9.+-]+$/i;
+
+/** Store key of a token: its SHA-256, so a copy of the store does not hand out working URLs. */
+export const mediaIdOf = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+export interface MediaHostOptions {
+  store: TaskStore;
+  /** genway's external URL (PUBLIC_URL), without a trailing slash; null: nothing is published. */
+  publicUrl: string | null;
+  ttlMs?: number;
+  maxBytes?: number;
+  now?: () => number;
+}
+
+/**
+ * Serves bytes at unguessable, expiring URLs under PUBLIC_URL (`/media/{token}`), for upstreams
+ * that only take URLs (Haiper). The bytes live in the task store so they survive a restart.
+ */
+export class MediaHost {
+  private readonly ttlMs: number;
+  private readonly maxBytes: number;
+  private readonly now: () => number;
+  private lastPurge = 0;
+
+  constructor(private readonly options: MediaHostOptions) {
+    this.ttlMs = options.ttlMs ?? MEDIA_TTL_MS;
+    this.maxBytes = options.maxBytes ?? MEDIA_MAX_BYTES;
+    this.now = options.now ?? (() => Date.now());
+  }
+
+  /** Stores `bytes` and returns their public URL (`StartCall.publishMedia`). */
+  readonly publish = async (bytes: Buffer, contentType: string): Promise<string> => {
+    const base = this.options.publicUrl;
+    if (base === null) {
+      throw new GatewayError('internal', 'Files can only be published once PUBLIC_URL is set');
+    }
+    if (bytes.length > this.maxBytes) {
+      throw new GatewayError(
+        'payload_too_large',
+        `The file is ${bytes.length} bytes; genway publishes at most ${this.maxBytes} bytes`,
+      );
+    }
+    const now = this.now();
+    if (now - this.lastPurge >= MEDIA_PURGE_EVERY_MS) await this.purge();
+    const token = randomBytes(32).toString('base64url');
+    await this.options.store.putMedia({
+      id: mediaIdOf(token),
+      contentType: CONTENT_TYPE.test(contentType) ? contentType : 'application/octet-stream',
+      bytes,
+      createdAt: now,
+      expiresAt: now + this.ttlMs,
+    });
+    return `${base}/media/${token}`;
+  };
+
+  /** The file behind `token`, or undefined when unknown or expired. */
+  async read(token: string): Promise<StoredMedia | undefined> {
+    if (!TOKEN.test(token)) return undefined;
+    const media = await this.options.store.getMedia(mediaIdOf(token));
+    if (!media || media.expiresAt <= this.now()) return undefined;
+    return media;
+  }
+
+  /** Deletes expired files; returns how many. */
+  async purge(): Promise<number> {
+    this.lastPurge = this.now();
+    return this.options.store.purgeMedia(this.lastPurge);
+  }
+}

@@ -1,0 +1,169 @@
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import {
+  ImageGenerationRequestSchema,
+  ImagesResponseSchema,
+  type ImagesResponse,
+} from '../../contracts/openai.js';
+import type { TaskRecord } from '../../domain/task-record.js';
+import { ERROR_CATALOGUE, type ErrorCode } from '../../errors/catalogue.js';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { GatewayApp, RouteDeps } from '../route-deps.js';
+import { clientGone } from '../wait.js';
+import { openaiErrorResponses } from './errors.js';
+import { createOptionsOf, defaultModel, parseSize } from './mapping.js';
+
+/** Default of OPENAI_IMAGES_WAIT_SECONDS. */
+export const DEFAULT_IMAGES_WAIT_SECONDS = 120;
+/** Caps on reading one output for `b64_json` (it is held in memory to encode it). */
+export const B64_MAX_BYTES = 25 * 1024 * 1024;
+export const B64_TIMEOUT_MS = 60_000;
+
+export const IdempotencyHeaders = z.looseObject({
+  'idempotency-key': z.string().max(255).optional().meta({
+    description:
+      'Reserved: accepted, and honoured once genway supports idempotent creates (same key and body return the original job)',
+  }),
+});
+
+/** A failed or canceled task as the error the caller gets (its stable code and message). */
+export function taskFailure(task: TaskRecord): GatewayError {
+  const code = task.error?.code;
+  const known = code !== undefined && code in ERROR_CATALOGUE && code !== 'internal';
+  if (task.status === 'canceled') {
+    return new GatewayError('upstream_error', `Task ${task.id} was canceled`);
+  }
+  return new GatewayError(
+    known ? (code as ErrorCode) : 'upstream_error',
+    task.error?.message ?? `Task ${task.id} failed`,
+  );
+}
+
+/**
+ * Output `index` of a succeeded task, read whole through the output service (which only
+ * follows URLs the provider's adapter vouches for), with a size and a time cap.
+ */
+async function readOutput(
+  deps: RouteDeps,
+  task: TaskRecord,
+  index: number,
+  signal: AbortSignal,
+): Promise<Buffer> {
+  const timeout = AbortSignal.timeout(B64_TIMEOUT_MS);
+  const both = AbortSignal.any([signal, timeout]);
+  let out;
+  try {
+    out = await deps.outputs.open(task.tenant, task.id, index, { method: 'GET', signal: both });
+  } catch (err) {
+    if (timeout.aborted) throw tooSlow(task, index);
+    throw err;
+  }
+  if (out.status !== 200) {
+    throw new GatewayError(
+      'upstream_bad_response',
+      `${task.provider} answered ${out.status} for output ${index} of task ${task.id}`,
+    );
+  }
+  try {
+    return await collect(
+      out.body,
+      B64_MAX_BYTES,
+      () =>
+        new GatewayError(
+          'upstream_bad_response',
+          `Output ${index} of task ${task.id} is larger than ${B64_MAX_BYTES} bytes; ask for response_format=url`,
+        ),
+    );
+  } catch (err) {
+    if (timeout.aborted) throw tooSlow(task, index);
+    throw err;
+  }
+}
+
+const tooSlow = (task: TaskRecord, index: number) =>
+  new GatewayError(
+    'upstream_timeout',
+    `${task.provider} did not deliver output ${index} of task ${task.id} within ${B64_TIMEOUT_MS / 1000} s`,
+  );
+
+async function collect(body: Readable, max: number, tooBig: () => Error): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body) {
+      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
+      size += buf.length;
+      if (size > max) throw tooBig();
+      chunks.push(buf);
+    }
+  } finally {
+    body.destroy();
+  }
+  return Buffer.concat(chunks);
+}
+
+export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
+  const waitSeconds = deps.config.limits.openaiImagesWaitSeconds ?? DEFAULT_IMAGES_WAIT_SECONDS;
+  app.post(
+    '/images/generations',
+    {
+      config: { openaiCreate: true },
+      schema: {
+        tags: ['openai-compatible'],
+        summary: 'Generate images (OpenAI images.generate)',
+        description: `OpenAI's \`POST /v1/images/generations\` for the official \`openai\` clients (\`baseURL: <genway>/openai/v1\`, a gateway key as the API key). Starts a genway text-to-image task (visible at GET /v1/tasks/{id}; its id is in \`x-genway-task-id\`) and answers once it has finished, up to OPENAI_IMAGES_WAIT_SECONDS (${waitSeconds} s here; past that: 504 naming the task, which keeps running). \`size\` becomes width/height; \`n\` the number of images. \`response_format: b64_json\` fetches each file from the provider and inlines it. Failures that may have started a paid job carry \`x-should-retry: false\`.`,
+        security: [{ gatewayKey: [] }],
+        headers: IdempotencyHeaders,
+        body: ImageGenerationRequestSchema,
+        response: {
+          200: ImagesResponseSchema,
+          ...openaiErrorResponses(400, 401, 413, 415, 422, 429, 502, 503, 504),
+        },
+      },
+    },
+    async (request, reply): Promise<ImagesResponse> => {
+      const body = request.body;
+      const gone = clientGone(request);
+      const created = await deps.tasks.create(
+        request.tenant,
+        'text-to-image',
+        {
+          model: body.model ?? defaultModel(deps.models, 'text-to-image'),
+          prompt: body.prompt,
+          negative_prompt: body.negative_prompt,
+          num_outputs: body.n,
+          ...parseSize(body.size),
+          seed: body.seed,
+          steps: body.steps,
+          guidance_scale: body.guidance_scale,
+          scheduler: body.scheduler,
+          provider_options: body.provider_options,
+        },
+        createOptionsOf(request),
+      );
+      reply.header('x-genway-task-id', created.id);
+      const task = await deps.tasks.waitUntilFinished(
+        request.tenant,
+        created.id,
+        waitSeconds * 1000,
+        gone,
+      );
+      if (task.status === 'failed' || task.status === 'canceled') throw taskFailure(task);
+      if (task.status !== 'succeeded') {
+        throw new GatewayError(
+          'upstream_timeout',
+          `Task ${task.id} did not finish within ${waitSeconds} s; it keeps running: follow it at GET /v1/tasks/${task.id}`,
+        );
+      }
+      const data =
+        body.response_format === 'b64_json'
+          ? await Promise.all(
+              task.outputs.map(async (_, i) => ({
+                b64_json: (await readOutput(deps, task, i, gone)).toString('base64'),
+              })),
+            )
+          : task.outputs.map((o) => ({ url: o.url }));
+      return { created: Math.floor(task.createdAt / 1000), data };
+    },
+  );
+}

@@ -1,0 +1,86 @@
+import type { FastifyRequest } from 'fastify';
+import { VideoCreateRequestSchema, VideoSchema, type Video } from '../../contracts/openai.js';
+import type { GenerationInput } from '../../domain/ports.js';
+import type { GatewayApp, RouteDeps } from '../route-deps.js';
+import { IdempotencyHeaders } from './create-image.js';
+import { openaiErrorResponses } from './errors.js';
+import {
+  META_SECONDS,
+  META_SIZE,
+  coerceNumbers,
+  createOptionsOf,
+  defaultModel,
+  imageOf,
+  secondsOf,
+  toVideo,
+  unbracket,
+  videoFormatOf,
+} from './mapping.js';
+
+/** JSON bodies may carry the reference image as a data: URL (base64 of up to ~20 MB). */
+export const VIDEO_BODY_LIMIT = 32 * 1024 * 1024;
+
+/** Numeric fields of a create that multipart sends as strings (`seconds` stays a string). */
+const NUMERIC_FIELDS = ['seed'] as const;
+
+/**
+ * Multipart bodies arrive flat and as strings (`attachFieldsToBody: 'keyValues'`): rebuild
+ * `input_reference[image_url]` as an object and coerce numbers before the schema sees them.
+ */
+async function normalizeMultipart(request: FastifyRequest): Promise<void> {
+  if (!request.isMultipart() || !request.body || typeof request.body !== 'object') return;
+  const body = unbracket(request.body as Record<string, unknown>);
+  coerceNumbers(body, NUMERIC_FIELDS);
+  request.body = body;
+}
+
+export function createVideoRoute(app: GatewayApp, deps: RouteDeps): void {
+  app.post(
+    '/videos',
+    {
+      bodyLimit: VIDEO_BODY_LIMIT,
+      config: { openaiCreate: true },
+      preValidation: normalizeMultipart,
+      schema: {
+        tags: ['openai-compatible'],
+        summary: 'Start a video job (OpenAI videos.create)',
+        description:
+          "OpenAI's `POST /v1/videos`, as JSON (openai 6.2-6.27) or multipart/form-data (later clients). Starts a genway task and answers with it at once as a video object; its `id` is the task id. Without `input_reference` it is a text-to-video task; with one (an image file part, `input_reference[image_url]`, or an https/data: image URL) an image-to-video task. `seconds` becomes the duration and `size` (`1280x720`) the aspect ratio and resolution (image-to-video: the resolution only, the image sets the ratio), checked against the model's limits (GET /v1/models). Failures that may have started a paid job carry `x-should-retry: false`.",
+        security: [{ gatewayKey: [] }],
+        consumes: ['application/json', 'multipart/form-data'],
+        headers: IdempotencyHeaders,
+        body: VideoCreateRequestSchema,
+        response: {
+          200: VideoSchema,
+          ...openaiErrorResponses(400, 401, 413, 415, 422, 429, 502, 503, 504),
+        },
+      },
+    },
+    async (request): Promise<Video> => {
+      const body = request.body;
+      const operation = body.input_reference === undefined ? 'text-to-video' : 'image-to-video';
+      const duration = secondsOf(body.seconds);
+      const format = videoFormatOf(body.size);
+      const input: GenerationInput = {
+        prompt: body.prompt,
+        negative_prompt: body.negative_prompt,
+        duration,
+        // The first frame fixes the aspect ratio of an image-to-video job: only its resolution.
+        ...(operation === 'image-to-video' ? { resolution: format?.resolution } : format),
+        seed: body.seed,
+        provider_options: body.provider_options,
+      };
+      if (body.input_reference !== undefined) input.image = imageOf(body.input_reference);
+      const metadata: Record<string, string> = {};
+      if (duration !== undefined) metadata[META_SECONDS] = String(duration);
+      if (body.size !== undefined && body.size !== 'auto') metadata[META_SIZE] = body.size;
+      const task = await deps.tasks.create(
+        request.tenant,
+        operation,
+        { model: body.model ?? defaultModel(deps.models, operation), metadata, ...input },
+        createOptionsOf(request),
+      );
+      return toVideo(task);
+    },
+  );
+}

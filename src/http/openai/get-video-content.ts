@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { VideoContentQuerySchema, VideoIdParamsSchema } from '../../contracts/openai.js';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { GatewayApp, RouteDeps } from '../route-deps.js';
+import { openaiErrorResponses } from './errors.js';
+import { findVideo } from './get-video.js';
+
+/** A documented response header (@fastify/swagger moves `type` under `schema` itself). */
+const header = (description: string) => ({ description, type: 'string' });
+
+const mp4Response = (description: string, extra: Record<string, object> = {}) =>
+  z.unknown().meta({
+    description,
+    content: { 'video/mp4': { schema: { type: 'string', format: 'binary' } } },
+    headers: { 'content-length': header('Bytes in this answer'), ...extra },
+  });
+
+export function getVideoContentRoute(app: GatewayApp, deps: RouteDeps): void {
+  app.get(
+    '/videos/:video_id/content',
+    {
+      schema: {
+        tags: ['openai-compatible'],
+        summary: 'Download a video (OpenAI videos.downloadContent)',
+        description:
+          'Streams the MP4 of a completed video job from the provider through genway, whatever the `Accept` header (the official client asks for `application/binary`). `Range` is passed on. A job not completed yet answers 400 (never 409, which the client would re-send); an expired file 410. Only the `video` variant exists.',
+        security: [{ gatewayKey: [] }],
+        params: VideoIdParamsSchema,
+        querystring: VideoContentQuerySchema,
+        response: {
+          200: mp4Response('The video'),
+          206: mp4Response('The requested range', {
+            'content-range': header('The range sent, e.g. `bytes 0-1023/48213`'),
+          }),
+          ...openaiErrorResponses(400, 401, 404, 416, 502, 504),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { video_id: id } = request.params;
+      if (request.query.variant !== 'video') {
+        throw GatewayError.invalid(
+          [{ path: 'variant', message: 'only the video variant is available' }],
+          `genway has no ${request.query.variant} for videos; omit variant or ask for video`,
+        );
+      }
+      const task = await findVideo(deps.tasks, request.tenant, id);
+      if (task.status !== 'succeeded') {
+        const state = task.status === 'running' ? 'in_progress' : task.status;
+        throw new GatewayError(
+          'output_not_ready',
+          task.status === 'queued' || task.status === 'running'
+            ? `Video ${id} is ${state}; download it once its status is completed`
+            : `Video ${id} ${task.status === 'failed' ? 'failed' : 'was canceled'}; it has no content`,
+        );
+      }
+      const gone = new AbortController();
+      // Fires when the answer is done or the client hangs up; either way the upstream can stop.
+      reply.raw.once('close', () => gone.abort());
+      const range = request.headers.range;
+      const out = await deps.outputs.open(request.tenant, id, 0, {
+        method: 'GET',
+        range: typeof range === 'string' ? range : undefined,
+        signal: gone.signal,
+      });
+      if (out.status === 416) {
+        if (out.contentRange) reply.header('content-range', out.contentRange);
+        throw new GatewayError('range_not_satisfiable', `The range ${range} is outside the file`);
+      }
+      const type = out.headers['content-type'] ?? '';
+      return reply
+        .code(out.status)
+        .headers({
+          ...out.headers,
+          // The MP4 whatever the upstream labelled it (a CDN's octet-stream, say).
+          'content-type': type.startsWith('video/') ? type : 'video/mp4',
+          'x-content-type-options': 'nosniff',
+        })
+        .send(out.body);
+    },
+  );
+}

@@ -1,0 +1,250 @@
+import type { FastifyRequest } from 'fastify';
+import type { Operation } from '../../contracts/common.js';
+import type { Video } from '../../contracts/openai.js';
+import type { ModelRegistry } from '../../domain/models.js';
+import type { TaskRecord } from '../../domain/task-record.js';
+import type { CreateOptions } from '../../domain/task-service.js';
+import { GatewayError } from '../../errors/gateway-error.js';
+
+/**
+ * Pure mapping between OpenAI's request/response shapes and genway's tasks for the
+ * `/openai/v1` surface. No Fastify routes here; route files use these.
+ */
+
+export const OPENAI_PREFIX = '/openai/v1';
+
+/** Operations whose tasks are "videos" on this surface (listed by GET /videos). */
+export const VIDEO_OPERATIONS: readonly Operation[] = [
+  'text-to-video',
+  'image-to-video',
+  'video-extend',
+  'video-upscale',
+];
+
+/**
+ * What genway keeps of an OpenAI video request on the task (as metadata, also visible on
+ * GET /v1/tasks/{id}), since OpenAI echoes them on every read.
+ */
+export const META_SIZE = 'openai.size';
+export const META_SECONDS = 'openai.seconds';
+
+/** genway field paths (adapter and contract errors) back to the OpenAI field they came from. */
+const PARAM_NAMES: Record<string, string> = {
+  width: 'size',
+  height: 'size',
+  aspect_ratio: 'size',
+  resolution: 'size',
+  num_outputs: 'n',
+  duration: 'seconds',
+  image: 'input_reference',
+};
+
+export function toOpenAIParam(path: string): string {
+  // Query and path errors come as `querystring.limit`: OpenAI names the parameter alone.
+  const bare = path.replace(/^(?:querystring|params|headers)\./, '');
+  const head = bare.split('.')[0] ?? bare;
+  return PARAM_NAMES[head] ?? bare;
+}
+
+/**
+ * The seam for `Idempotency-Key`: the header is read here and handed to TaskService.create
+ * once it supports idempotency (architecture §1: same key + same body returns the original
+ * task). Until then it is accepted and has no effect; no parallel mechanism lives here.
+ */
+export function createOptionsOf(_request: FastifyRequest): CreateOptions {
+  // TODO(idempotency): return { idempotencyKey: _request.headers['idempotency-key'] } here
+  // once TaskService.create's CreateOptions carries one.
+  return {};
+}
+
+/** The first model serving `operation` (GET /v1/models order), for requests without `model`. */
+export function defaultModel(models: ModelRegistry, operation: Operation): string {
+  const found = models.list().find((m) => m.operations.includes(operation));
+  if (!found) {
+    const message = `No configured model supports ${operation}; name one in model`;
+    throw new GatewayError('model_not_found', message, {
+      errors: [{ path: 'model', message }],
+    });
+  }
+  return found.id;
+}
+
+/** `1024x1024` → width/height; `auto` or absent → nothing (the model's default). */
+export function parseSize(size: string | undefined): { width: number; height: number } | undefined {
+  const match = size ? /^(\d{2,4})x(\d{2,4})$/.exec(size) : null;
+  if (!match) return undefined;
+  return { width: Number(match[1]), height: Number(match[2]) };
+}
+
+const RATIOS: readonly [number, number][] = [
+  [16, 9],
+  [9, 16],
+  [1, 1],
+  [4, 3],
+  [3, 4],
+  [3, 2],
+  [2, 3],
+  [21, 9],
+];
+const RESOLUTIONS = [360, 480, 540, 720, 1080, 1440, 2160];
+
+/**
+ * A video size as the aspect ratio and resolution providers take: the nearest common ratio and
+ * the nearest standard height (its shorter side). 1280x720 → 16:9 720p, 720x1280 → 9:16 720p,
+ * 1792x1024 → 16:9 1080p.
+ */
+export function videoFormatOf(
+  size: string | undefined,
+): { aspect_ratio: string; resolution: string } | undefined {
+  const parsed = parseSize(size);
+  if (!parsed) return undefined;
+  const ratio = parsed.width / parsed.height;
+  const near = <T>(items: readonly T[], distance: (t: T) => number) =>
+    items.reduce((best, t) => (distance(t) < distance(best) ? t : best));
+  const [w, h] = near(RATIOS, ([a, b]) => Math.abs(Math.log(a / b / ratio)));
+  const side = Math.min(parsed.width, parsed.height);
+  const resolution = near(RESOLUTIONS, (r) => Math.abs(r - side));
+  return { aspect_ratio: `${w}:${h}`, resolution: `${resolution}p` };
+}
+
+/** `"4"` / 4 → 4; absent → undefined (the model's default). */
+export function secondsOf(seconds: string | number | undefined): number | undefined {
+  if (seconds === undefined) return undefined;
+  const n = typeof seconds === 'number' ? seconds : Number(seconds);
+  if (!Number.isInteger(n) || n < 1 || n > 60) {
+    throw GatewayError.invalid([
+      { path: 'seconds', message: 'expected whole seconds between 1 and 60' },
+    ]);
+  }
+  return n;
+}
+
+const SIGNATURES: { type: string; test: (b: Buffer) => boolean }[] = [
+  {
+    type: 'image/png',
+    test: (b) => b.subarray(0, 8).equals(Buffer.from('89504e470d0a1a0a', 'hex')),
+  },
+  { type: 'image/jpeg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
+  {
+    type: 'image/webp',
+    test: (b) =>
+      b.subarray(0, 4).toString('latin1') === 'RIFF' &&
+      b.subarray(8, 12).toString('latin1') === 'WEBP',
+  },
+  { type: 'image/gif', test: (b) => b.subarray(0, 4).toString('latin1') === 'GIF8' },
+];
+
+/** An uploaded image as a `data:` URL; its type comes from its bytes, not its label. */
+export function imageDataUrl(bytes: Buffer): string {
+  const type = SIGNATURES.find((s) => s.test(bytes))?.type;
+  if (!type) {
+    throw GatewayError.invalid([
+      { path: 'input_reference', message: 'expected a PNG, JPEG, WebP or GIF image file' },
+    ]);
+  }
+  return `data:${type};base64,${bytes.toString('base64')}`;
+}
+
+/** `input_reference` in any of its forms → the `image` of an image-to-video task. */
+export function imageOf(ref: Buffer | string | { image_url?: string; file_id?: string }): string {
+  const bad = (message: string) => GatewayError.invalid([{ path: 'input_reference', message }]);
+  if (Buffer.isBuffer(ref)) {
+    if (ref.length === 0) throw bad('the image file is empty');
+    return imageDataUrl(ref);
+  }
+  const url = typeof ref === 'string' ? ref : ref.image_url;
+  if (url === undefined) {
+    throw bad(
+      typeof ref === 'object' && ref.file_id !== undefined
+        ? 'file_id is not supported by genway: upload the image as input_reference or pass input_reference[image_url]'
+        : 'expected an image file, an image URL or {image_url}',
+    );
+  }
+  if (!/^https:\/\//i.test(url) && !/^data:image\/[a-z0-9.+-]+;base64,/i.test(url)) {
+    throw bad('expected an https:// URL or a data:image/...;base64, URL');
+  }
+  return url;
+}
+
+/**
+ * Multipart bodies (`attachFieldsToBody: 'keyValues'`) arrive flat, with nested keys
+ * bracketed (`input_reference[image_url]`) and every value a string: this rebuilds the
+ * object and turns the numeric fields genway knows back into numbers.
+ */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+export function unbracket(flat: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(flat)) {
+    const match = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(key);
+    const path = match
+      ? [match[1]!, ...[...match[2]!.matchAll(/\[([^[\]]*)\]/g)].map((m) => m[1]!)]
+      : [key];
+    if (path.some((segment) => UNSAFE_KEYS.has(segment))) continue;
+    let node: Record<string, unknown> = out;
+    for (let i = 0; i < path.length; i++) {
+      const segment = path[i]!;
+      // The last segment holds the value; `a[]` (array entries) keeps them as an array.
+      if (i === path.length - 1 || path[i + 1] === '') {
+        node[segment] = i === path.length - 1 || Array.isArray(value) ? value : [value];
+        break;
+      }
+      const next = node[segment];
+      const isObject =
+        next !== null && typeof next === 'object' && !Array.isArray(next) && !Buffer.isBuffer(next);
+      if (!isObject) node[segment] = {};
+      node = node[segment] as Record<string, unknown>;
+    }
+  }
+  return out;
+}
+
+const NUMERIC = /^\s*-?\d+(?:\.\d+)?\s*$/;
+
+/** Numeric strings (as multipart sends every field) → numbers, for the given fields. */
+export function coerceNumbers(body: Record<string, unknown>, fields: readonly string[]): void {
+  for (const field of fields) {
+    const value = body[field];
+    if (typeof value === 'string' && NUMERIC.test(value)) body[field] = Number(value);
+  }
+}
+
+const VIDEO_STATUS: Record<TaskRecord['status'], Video['status']> = {
+  queued: 'queued',
+  running: 'in_progress',
+  succeeded: 'completed',
+  failed: 'failed',
+  canceled: 'failed',
+};
+
+const seconds = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
+
+/** A video task as OpenAI's Video object. */
+export function toVideo(task: TaskRecord): Video {
+  const status = VIDEO_STATUS[task.status];
+  const progress =
+    status === 'completed'
+      ? 100
+      : Math.max(0, Math.min(99, Math.round((task.progress ?? 0) * 100)));
+  const error =
+    task.status === 'canceled'
+      ? (task.error ?? { code: 'canceled', message: 'The job was canceled' })
+      : task.status === 'failed'
+        ? (task.error ?? { code: 'upstream_error', message: 'The provider reported a failure' })
+        : null;
+  return {
+    id: task.id,
+    object: 'video',
+    model: task.model,
+    status,
+    progress,
+    seconds: task.metadata[META_SECONDS] ?? null,
+    size: task.metadata[META_SIZE] ?? null,
+    prompt: null,
+    remixed_from_video_id: null,
+    created_at: Math.floor(task.createdAt / 1000),
+    completed_at: seconds(task.completedAt),
+    expires_at: seconds(task.outputs[0]?.expiresAt ?? null),
+    error,
+  };
+}

@@ -1,0 +1,85 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ReplicateProblemBody } from '../../contracts/replicate.js';
+import { ReplicateProblemSchema } from '../../contracts/replicate.js';
+import { GatewayError } from '../../errors/gateway-error.js';
+import { toGatewayError } from '../problem.js';
+
+/**
+ * The one error renderer of `/replicate/v1`: Replicate's problem shape `{title, detail, status}`
+ * (`application/problem+json`, as Replicate sends it), with Replicate's titles where a
+ * Replicate client may look at them. Codes map as genway's own surface does, except:
+ * invalid bodies → 422 "Input validation failed" with `invalid_fields` (Replicate's answer to
+ * a body that fails its schema), unknown versions → 422 "Invalid version or not permitted".
+ */
+export function toReplicateProblem(err: GatewayError): ReplicateProblemBody {
+  switch (err.code) {
+    case 'unauthorized':
+      return { title: 'Unauthenticated', detail: err.message, status: 401 };
+    case 'not_found':
+    case 'task_not_found':
+      return { title: 'Not found', detail: err.message, status: 404 };
+    case 'invalid_request': {
+      const fields = (err.errors ?? []).map((e) => ({
+        type: 'invalid',
+        field: e.path,
+        description: e.message,
+      }));
+      // Only a body that fails the schema is Replicate's 422; bad query or path values are 400.
+      const inBody = fields.every((f) => !/^(querystring|params|headers)\./.test(f.field));
+      if (fields.length === 0 || !inBody) {
+        return { title: 'Bad request', detail: err.message, status: 400 };
+      }
+      const detail = fields.map((f) => `- ${f.field}: ${f.description}\n`).join('');
+      return { title: 'Input validation failed', detail, status: 422, invalid_fields: fields };
+    }
+    case 'malformed_json':
+      return { title: 'Bad request', detail: err.message, status: 400 };
+    case 'model_not_found':
+      return { title: 'Invalid version or not permitted', detail: err.message, status: 422 };
+    default:
+      return { title: err.title, detail: err.message, status: err.status };
+  }
+}
+
+export function sendReplicateProblem(reply: FastifyReply, err: GatewayError): FastifyReply {
+  if (err.retryAfterMs !== undefined) {
+    reply.header('retry-after', Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
+  }
+  const body = toReplicateProblem(err);
+  return reply.code(body.status).type('application/problem+json').send(body);
+}
+
+/** Error and not-found handlers of the `/replicate/v1` scope. */
+export function registerReplicateErrors(scope: FastifyInstance): void {
+  scope.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const err = toGatewayError(error);
+    if (err.status >= 500) request.log.error({ err: error, code: err.code }, 'request failed');
+    return sendReplicateProblem(reply, err);
+  });
+  scope.setNotFoundHandler((request, reply) =>
+    sendReplicateProblem(
+      reply,
+      new GatewayError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+}
+
+/** Documented error answers of a `/replicate/v1` route. */
+export function replicateProblemResponses(...statuses: number[]) {
+  return Object.fromEntries(
+    statuses.map((s) => [s, ReplicateProblemSchema.describe(DESCRIPTIONS[s] ?? 'Error')]),
+  );
+}
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Bad request (malformed JSON, bad cursor)',
+  401: 'Missing or invalid gateway key (`Bearer` or `Token`)',
+  404: 'No such prediction for this key (or an invalid id)',
+  409: 'The prediction cannot be canceled yet',
+  413: 'Body too large',
+  422: 'Invalid body, unknown version, or refused by Replicate (detail says which)',
+  429: 'Rate limited; see Retry-After',
+  502: 'Replicate failed or refused the gateway credentials',
+  503: 'Replicate unreachable or not configured',
+  504: 'Replicate did not answer in time',
+};

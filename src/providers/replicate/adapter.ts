@@ -1,0 +1,180 @@
+import type { Operation } from '../../contracts/common.js';
+import type { ReplicateSettings } from '../../config/config.js';
+import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
+import { GatewayError } from '../../errors/gateway-error.js';
+import type { UpstreamClient, UpstreamRequest } from '../http-client.js';
+import { replicateError, type ReplicateCall } from './errors.js';
+import {
+  keptInput,
+  toCreateRequest,
+  toReplicateInput,
+  toSnapshot,
+  validateInput,
+  type ReplicateState,
+} from './mapping.js';
+import { ReplicateCatalogue, parseModelRef } from './models.js';
+import { ReplicatePredictionSchema, type ReplicatePrediction } from './wire.js';
+
+export interface ReplicateAdapterOptions {
+  /**
+   * `Prefer: wait=N` on creates: a fast model answers with its output at once, saving a poll.
+   * Kept short because the create holds a gateway request open. 0 sends no header. Default 5.
+   */
+  preferWaitSeconds?: number;
+}
+
+const DELIVERY_HOST = 'replicate.delivery';
+
+/**
+ * Replicate predictions API, direct (`https://api.replicate.com/v1`) or through a relay mounted
+ * at `.../replicate/v1`: every path is built from the configured base, never from the
+ * `urls.get` / `urls.cancel` an answer carries.
+ */
+export class ReplicateAdapter implements ProviderAdapter {
+  readonly id = 'replicate';
+  private readonly baseUrl: string;
+  private readonly origin: string;
+  private readonly secrets: string[];
+  private readonly catalogue: ReplicateCatalogue;
+  private readonly preferWaitSeconds: number;
+
+  constructor(
+    private readonly settings: ReplicateSettings,
+    private readonly client: UpstreamClient,
+    options: ReplicateAdapterOptions = {},
+  ) {
+    this.baseUrl = settings.baseUrl.replace(/\/+$/, '');
+    this.origin = new URL(this.baseUrl).origin;
+    this.secrets = settings.credentials.map((c) => c.secret);
+    this.catalogue = new ReplicateCatalogue(settings.models);
+    this.preferWaitSeconds = Math.min(60, Math.max(0, Math.round(options.preferWaitSeconds ?? 5)));
+  }
+
+  models() {
+    return this.catalogue.models();
+  }
+
+  describeModel(name: string) {
+    return this.catalogue.describe(name);
+  }
+
+  validate(operation: Operation, model: string, input: StartCall['input']) {
+    return validateInput(operation, model, input);
+  }
+
+  /** Replicate's own client polls every 500 ms; image models take seconds, video minutes. */
+  pollIntervalMs(operation: Operation): number {
+    return operation === 'text-to-image' ? 1000 : 5000;
+  }
+
+  /** Files on replicate.delivery (and its subdomains), or on the emulator serving this base. */
+  isOutputUrl(url: string): boolean {
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      return false;
+    }
+    if (parsed.username || parsed.password) return false;
+    const host = parsed.hostname.toLowerCase();
+    if (
+      parsed.protocol === 'https:' &&
+      (host === DELIVERY_HOST || host.endsWith(`.${DELIVERY_HOST}`))
+    ) {
+      return true;
+    }
+    return this.settings.emulated && parsed.origin === this.origin;
+  }
+
+  async start(call: StartCall): Promise<UpstreamSnapshot> {
+    const ref = parseModelRef(call.model);
+    if (!ref) {
+      const message = `"${call.model}" is not a Replicate model reference`;
+      throw new GatewayError('model_not_found', message, {
+        errors: [{ path: 'model', message }],
+      });
+    }
+    const input = call.raw ?? toReplicateInput(call.operation, call.model, call.input);
+    const { path, body } = toCreateRequest(ref, input);
+    const headers: Record<string, string> = {};
+    if (this.preferWaitSeconds > 0) headers.prefer = `wait=${this.preferWaitSeconds}`;
+    const prediction = await this.call('create', call.credential.secret, path, {
+      method: 'POST',
+      json: body,
+      headers,
+      signal: call.signal,
+    });
+    const state: Partial<ReplicateState> = {
+      replicate: {
+        model: ref.model ?? null,
+        version: ref.version ?? null,
+        input: keptInput(input),
+        logs: '',
+        started_at: null,
+        completed_at: null,
+        metrics: null,
+        data_removed: false,
+        output_kind: null,
+      },
+    };
+    return toSnapshot(prediction, call.operation, state, this.secrets, Date.now());
+  }
+
+  async poll(call: PollCall): Promise<UpstreamSnapshot> {
+    const prediction = await this.call(
+      'poll',
+      call.credential.secret,
+      `/predictions/${encodeURIComponent(call.upstreamId)}`,
+      { method: 'GET', signal: call.signal },
+    );
+    return this.snapshotOf(prediction, call);
+  }
+
+  async cancel(call: PollCall): Promise<UpstreamSnapshot> {
+    const prediction = await this.call(
+      'cancel',
+      call.credential.secret,
+      `/predictions/${encodeURIComponent(call.upstreamId)}/cancel`,
+      { method: 'POST', signal: call.signal },
+    );
+    return this.snapshotOf(prediction, call);
+  }
+
+  private snapshotOf(prediction: ReplicatePrediction, call: PollCall): UpstreamSnapshot {
+    if (prediction.id !== call.upstreamId) {
+      throw new GatewayError(
+        'upstream_bad_response',
+        'Replicate answered with another prediction than the one asked for',
+        { retryable: true },
+      );
+    }
+    const state = call.state as Partial<ReplicateState>;
+    return toSnapshot(prediction, call.operation, state, this.secrets, Date.now());
+  }
+
+  private async call(
+    kind: ReplicateCall,
+    token: string,
+    path: string,
+    req: UpstreamRequest,
+  ): Promise<ReplicatePrediction> {
+    const res = await this.client.send(`${this.baseUrl}${path}`, {
+      ...req,
+      headers: { ...req.headers, authorization: `Bearer ${token}` },
+    });
+    if (res.status >= 300) throw replicateError(res, kind, this.secrets);
+    const parsed = ReplicatePredictionSchema.safeParse(res.json);
+    if (!parsed.success) {
+      throw new GatewayError(
+        'upstream_bad_response',
+        `Replicate answered HTTP ${res.status} without a readable prediction`,
+        { retryable: kind !== 'create' },
+      );
+    }
+    return parsed.data;
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
