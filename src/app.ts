@@ -37,12 +37,16 @@ import { loggerOptions, scrubbingDestination } from './logging.js';
 import { UndiciOutputFetcher } from './providers/output-fetcher.js';
 import { buildProviders, type ProviderRegistration } from './providers/registry.js';
 import { createTaskStore, type TaskStore } from './store/index.js';
+import { createOutbound, type Outbound } from './net/outbound.js';
+import { callerUrlCheck } from './net/url-check.js';
 
 export interface AppDeps {
   store?: TaskStore;
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream;
   providers?: Map<string, ProviderRegistration>;
+  /** Calls to caller-supplied URLs (webhooks); tests inject a resolver and a loopback guard. */
+  outbound?: Outbound;
   /** Tests that drive polls by hand turn the background poller off. */
   poller?: boolean;
 }
@@ -116,6 +120,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const events = new TaskEvents();
   let poller: Poller | undefined;
   const media = new MediaHost({ store, publicUrl: config.publicUrl });
+  const outbound = deps.outbound ?? createOutbound({ allowlist: config.outboundAllowlist });
   const tasks = new TaskService({
     store,
     models,
@@ -125,6 +130,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     logger: app.log as unknown as pino.Logger,
     onScheduled: (at) => poller?.wake(at),
     publishMedia: config.publicUrl ? media.publish : undefined,
+    checkWebhookUrl: config.webhookSecret ? callerUrlCheck(outbound, 'webhook.url') : undefined,
   });
   const fetcher = new UndiciOutputFetcher();
   const outputs = new OutputService({ tasks, models, fetcher });
@@ -140,6 +146,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     await poller?.stop();
     clearInterval(mediaPurge);
     await fetcher.close();
+    if (!deps.outbound) await outbound.close();
     await Promise.all([...registrations.values()].map((r) => r.adapter.close?.()));
     await store.close();
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { OperationSchema, TaskStatusSchema } from './common.js';
+import { OperationSchema, TaskStatusSchema, WEBHOOK_EVENTS } from './common.js';
 
 export const TaskOutputSchema = z.object({
   url: z.string().meta({ description: 'Where the provider serves the file' }),
@@ -13,6 +13,21 @@ export const TaskOutputSchema = z.object({
 export const TaskErrorSchema = z.object({
   code: z.string().meta({ example: 'upstream_rejected' }),
   message: z.string(),
+});
+
+export const WebhookDeliverySchema = z.object({
+  id: z.string().meta({ description: 'The `webhook-id` of every attempt of this message' }),
+  event: z.enum(WEBHOOK_EVENTS),
+  status: z.enum(['pending', 'delivered', 'failed']),
+  attempts: z.number().int(),
+  last_status: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: "HTTP status of the receiver's last answer" }),
+  last_error: z.string().nullable(),
+  next_attempt_at: z.string().nullable(),
+  delivered_at: z.string().nullable(),
 });
 
 export const TaskSchema = z
@@ -31,6 +46,14 @@ export const TaskSchema = z
     created_at: z.string(),
     updated_at: z.string(),
     completed_at: z.string().nullable(),
+    webhook: z
+      .object({
+        url: z.string(),
+        events: z.array(z.enum(WEBHOOK_EVENTS)),
+        deliveries: z.array(WebhookDeliverySchema),
+      })
+      .nullable()
+      .meta({ description: 'The webhook asked for on create, with the state of each delivery' }),
   })
   .meta({ id: 'Task', description: 'A generation job and its current state' });
 export type Task = z.infer<typeof TaskSchema>;

@@ -12,6 +12,45 @@ export interface TaskError {
   message: string;
 }
 
+/** One change a client can see (status or progress), numbered for SSE ids and resumes. */
+export interface TaskChange {
+  seq: number;
+  at: number;
+  status: TaskStatus;
+  progress: number | null;
+}
+
+export type WebhookEvent =
+  'task.succeeded' | 'task.failed' | 'task.canceled' | 'task.running' | 'task.progress';
+
+/**
+ * One message to the client's webhook. It is written in the same store update as the change
+ * that caused it (so it exists before the first attempt and survives a crash) and keeps its
+ * id across attempts, so receivers can de-duplicate.
+ */
+export interface WebhookDelivery {
+  /** The `webhook-id` header of every attempt. */
+  id: string;
+  event: WebhookEvent;
+  /** The public task at the moment of the change: the body of every attempt. */
+  payload: Task;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastStatus: number | null;
+  lastError: string | null;
+  deliveredAt: number | null;
+}
+
+export interface WebhookState {
+  url: string;
+  events: WebhookEvent[];
+  deliveries: WebhookDelivery[];
+}
+
+/** How many past changes a task keeps for SSE resumes (older ones are summarised by the task). */
+export const CHANGE_HISTORY_LIMIT = 50;
+
 /** A task as stored: the public fields plus what genway needs to keep it current. */
 export interface TaskRecord {
   id: string;
@@ -40,6 +79,14 @@ export interface TaskRecord {
   lastContactAt: number;
   /** Bumped on every write; the store refuses a write based on a stale version. */
   version: number;
+  /** Sequence number of the last visible change (0: none yet). */
+  changeSeq: number;
+  /** The last CHANGE_HISTORY_LIMIT visible changes, oldest first. */
+  changes: TaskChange[];
+  /** The client webhook asked for on create, and its deliveries. */
+  webhook: WebhookState | null;
+  /** Earliest pending webhook attempt (the store indexes it); null when none is pending. */
+  nextWebhookAt: number | null;
   /**
    * Set when the tenant deleted the task (soft delete, see TaskService.delete): from then on
    * it is "not found" for everyone and never listed; the row stays for the operator.
@@ -77,5 +124,19 @@ export function toPublicTask(r: TaskRecord): Task {
     created_at: new Date(r.createdAt).toISOString(),
     updated_at: new Date(r.updatedAt).toISOString(),
     completed_at: iso(r.completedAt),
+    webhook: r.webhook && {
+      url: r.webhook.url,
+      events: r.webhook.events,
+      deliveries: r.webhook.deliveries.map((d) => ({
+        id: d.id,
+        event: d.event,
+        status: d.status,
+        attempts: d.attempts,
+        last_status: d.lastStatus,
+        last_error: d.lastError,
+        next_attempt_at: iso(d.nextAttemptAt),
+        delivered_at: iso(d.deliveredAt),
+      })),
+    },
   };
 }

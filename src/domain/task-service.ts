@@ -7,7 +7,15 @@ import type { CredentialPool } from './credential-pool.js';
 import type { ModelRegistry } from './models.js';
 import type { GenerationInput, StartCall, UpstreamSnapshot } from './ports.js';
 import type { TaskEvents } from './task-events.js';
-import { isTerminal, type TaskError, type TaskRecord } from './task-record.js';
+import {
+  CHANGE_HISTORY_LIMIT,
+  isTerminal,
+  toPublicTask,
+  type TaskError,
+  type TaskRecord,
+  type WebhookDelivery,
+  type WebhookEvent,
+} from './task-record.js';
 
 export interface PollingPolicy {
   intervalMs: number;
@@ -18,6 +26,7 @@ export interface PollingPolicy {
 export interface CreateTaskInput extends GenerationInput {
   model: string;
   metadata?: Record<string, string>;
+  webhook?: { url: string; events: WebhookEvent[] };
 }
 
 export interface CreateOptions {
@@ -39,6 +48,13 @@ export interface TaskServiceDeps {
   now?: () => number;
   /** Called when a task gets a poll time, so the poller can wake up early. */
   onScheduled?: (at: number) => void;
+  /**
+   * Refuses a webhook URL genway must not call (SSRF rules, no WEBHOOK_SECRET): throws a
+   * GatewayError. Absent: webhooks are refused.
+   */
+  checkWebhookUrl?: (url: string) => Promise<void>;
+  /** Called when a webhook attempt is scheduled, so the dispatcher can wake up early. */
+  onWebhookScheduled?: (at: number) => void;
   /** Handed to adapters as `StartCall.publishMedia`; set only when PUBLIC_URL is configured. */
   publishMedia?: StartCall['publishMedia'];
 }
@@ -63,8 +79,9 @@ export class TaskService {
     request: CreateTaskInput,
     options: CreateOptions = {},
   ): Promise<TaskRecord> {
-    const { model: requested, metadata, ...given } = request;
+    const { model: requested, metadata, webhook, ...given } = request;
     const resolved = this.deps.models.resolve(requested, operation);
+    if (webhook) await this.checkWebhook(webhook.url);
     const input = await this.resolveVideoRef(tenant, operation, given);
     const ruleErrors = options.raw
       ? []
@@ -102,6 +119,10 @@ export class TaskService {
       pollAttempts: 0,
       lastContactAt: now,
       version: 1,
+      changeSeq: 0,
+      changes: [],
+      webhook: webhook ? { url: webhook.url, events: webhook.events, deliveries: [] } : null,
+      nextWebhookAt: null,
     };
     // Stored before the upstream call, so a crash mid-create still leaves a trace of the job.
     await this.deps.store.insert(queued);
@@ -164,6 +185,14 @@ export class TaskService {
       throw new GatewayError('output_expired', message, field(message));
     }
     return { ...input, video: first.url };
+  }
+
+  private async checkWebhook(url: string): Promise<void> {
+    if (!this.deps.checkWebhookUrl) {
+      const message = 'Webhooks are not enabled on this gateway (WEBHOOK_SECRET is not set)';
+      throw GatewayError.invalid([{ path: 'webhook', message }], message);
+    }
+    await this.deps.checkWebhookUrl(url);
   }
 
   async get(tenant: string, id: string): Promise<TaskRecord> {
@@ -403,19 +432,67 @@ export class TaskService {
       next.progress !== prev.progress ||
       next.upstreamStatus !== prev.upstreamStatus ||
       next.outputs.length !== prev.outputs.length;
-    const record = {
-      ...next,
-      version: prev.version + 1,
-      updatedAt: visible ? this.now() : prev.updatedAt,
-    };
+    const now = this.now();
+    const record = withChange(
+      { ...next, version: prev.version + 1, updatedAt: visible ? now : prev.updatedAt },
+      prev,
+      now,
+    );
     if (!(await this.deps.store.update(record))) return undefined;
     if (isTerminal(record.status) && !isTerminal(prev.status)) {
       this.deps.pools.get(record.provider)?.release(record.credentialId);
     }
     if (record.nextPollAt !== null) this.deps.onScheduled?.(record.nextPollAt);
+    if (record.nextWebhookAt != null) this.deps.onWebhookScheduled?.(record.nextWebhookAt);
     if (visible) this.deps.events.notify(record.id);
     return record;
   }
+}
+
+/** Webhook events a change from `prev` to `next` raises (before the subscription filter). */
+function eventsOf(prev: TaskRecord, next: TaskRecord): WebhookEvent[] {
+  if (next.status !== prev.status) {
+    if (next.status === 'running') return ['task.running'];
+    if (isTerminal(next.status)) return [`task.${next.status}` as WebhookEvent];
+    return [];
+  }
+  return next.status === 'running' && next.progress !== prev.progress ? ['task.progress'] : [];
+}
+
+/**
+ * Records a status or progress change on the record itself: the numbered change (for SSE
+ * resumes) and the webhook messages it causes. Both go to the store in the same
+ * compare-and-set write as the change, so neither can be lost between two writes.
+ */
+function withChange(record: TaskRecord, prev: TaskRecord, now: number): TaskRecord {
+  if (record.status === prev.status && record.progress === prev.progress) return record;
+  const seq = prev.changeSeq + 1;
+  const change = { seq, at: now, status: record.status, progress: record.progress };
+  const changed = {
+    ...record,
+    changeSeq: seq,
+    changes: [...prev.changes, change].slice(-CHANGE_HISTORY_LIMIT),
+  };
+  const subscribed = eventsOf(prev, record).filter((e) => record.webhook?.events.includes(e));
+  if (!record.webhook || subscribed.length === 0) return changed;
+  // The body of every attempt: the task as it is now (delivery bookkeeping left out).
+  const payload = { ...toPublicTask(changed), webhook: null };
+  const deliveries = subscribed.map((event): WebhookDelivery => ({
+    id: `msg_${newUlid()}`,
+    event,
+    payload,
+    status: 'pending',
+    attempts: 0,
+    nextAttemptAt: now,
+    lastStatus: null,
+    lastError: null,
+    deliveredAt: null,
+  }));
+  return {
+    ...changed,
+    webhook: { ...record.webhook, deliveries: [...record.webhook.deliveries, ...deliveries] },
+    nextWebhookAt: Math.min(now, record.nextWebhookAt ?? Infinity),
+  };
 }
 
 function toTaskError(err: unknown): TaskError {

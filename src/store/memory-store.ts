@@ -52,6 +52,26 @@ export class MemoryTaskStore implements TaskStore {
     });
   }
 
+  async claimDueWebhooks(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]> {
+    const due = [...this.tasks.values()]
+      .filter((t) => t.nextWebhookAt != null && t.nextWebhookAt <= now)
+      .sort((a, b) => a.nextWebhookAt! - b.nextWebhookAt!)
+      .slice(0, limit);
+    return due.map((t) => {
+      t.nextWebhookAt = now + leaseMs;
+      t.version += 1;
+      return structuredClone(t);
+    });
+  }
+
+  async nextWebhookDueAt(): Promise<number | null> {
+    let min: number | null = null;
+    for (const t of this.tasks.values()) {
+      if (t.nextWebhookAt != null && (min === null || t.nextWebhookAt < min)) min = t.nextWebhookAt;
+    }
+    return min;
+  }
+
   async nextDueAt(): Promise<number | null> {
     let min: number | null = null;
     for (const t of this.tasks.values()) {

@@ -12,11 +12,13 @@ CREATE TABLE IF NOT EXISTS tasks (
   credential_id TEXT NOT NULL,
   status TEXT NOT NULL,
   next_poll_at INTEGER,
+  next_webhook_at INTEGER,
   version INTEGER NOT NULL,
   data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks (tenant, id);
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE next_poll_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tasks_webhook_due ON tasks (next_webhook_at) WHERE next_webhook_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS media (
   id TEXT PRIMARY KEY,
   content_type TEXT NOT NULL,
@@ -52,15 +54,17 @@ export class SqliteTaskStore implements TaskStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    this.migrate();
     this.db.exec(SCHEMA);
     this.stmts = {
       insert: this.db.prepare(
-        `INSERT INTO tasks (id, tenant, provider, credential_id, status, next_poll_at, version, data)
-         VALUES (@id, @tenant, @provider, @credentialId, @status, @nextPollAt, @version, @data)`,
+        `INSERT INTO tasks (id, tenant, provider, credential_id, status, next_poll_at, next_webhook_at, version, data)
+         VALUES (@id, @tenant, @provider, @credentialId, @status, @nextPollAt, @nextWebhookAt, @version, @data)`,
       ),
       get: this.db.prepare<[string], { data: string }>('SELECT data FROM tasks WHERE id = ?'),
       update: this.db.prepare(
-        `UPDATE tasks SET status = @status, next_poll_at = @nextPollAt, version = @version, data = @data
+        `UPDATE tasks SET status = @status, next_poll_at = @nextPollAt, next_webhook_at = @nextWebhookAt,
+           version = @version, data = @data
          WHERE id = @id AND version = @version - 1`,
       ),
       due: this.db.prepare<[number, number], { data: string }>(
@@ -68,6 +72,12 @@ export class SqliteTaskStore implements TaskStore {
       ),
       nextDue: this.db.prepare<[], { at: number | null }>(
         'SELECT MIN(next_poll_at) AS at FROM tasks WHERE next_poll_at IS NOT NULL',
+      ),
+      webhookDue: this.db.prepare<[number, number], { data: string }>(
+        'SELECT data FROM tasks WHERE next_webhook_at <= ? ORDER BY next_webhook_at LIMIT ?',
+      ),
+      nextWebhookDue: this.db.prepare<[], { at: number | null }>(
+        'SELECT MIN(next_webhook_at) AS at FROM tasks WHERE next_webhook_at IS NOT NULL',
       ),
       active: this.db.prepare<[string], { credential_id: string; n: number }>(
         `SELECT credential_id, COUNT(*) AS n FROM tasks WHERE provider = ? AND ${ACTIVE} GROUP BY credential_id`,
@@ -91,6 +101,7 @@ export class SqliteTaskStore implements TaskStore {
       credentialId: task.credentialId,
       status: task.status,
       nextPollAt: task.nextPollAt,
+      nextWebhookAt: task.nextWebhookAt ?? null,
       version: task.version,
       data: JSON.stringify(task),
     };
@@ -152,6 +163,33 @@ export class SqliteTaskStore implements TaskStore {
 
   async nextDueAt(): Promise<number | null> {
     return this.stmts.nextDue.get()?.at ?? null;
+  }
+
+  async claimDueWebhooks(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]> {
+    const claim = this.db.transaction(() => {
+      const tasks = this.stmts.webhookDue
+        .all(now, limit)
+        .map((r) => JSON.parse(r.data) as TaskRecord);
+      for (const t of tasks) {
+        t.nextWebhookAt = now + leaseMs;
+        t.version += 1;
+        this.stmts.update.run(this.row(t));
+      }
+      return tasks;
+    });
+    return claim.immediate();
+  }
+
+  async nextWebhookDueAt(): Promise<number | null> {
+    return this.stmts.nextWebhookDue.get()?.at ?? null;
+  }
+
+  /** Files written by an earlier version lack later columns: add them in place. */
+  private migrate(): void {
+    const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(tasks)').all();
+    if (columns.length > 0 && !columns.some((c) => c.name === 'next_webhook_at')) {
+      this.db.exec('ALTER TABLE tasks ADD COLUMN next_webhook_at INTEGER');
+    }
   }
 
   async countActiveByCredential(provider: string): Promise<Map<string, number>> {

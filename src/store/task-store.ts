@@ -44,6 +44,10 @@ export interface TaskStore {
   claimDue(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]>;
   /** Earliest pending poll time, or null when no task waits for a poll. */
   nextDueAt(): Promise<number | null>;
+  /** Like claimDue, for tasks with a webhook attempt due (`nextWebhookAt`). */
+  claimDueWebhooks(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]>;
+  /** Earliest pending webhook attempt, or null. */
+  nextWebhookDueAt(): Promise<number | null>;
   /** Non-terminal tasks per credential id of a provider (to rebuild in-flight counts). */
   countActiveByCredential(provider: string): Promise<Map<string, number>>;
   /** Stores published media (replaces an entry with the same id). */

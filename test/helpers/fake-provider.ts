@@ -137,6 +137,10 @@ export function taskRecord(fields: Partial<TaskRecord> & Pick<TaskRecord, 'provi
     nextPollAt: null,
     pollAttempts: 0,
     lastContactAt: now,
+    changeSeq: 0,
+    changes: [],
+    webhook: null,
+    nextWebhookAt: null,
     version: 1,
     ...fields,
   };

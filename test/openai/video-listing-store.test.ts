@@ -27,6 +27,10 @@ const record = (n: number, type: Operation, tenant = 'a'): TaskRecord => ({
   nextPollAt: null,
   pollAttempts: 0,
   lastContactAt: n,
+  changeSeq: 0,
+  changes: [],
+  webhook: null,
+  nextWebhookAt: null,
   version: 1,
 });
 

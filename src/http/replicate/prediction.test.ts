@@ -28,6 +28,10 @@ const task = (over: Partial<TaskRecord> = {}): TaskRecord => ({
   nextPollAt: null,
   pollAttempts: 0,
   lastContactAt: 0,
+  changeSeq: 0,
+  changes: [],
+  webhook: null,
+  nextWebhookAt: null,
   version: 1,
   ...over,
 });
