@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startModelslabEmulator, type ModelslabEmulator } from '../../src/emulators/modelslab/server.js';
+import {
+  startModelslabEmulator,
+  type ModelslabEmulator,
+} from '../../src/emulators/modelslab/server.js';
 import { auth, buildTestApp, waitForTerminal, type TestApp } from '../helpers/test-app.js';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
