@@ -9,6 +9,8 @@ import { MediaHost, MEDIA_PURGE_EVERY_MS } from './domain/media-host.js';
 import { ModelRegistry, type ProviderEntry } from './domain/models.js';
 import { OutputService } from './domain/output-service.js';
 import { Poller } from './domain/poller.js';
+import { PollBudget } from './domain/poll-budget.js';
+import { WebhookDispatcher, type WebhookDispatcherOptions } from './domain/webhook-dispatcher.js';
 import { TaskEvents } from './domain/task-events.js';
 import { TaskService } from './domain/task-service.js';
 import { GatewayKeys } from './http/auth.js';
@@ -20,11 +22,18 @@ import { sendReplicateProblem } from './http/replicate/errors.js';
 import { replicateSurface } from './http/replicate/index.js';
 import { SURFACE_PREFIX as REPLICATE_PREFIX } from './http/replicate/prediction.js';
 import { registerErrorHandling, sendProblem, toGatewayError } from './http/problem.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan, tooDeeplyNested } from './http/json-depth.js';
 import type { GatewayApp, RouteDeps } from './http/route-deps.js';
 import { healthRoutes } from './http/routes/ops/health.js';
+import { adminCredentialsRoute } from './http/routes/ops/admin-credentials.js';
+import { registerTenantRateLimit } from './http/rate-limit.js';
+import { metricsRoute } from './http/routes/ops/metrics.js';
 import { getMediaRoute } from './http/routes/media/get-media.js';
+import { callbackRoutes } from './http/routes/callbacks/index.js';
+import { UpstreamCallbackService } from './domain/upstream-callbacks.js';
 import { cancelTaskRoute } from './http/routes/v1/cancel-task.js';
 import { getTaskRoute } from './http/routes/v1/get-task.js';
+import { taskEventsRoute } from './http/routes/v1/task-events.js';
 import { getTaskOutputRoute } from './http/routes/v1/get-task-output.js';
 import { listModelsRoute } from './http/routes/v1/list-models.js';
 import { listTasksRoute } from './http/routes/v1/list-tasks.js';
@@ -34,11 +43,13 @@ import { imageToVideoRoute } from './http/routes/v1/image-to-video.js';
 import { videoUpscaleRoute } from './http/routes/v1/video-upscale.js';
 import { videoExtendRoute } from './http/routes/v1/video-extend.js';
 import { loggerOptions, scrubbingDestination } from './logging.js';
+import { GatewayMetrics, poolCredentials } from './observability/metrics.js';
 import { UndiciOutputFetcher } from './providers/output-fetcher.js';
 import { buildProviders, type ProviderRegistration } from './providers/registry.js';
 import { createTaskStore, type TaskStore } from './store/index.js';
 import { createOutbound, type Outbound } from './net/outbound.js';
 import { callerUrlCheck } from './net/url-check.js';
+import { createWebhookSender } from './net/webhook-sender.js';
 
 export interface AppDeps {
   store?: TaskStore;
@@ -49,6 +60,11 @@ export interface AppDeps {
   outbound?: Outbound;
   /** Tests that drive polls by hand turn the background poller off. */
   poller?: boolean;
+  /**
+   * Client webhook delivery (runs only with WEBHOOK_SECRET): tests shrink the retry schedule
+   * and the per-attempt time cap; `false` turns the dispatcher off.
+   */
+  webhooks?: false | (WebhookDispatcherOptions & { attemptTimeoutMs?: number });
 }
 
 /** Wires config, store, adapters, domain and routes. Does not listen: server.ts does. */
@@ -57,6 +73,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     loggerOptions(config.logLevel),
     scrubbingDestination(secretsOf(config), deps.logStream),
   );
+  // One registry per app (never prom-client's global one): GET /metrics.
+  const metrics = new GatewayMetrics();
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: config.limits.bodyLimitBytes,
@@ -68,12 +86,17 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     routerOptions: { maxParamLength: 200 },
     // Router-level errors (undecodable URL, over-long path parameter) skip the error handler
     // and the hooks: answer them as problem+json too, with the request id.
-    frameworkErrors: (error, request, reply) =>
-      request.url.startsWith(`${OPENAI_PREFIX}/`)
+    frameworkErrors: (error, request, reply) => {
+      // The onResponse hook never sees these: counted here, as route "unmatched".
+      reply.raw.once('finish', () =>
+        metrics.httpRequest(undefined, request.method, reply.statusCode, reply.elapsedTime / 1000),
+      );
+      return request.url.startsWith(`${OPENAI_PREFIX}/`)
         ? sendOpenAIError(reply.header('x-request-id', request.id), toGatewayError(error))
         : request.url.startsWith(`${REPLICATE_PREFIX}/`)
           ? sendReplicateProblem(reply.header('x-request-id', request.id), toGatewayError(error))
-          : sendProblem(reply.header('x-request-id', request.id), toGatewayError(error)),
+          : sendProblem(reply.header('x-request-id', request.id), toGatewayError(error));
+    },
   }).withTypeProvider<ZodTypeProvider>() as unknown as GatewayApp;
 
   app.setValidatorCompiler(validatorCompiler);
@@ -93,12 +116,13 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     if (closing) reply.header('connection', 'close');
   });
   app.addHook('onResponse', async (request, reply) => {
+    // A getter that builds a new object on every read: read once. No url: no route matched.
+    const route = request.routeOptions;
+    metrics.httpRequest(route.url, request.method, reply.statusCode, reply.elapsedTime / 1000);
     request.log.info(
       {
         method: request.method,
-        url: request.routeOptions.config?.logRouteOnly
-          ? request.routeOptions.url
-          : request.url.split('?')[0],
+        url: route.config?.logRouteOnly ? route.url : request.url.split('?')[0],
         status: reply.statusCode,
         ms: Math.round(reply.elapsedTime * 100) / 100,
       },
@@ -107,18 +131,35 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   const store = deps.store ?? createTaskStore(config.storeUrl);
-  const registrations = deps.providers ?? buildProviders(config);
+  const registrations = deps.providers ?? buildProviders(config, { metrics });
   const pools = new Map<string, CredentialPool>();
   const entries = new Map<string, ProviderEntry>();
   for (const [id, reg] of registrations) {
-    const pool = new CredentialPool(id, reg.credentials, reg.strategy);
+    const policy = config.credentialPolicy;
+    const pool = new CredentialPool(id, reg.credentials, reg.strategy, {
+      defaultMaxInFlight: reg.defaultMaxInFlight,
+      ...(policy
+        ? {
+            queue: { max: policy.queueMax, waitMs: policy.queueWaitMs },
+            health: { failureThreshold: policy.failureThreshold, coolDownMs: policy.coolDownMs },
+          }
+        : {}),
+      logger: app.log,
+    });
     pool.seed(await store.countActiveByCredential(id));
     pools.set(id, pool);
     entries.set(id, { adapter: reg.adapter, emulated: reg.emulated });
   }
+  metrics.watch({
+    store,
+    providers: [...registrations.keys()],
+    credentials: () => poolCredentials(pools),
+    onError: (err, what) => app.log.warn({ err }, `metrics: ${what} unavailable`),
+  });
   const models = new ModelRegistry(entries, config.aliases);
   const events = new TaskEvents();
   let poller: Poller | undefined;
+  let dispatcher: WebhookDispatcher | undefined;
   const media = new MediaHost({ store, publicUrl: config.publicUrl });
   const outbound = deps.outbound ?? createOutbound({ allowlist: config.outboundAllowlist });
   const tasks = new TaskService({
@@ -127,10 +168,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     pools,
     events,
     polling: config.polling,
+    // Per credential: its own polls_per_second, else its provider's, else POLL_BUDGET_PER_SECOND.
+    pollBudget: new PollBudget(
+      (provider, credentialId) =>
+        pools.get(provider)?.byId(credentialId)?.pollsPerSecond ??
+        config.providers[provider as keyof typeof config.providers]?.pollsPerSecond ??
+        config.polling.budgetPerSecond ??
+        10,
+    ),
     logger: app.log as unknown as pino.Logger,
     onScheduled: (at) => poller?.wake(at),
+    metrics,
     publishMedia: config.publicUrl ? media.publish : undefined,
+    // Upstream webhooks are asked for only when genway knows its own public URL.
+    callbackBaseUrl: config.publicUrl ?? undefined,
     checkWebhookUrl: config.webhookSecret ? callerUrlCheck(outbound, 'webhook.url') : undefined,
+    onWebhookScheduled: (at) => dispatcher?.wake(at),
+    idempotency: config.idempotency,
+    fallbacks: config.fallbacks,
   });
   const fetcher = new UndiciOutputFetcher();
   const outputs = new OutputService({ tasks, models, fetcher });
@@ -141,9 +196,23 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     poller = new Poller(store, tasks, app.log as unknown as pino.Logger);
     app.addHook('onReady', async () => poller?.start());
   }
+  if (config.webhookSecret && deps.webhooks !== false) {
+    const { attemptTimeoutMs, ...options } = deps.webhooks ?? {};
+    const sender = createWebhookSender(outbound, {
+      secret: config.webhookSecret,
+      timeoutMs: attemptTimeoutMs,
+    });
+    dispatcher = new WebhookDispatcher(store, sender, app.log as unknown as pino.Logger, {
+      metrics,
+      ...options,
+    });
+    app.addHook('onReady', async () => dispatcher?.start());
+  }
   app.decorate('tasks', tasks);
   app.addHook('onClose', async () => {
+    for (const pool of pools.values()) pool.close();
     await poller?.stop();
+    await dispatcher?.stop();
     clearInterval(mediaPurge);
     await fetcher.close();
     if (!deps.outbound) await outbound.close();
@@ -151,10 +220,22 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     await store.close();
   });
 
+  // Before the routes and scopes: its hooks must reach them.
+  await registerTenantRateLimit(app as unknown as FastifyInstance, config);
   await registerOpenApi(app as unknown as FastifyInstance);
-  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media };
+  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, pools };
   healthRoutes(app, routeDeps);
+  adminCredentialsRoute(app, { pools, token: config.adminToken });
+  metricsRoute(app, { metrics, token: config.metricsToken });
   getMediaRoute(app, routeDeps);
+  await callbackRoutes(app, {
+    callbacks: new UpstreamCallbackService({
+      store,
+      models,
+      tasks,
+      logger: app.log as unknown as pino.Logger,
+    }),
+  });
   await app.register(async (v1) => {
     const keys = new GatewayKeys(config.tenants);
     v1.decorateRequest('tenant', '');
@@ -168,6 +249,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       videoUpscaleRoute,
       videoExtendRoute,
       getTaskRoute,
+      taskEventsRoute,
       getTaskOutputRoute,
       cancelTaskRoute,
       listTasksRoute,
@@ -193,7 +275,11 @@ function registerJsonParser(app: GatewayApp): void {
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     if (body === '' || (typeof body === 'string' && body.trim() === ''))
       return done(null, undefined);
-    defaultParser(request, body as string, done);
+    defaultParser(request, body as string, (err, parsed) => {
+      if (err) return done(err);
+      if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) return done(tooDeeplyNested());
+      done(null, parsed);
+    });
   });
 }
 

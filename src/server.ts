@@ -18,7 +18,7 @@ async function main(): Promise<void> {
 
   let emulators: RunningEmulators | undefined;
   if (config.useEmulators) {
-    emulators = await startEmulators();
+    emulators = await startEmulators(undefined, { publicUrl: config.publicUrl });
     config = withEmulators(config, emulators);
   }
   const app = await buildApp(config);

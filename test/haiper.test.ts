@@ -280,11 +280,11 @@ describe('haiper through the gateway', () => {
     expect(emu.creates).toBe(0);
   });
 
-  it('a 5xx on create answers 502 upstream_error and is never re-sent', async () => {
+  it('a 5xx on create answers 502 upstream_outcome_unknown and is never re-sent', async () => {
     emu.failNext({ kind: 'http5xx', status: 502 });
     const res = await create(t, 'text-to-video', { model: 'haiper', prompt: 'x' });
     expect(res.statusCode).toBe(502);
-    expect(res.json()).toMatchObject({ code: 'upstream_error' });
+    expect(res.json()).toMatchObject({ code: 'upstream_outcome_unknown' });
     expect(createCalls(emu)).toHaveLength(1);
     expect(emu.creates).toBe(0);
   });

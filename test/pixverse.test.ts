@@ -335,7 +335,8 @@ describe('PixVerse errors', () => {
     ['500069 overload', 502, 'upstream_error', { kind: 'errcode', code: 500069 }],
     ['10002 auth', 502, 'upstream_auth_failed', { kind: 'errcode', code: 10002 }],
     ['500020 no permission', 502, 'upstream_auth_failed', { kind: 'errcode', code: 500020 }],
-    ['plain HTTP 500', 502, 'upstream_error', { kind: 'http500' }],
+    // A bare 5xx may hide a started job (an ErrCode answer, like 500069, is definitive).
+    ['plain HTTP 500', 502, 'upstream_outcome_unknown', { kind: 'http500' }],
     ['HTTP 429', 429, 'upstream_rate_limited', { kind: 'http429', retryAfter: 3 }],
   ];
 

@@ -29,6 +29,40 @@ const boolString = z
 const httpUrl = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
 const intString = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  sec: 1000,
+  second: 1000,
+  seconds: 1000,
+  m: 60_000,
+  min: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000,
+};
+/** A duration: milliseconds (`60000`), or a number and a unit (`30s`, `1m`, `1 minute`, `2h`). */
+const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(v));
+  const unit = m ? DURATION_UNITS[(m[2] || 'ms').toLowerCase()] : undefined;
+  const ms = m && unit ? Math.round(Number(m[1]) * unit) : NaN;
+  if (!(ms >= 1 && ms <= 86_400_000)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'expected a duration of 1 ms to 24 h: milliseconds, or e.g. 30s, 1m, 1 minute, 1h',
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+/** Requests per window: `max` 0 turns the limit off. */
+const rateLimitSchema = z.strictObject({
+  max: z.number().int().min(0).max(1_000_000),
+  window: duration.optional(),
+});
+
 /** Environment variables of the contract (architecture §3), plus a few operational knobs. */
 const EnvSchema = z.object({
   PORT: intString(0, 65535).default(8080),
@@ -49,6 +83,7 @@ const EnvSchema = z.object({
     .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected whsec_ followed by a base64 secret')
     .optional(),
   OUTBOUND_ALLOWLIST: z.string().optional(),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   MODELSLAB_BASE_URL: httpUrl.default('https://modelslab.com'),
   MODELSLAB_API_KEYS: z.string().optional(),
   MODELSLAB_LOAD_BALANCER: boolString.default(true),
@@ -58,8 +93,20 @@ const EnvSchema = z.object({
   REPLICATE_BASE_URL: httpUrl.default('https://api.replicate.com/v1'),
   REPLICATE_API_TOKEN: z.string().optional(),
   REPLICATE_MODELS: z.string().optional(),
+  REPLICATE_WEBHOOK_SECRET: z
+    .string()
+    .regex(
+      /^whsec_[A-Za-z0-9+/=]{16,}(\s*,\s*whsec_[A-Za-z0-9+/=]{16,})*$/,
+      'expected the whsec_ secret from GET /webhooks/default/secret (comma-separated for several accounts)',
+    )
+    .optional(),
   PIXVERSE_BASE_URL: httpUrl.default('https://app-api.pixverse.ai/openapi/v2'),
   PIXVERSE_API_KEY: z.string().optional(),
+  PIXVERSE_WEBHOOK_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected the webhook_id shown in the PixVerse console')
+    .optional(),
+  PIXVERSE_WEBHOOK_SECRET: z.string().min(8, 'must be at least 8 characters').optional(),
   HAIPER_BASE_URL: httpUrl.default('https://genaiapi.cloudsway.net/v1/ai'),
   HAIPER_ENDPOINT_PATH: z
     .string()
@@ -69,19 +116,37 @@ const EnvSchema = z.object({
   POLL_INTERVAL_MS: intString(10, 600_000).default(2000),
   POLL_MAX_INTERVAL_MS: intString(10, 3_600_000).default(30_000),
   UPSTREAM_UNREACHABLE_DEADLINE_MS: intString(1000, 86_400_000).default(600_000),
+  POLL_BUDGET_PER_SECOND: z.coerce.number().positive().max(100_000).default(10),
+  SSE_HEARTBEAT_MS: intString(50, 300_000).default(15_000),
   BODY_LIMIT_BYTES: intString(1024, 100 * 1024 * 1024).default(1024 * 1024),
   MAX_WAIT_SECONDS: intString(1, 60).default(60),
   OPENAI_IMAGES_WAIT_SECONDS: intString(1, 600).default(120),
+  IDEMPOTENCY_TTL_SECONDS: intString(1, 30 * 86_400).default(86_400),
+  IDEMPOTENCY_WAIT_MS: intString(0, 60_000).default(10_000),
+  UPSTREAM_TIMEOUT_MS: intString(100, 600_000).default(30_000),
+  ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  RATE_LIMIT_MAX: intString(0, 1_000_000).default(600),
+  RATE_LIMIT_WINDOW: duration.default(60_000),
+  QUEUE_MAX: intString(0, 100_000).default(50),
+  QUEUE_WAIT_MS: intString(0, 600_000).default(10_000),
+  CREDENTIAL_FAILURE_THRESHOLD: intString(1, 1000).default(5),
+  CREDENTIAL_COOLDOWN_MS: intString(0, 86_400_000).default(60_000),
+  MODELSLAB_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
+  REPLICATE_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
+  PIXVERSE_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
+  HAIPER_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
 });
 
 const credentialSchema = z.object({
   id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
   secret: z.string().min(1),
   max_in_flight: z.number().int().min(1).optional(),
+  polls_per_second: z.number().positive().optional(),
 });
 const providerFileSchema = z.object({
   base_url: httpUrl.optional(),
   credentials: z.array(credentialSchema).default([]),
+  polls_per_second: z.number().positive().optional(),
 });
 
 /** The optional GATEWAY_CONFIG file (YAML or JSON), after `${VAR}` interpolation. */
@@ -91,10 +156,13 @@ const FileSchema = z.strictObject({
       z.object({
         id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
         keys: z.array(z.string().min(16, 'gateway keys must be at least 16 characters')).min(1),
+        rate_limit: rateLimitSchema.optional(),
       }),
     )
     .default([]),
   aliases: z.record(z.string(), z.string()).default({}),
+  /** Model (public id or alias) → models a create moves to when nothing reached its provider. */
+  fallbacks: z.record(z.string(), z.array(z.string().min(1)).max(5)).default({}),
   providers: z
     .strictObject({
       modelslab: providerFileSchema
@@ -159,11 +227,26 @@ function readFileConfig(
   return parsed.data;
 }
 
-const envCredentials = (provider: string, secrets: string[]): Credential[] =>
-  secrets.map((secret, i) => ({ id: `${provider}-${i + 1}`, secret }));
+const envCredentials = (provider: string, secrets: string[], maxInFlight?: number): Credential[] =>
+  secrets.map((secret, i) => ({
+    id: `${provider}-${i + 1}`,
+    secret,
+    ...(maxInFlight !== undefined ? { maxInFlight } : {}),
+  }));
 
-const fileCredentials = (creds: { id: string; secret: string; max_in_flight?: number }[]) =>
-  creds.map((c) => ({ id: c.id, secret: c.secret, maxInFlight: c.max_in_flight }));
+const fileCredentials = (
+  creds: { id: string; secret: string; max_in_flight?: number; polls_per_second?: number }[],
+) =>
+  creds.map((c) => ({
+    id: c.id,
+    secret: c.secret,
+    maxInFlight: c.max_in_flight,
+    ...(c.polls_per_second !== undefined ? { pollsPerSecond: c.polls_per_second } : {}),
+  }));
+
+/** A provider's `polls_per_second` from the file, as a settings field. */
+const providerBudget = (p: { polls_per_second?: number } | undefined) =>
+  p?.polls_per_second !== undefined ? { pollsPerSecond: p.polls_per_second } : {};
 
 /** A tenant id derived from its key: stable across restarts, and reveals nothing of the key. */
 export const tenantIdForKey = (key: string) =>
@@ -185,7 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const providers: ProvidersConfig = {};
   const ml = f.providers.modelslab;
   const mlCreds = [
-    ...envCredentials('modelslab', list(e.MODELSLAB_API_KEYS)),
+    ...envCredentials('modelslab', list(e.MODELSLAB_API_KEYS), e.MODELSLAB_MAX_IN_FLIGHT),
     ...fileCredentials(ml?.credentials ?? []),
   ];
   if (mlCreds.length > 0) {
@@ -195,11 +278,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       emulated: false,
       loadBalancer: ml?.load_balancer ?? e.MODELSLAB_LOAD_BALANCER,
       videoPath: ml?.video_path ?? e.MODELSLAB_VIDEO_PATH,
+      ...providerBudget(ml),
     };
   }
   const rep = f.providers.replicate;
   const repCreds = [
-    ...envCredentials('replicate', list(e.REPLICATE_API_TOKEN)),
+    ...envCredentials('replicate', list(e.REPLICATE_API_TOKEN), e.REPLICATE_MAX_IN_FLIGHT),
     ...fileCredentials(rep?.credentials ?? []),
   ];
   if (repCreds.length > 0) {
@@ -208,11 +292,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       credentials: repCreds,
       emulated: false,
       models: rep?.models ?? list(e.REPLICATE_MODELS),
+      ...(e.REPLICATE_WEBHOOK_SECRET ? { webhookSecrets: list(e.REPLICATE_WEBHOOK_SECRET) } : {}),
+      ...providerBudget(rep),
     };
   }
   const px = f.providers.pixverse;
   const pxCreds = [
-    ...envCredentials('pixverse', list(e.PIXVERSE_API_KEY)),
+    ...envCredentials('pixverse', list(e.PIXVERSE_API_KEY), e.PIXVERSE_MAX_IN_FLIGHT),
     ...fileCredentials(px?.credentials ?? []),
   ];
   if (pxCreds.length > 0) {
@@ -220,11 +306,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       baseUrl: px?.base_url ?? e.PIXVERSE_BASE_URL,
       credentials: pxCreds,
       emulated: false,
+      ...(e.PIXVERSE_WEBHOOK_ID ? { webhookId: e.PIXVERSE_WEBHOOK_ID } : {}),
+      ...(e.PIXVERSE_WEBHOOK_SECRET ? { webhookSecret: e.PIXVERSE_WEBHOOK_SECRET } : {}),
+      ...providerBudget(px),
     };
   }
   const hp = f.providers.haiper;
   const hpCreds = [
-    ...envCredentials('haiper', list(e.HAIPER_ACCESS_KEY)),
+    ...envCredentials('haiper', list(e.HAIPER_ACCESS_KEY), e.HAIPER_MAX_IN_FLIGHT),
     ...fileCredentials(hp?.credentials ?? []),
   ];
   if (hpCreds.length > 0) {
@@ -236,13 +325,25 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       credentials: hpCreds,
       emulated: false,
       endpointPath: endpointPath ?? '',
+      ...providerBudget(hp),
     };
+  }
+
+  if (e.PIXVERSE_WEBHOOK_ID && !e.PIXVERSE_WEBHOOK_SECRET) {
+    problems.push(
+      'PIXVERSE_WEBHOOK_SECRET: required with PIXVERSE_WEBHOOK_ID (callbacks are verified with it)',
+    );
   }
 
   const useEmulators = Object.keys(providers).length === 0;
   const tenants: TenantConfig[] = [
     ...list(e.GATEWAY_API_KEYS).map((key) => ({ id: tenantIdForKey(key), keys: [key] })),
-    ...f.tenants,
+    ...f.tenants.map(({ rate_limit, ...t }) => ({
+      ...t,
+      ...(rate_limit
+        ? { rateLimit: { max: rate_limit.max, windowMs: rate_limit.window ?? e.RATE_LIMIT_WINDOW } }
+        : {}),
+    })),
   ];
   for (const key of list(e.GATEWAY_API_KEYS)) {
     if (key.length < 16)
@@ -272,20 +373,38 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tenants,
     devKey,
     webhookSecret: e.WEBHOOK_SECRET ?? null,
+    ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
+    ...(e.ADMIN_TOKEN ? { adminToken: e.ADMIN_TOKEN } : {}),
+    rateLimit: { max: e.RATE_LIMIT_MAX, windowMs: e.RATE_LIMIT_WINDOW },
+    credentialPolicy: {
+      queueMax: e.QUEUE_MAX,
+      queueWaitMs: e.QUEUE_WAIT_MS,
+      failureThreshold: e.CREDENTIAL_FAILURE_THRESHOLD,
+      coolDownMs: e.CREDENTIAL_COOLDOWN_MS,
+    },
     outboundAllowlist: list(e.OUTBOUND_ALLOWLIST),
     aliases: f.aliases,
+    fallbacks: f.fallbacks,
     providers,
     useEmulators,
     polling: {
       intervalMs: e.POLL_INTERVAL_MS,
       maxIntervalMs: e.POLL_MAX_INTERVAL_MS,
       unreachableDeadlineMs: e.UPSTREAM_UNREACHABLE_DEADLINE_MS,
+      intervalOverridesAdapters: env.POLL_INTERVAL_MS !== undefined,
+      budgetPerSecond: e.POLL_BUDGET_PER_SECOND,
     },
     limits: {
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       maxWaitSeconds: e.MAX_WAIT_SECONDS,
       openaiImagesWaitSeconds: e.OPENAI_IMAGES_WAIT_SECONDS,
+      sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
     },
+    idempotency: {
+      ttlMs: e.IDEMPOTENCY_TTL_SECONDS * 1000,
+      waitMs: e.IDEMPOTENCY_WAIT_MS,
+    },
+    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
   };
 }
 
@@ -295,5 +414,13 @@ export function secretsOf(config: Config): string[] {
     (p?.credentials ?? []).map((c: Credential) => c.secret),
   );
   const keys = config.tenants.flatMap((t) => t.keys).filter((k) => k !== DEV_GATEWAY_KEY);
-  return [...providerSecrets, ...keys, ...(config.webhookSecret ? [config.webhookSecret] : [])];
+  return [
+    ...providerSecrets,
+    ...keys,
+    ...(config.webhookSecret ? [config.webhookSecret] : []),
+    ...(config.providers.replicate?.webhookSecrets ?? []),
+    ...(config.providers.pixverse?.webhookSecret ? [config.providers.pixverse.webhookSecret] : []),
+    ...(config.metricsToken ? [config.metricsToken] : []),
+    ...(config.adminToken ? [config.adminToken] : []),
+  ];
 }

@@ -1,4 +1,15 @@
 import type { Credential } from '../config/config.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import {
+  CredentialHealth,
+  DEFAULT_HEALTH_POLICY,
+  type CircuitState,
+  type CredentialOutcome,
+  type HealthLogger,
+  type HealthPolicy,
+  type OutcomePhase,
+} from './credential-health.js';
+import { SlotQueue, type SlotQueuePolicy } from './credential-slots.js';
 
 /**
  * How a provider's credentials are chosen for a new task:
@@ -6,19 +17,62 @@ import type { Credential } from '../config/config.js';
  *   enterprise balancer does when given the first server's key);
  * - `fewest-in-flight`: the credential with the fewest unfinished tasks (ties: list order).
  * Later calls for a task always use the credential that created it (looked up by id).
+ *
+ * Either way, a credential out of rotation (circuit open, see credential-health.ts) or at its
+ * in-flight cap is skipped: `first` then means the first usable one in list order. A
+ * credential whose cool-down is over (half-open) is preferred, so its one trial comes soon.
  */
 export type CredentialStrategy = 'first' | 'fewest-in-flight';
+
+export interface CredentialPoolOptions {
+  /** In-flight cap of a credential that sets no `maxInFlight`; unlimited when absent. */
+  defaultMaxInFlight?: number;
+  /** Creates waiting for a free slot; absent: none waits (refused at once when all are full). */
+  queue?: SlotQueuePolicy;
+  health?: Partial<HealthPolicy>;
+  logger?: HealthLogger;
+  now?: () => number;
+}
+
+/** One credential as /readyz and the admin view show it (never the secret). */
+export interface CredentialStatus {
+  id: string;
+  state: CircuitState;
+  in_flight: number;
+  /** Cap on tasks in flight; null: unlimited. */
+  cap: number | null;
+  consecutive_failures: number;
+  total_failures: number;
+  last_error_code: string | null;
+  last_error_at: string | null;
+  /** When an open credential gets its trial request (ISO time); null otherwise. */
+  open_until: string | null;
+}
 
 export class CredentialPool {
   private readonly inFlight = new Map<string, number>();
   private readonly byIdMap: ReadonlyMap<string, Credential>;
+  private readonly health: CredentialHealth;
+  private readonly queue: SlotQueue<Credential>;
+  private readonly now: () => number;
+  private wakeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     readonly provider: string,
     private readonly credentials: readonly Credential[],
     private readonly strategy: CredentialStrategy,
+    private readonly options: CredentialPoolOptions = {},
   ) {
     this.byIdMap = new Map(credentials.map((c) => [c.id, c]));
+    this.now = options.now ?? Date.now;
+    this.health = new CredentialHealth(
+      provider,
+      { ...DEFAULT_HEALTH_POLICY, ...options.health },
+      options.logger,
+      this.now,
+      () => this.drain(),
+    );
+    this.queue = new SlotQueue(options.queue ?? { max: 0, waitMs: 0 });
   }
 
   /** Restores in-flight counts from the store after a restart. */
@@ -26,18 +80,128 @@ export class CredentialPool {
     for (const [id, n] of counts) if (this.byIdMap.has(id)) this.inFlight.set(id, n);
   }
 
-  pick(): Credential | undefined {
-    if (this.strategy === 'first') return this.credentials[0];
+  /** The in-flight cap of a credential (Infinity: none). */
+  capOf(id: string): number {
+    const c = this.byIdMap.get(id);
+    return c?.maxInFlight ?? this.options.defaultMaxInFlight ?? Infinity;
+  }
+
+  /**
+   * The credential a create would get now (usable, below its cap), without taking a slot;
+   * undefined when none is. Creates use `reserve`, which takes the slot atomically.
+   */
+  pick(exclude: ReadonlySet<string> = new Set()): Credential | undefined {
     let best: Credential | undefined;
-    let bestCount = Infinity;
+    let bestScore = Infinity;
     for (const c of this.credentials) {
-      const n = this.inFlight.get(c.id) ?? 0;
-      if (n < bestCount) {
+      if (exclude.has(c.id) || !this.health.usable(c.id)) continue;
+      const n = this.inFlightOf(c.id);
+      if (n >= this.capOf(c.id)) continue;
+      // Half-open first (its trial), then the strategy's order.
+      const trial = this.health.state(c.id) === 'half_open' ? -1e9 : 0;
+      const score = trial + (this.strategy === 'first' ? 0 : n);
+      if (score < bestScore) {
         best = c;
-        bestCount = n;
+        bestScore = score;
       }
     }
     return best;
+  }
+
+  /**
+   * Takes an in-flight slot for a new create and returns its credential. Every credential at
+   * its cap: waits in the provider's queue (first come, first served) for a task to finish;
+   * beyond the queue bound or the wait time → 429 `upstream_rate_limited`. Every credential
+   * out of rotation → 503 `no_credential_available`. Both are refused before any upstream
+   * call (`requestSent: false`). `exclude`: credentials already tried by this create.
+   */
+  async reserve(exclude: ReadonlySet<string> = new Set()): Promise<Credential> {
+    // Waiting creates come first; whatever they cannot use is free for this one.
+    this.drain();
+    const credential = this.take(exclude);
+    if (credential) return credential;
+    const refusal = this.refusal(exclude);
+    if (refusal) throw refusal;
+    if (this.queue.full) throw this.queueFull('the wait queue is full');
+    return this.queue.wait(exclude, () =>
+      this.queueFull(`no slot freed up within ${this.queue.policy.waitMs} ms`),
+    );
+  }
+
+  /** Takes a slot on the best credential for a create, or undefined when none is free. */
+  private take(exclude: ReadonlySet<string>): Credential | undefined {
+    const c = this.pick(exclude);
+    if (!c) return undefined;
+    this.health.taken(c.id);
+    this.acquire(c.id);
+    return c;
+  }
+
+  /** 503 when no credential (outside `exclude`) can serve creates until a cool-down ends. */
+  private refusal(exclude: ReadonlySet<string>): GatewayError | undefined {
+    const candidates = this.credentials.filter((c) => !exclude.has(c.id));
+    if (candidates.some((c) => this.health.servable(c.id))) return undefined;
+    const now = this.now();
+    const next = Math.min(...candidates.map((c) => this.health.retryAt(c.id)));
+    const detail =
+      candidates.length === 0
+        ? `No ${this.provider} credential left to try`
+        : `Every ${this.provider} credential is out of rotation after failures or refusals by ${this.provider}; the gateway operator has been alerted`;
+    return new GatewayError('no_credential_available', detail, {
+      requestSent: false,
+      ...(Number.isFinite(next) ? { retryAfterMs: Math.max(1000, next - now) } : {}),
+    });
+  }
+
+  private queueFull(why: string): GatewayError {
+    // The caps of the credentials in rotation (out-of-rotation ones take nothing anyway).
+    const total = this.credentials
+      .filter((c) => this.health.servable(c.id))
+      .reduce((sum, c) => sum + this.capOf(c.id), 0);
+    return new GatewayError(
+      'upstream_rate_limited',
+      `Every ${this.provider} credential has its maximum of jobs in flight (${total} in all) and ${why}; nothing was sent to ${this.provider}, retry later`,
+      {
+        requestSent: false,
+        retryAfterMs: Math.min(30_000, Math.max(1000, this.queue.policy.waitMs)),
+      },
+    );
+  }
+
+  /** Serves waiting creates from free slots; refuses those that nothing can serve any more. */
+  private drain(): void {
+    if (this.queue.length === 0) return;
+    this.queue.serve((exclude) => this.take(exclude));
+    this.queue.refuse((exclude) => this.refusal(exclude));
+    this.scheduleWake();
+  }
+
+  /** Waiters and an open credential: look again when its cool-down ends (it may take one). */
+  private scheduleWake(): void {
+    if (this.wakeTimer || this.queue.length === 0) return;
+    const next = Math.min(...this.credentials.map((c) => this.health.openUntil(c.id) || Infinity));
+    if (!Number.isFinite(next)) return;
+    this.wakeTimer = setTimeout(
+      () => {
+        this.wakeTimer = undefined;
+        this.drain();
+      },
+      Math.max(1, next - this.now()),
+    );
+    this.wakeTimer.unref?.();
+  }
+
+  /**
+   * What a call with the credential showed (see credential-health.ts): transient failures
+   * count towards taking it out of rotation, an auth or credits refusal does so at once, a
+   * success resets the count (and closes the circuit after a half-open trial create).
+   */
+  reportOutcome(
+    credentialId: string,
+    outcome: CredentialOutcome,
+    phase: OutcomePhase = 'create',
+  ): void {
+    if (this.byIdMap.has(credentialId)) this.health.report(credentialId, outcome, phase);
   }
 
   byId(id: string): Credential | undefined {
@@ -51,9 +215,45 @@ export class CredentialPool {
   release(id: string): void {
     const n = this.inFlight.get(id) ?? 0;
     this.inFlight.set(id, Math.max(0, n - 1));
+    this.drain();
   }
 
   inFlightOf(id: string): number {
     return this.inFlight.get(id) ?? 0;
+  }
+
+  /** Creates waiting for a slot now, and the queue's bounds. */
+  queueStatus(): { waiting: number; max: number; wait_ms: number } {
+    return {
+      waiting: this.queue.length,
+      max: this.queue.policy.max,
+      wait_ms: this.queue.policy.waitMs,
+    };
+  }
+
+  /** Every credential's state, in configuration order; ids only, never a secret. */
+  status(): CredentialStatus[] {
+    return this.credentials.map((c) => {
+      const h = this.health.view(c.id);
+      const cap = this.capOf(c.id);
+      const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+      return {
+        id: c.id,
+        state: h.state,
+        in_flight: this.inFlightOf(c.id),
+        cap: Number.isFinite(cap) ? cap : null,
+        consecutive_failures: h.consecutiveFailures,
+        total_failures: h.totalFailures,
+        last_error_code: h.lastErrorCode,
+        last_error_at: iso(h.lastErrorAt),
+        open_until: iso(h.openUntil),
+      };
+    });
+  }
+
+  /** Stops the wake-up timer (app close). Waiting creates time out on their own. */
+  close(): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
   }
 }

@@ -25,7 +25,8 @@ export class ModelRegistry {
   ) {}
 
   resolve(requested: string, operation: Operation): ResolvedModel {
-    const target = this.aliases[requested] ?? requested;
+    // Own keys only: a model named `__proto__` or `constructor` is unknown, not a crash.
+    const target = Object.hasOwn(this.aliases, requested) ? this.aliases[requested]! : requested;
     const slash = target.indexOf('/');
     const provider = slash === -1 ? target : target.slice(0, slash);
     const entry = this.providers.get(provider);

@@ -50,6 +50,17 @@ export interface StartCall {
    * instead of mapping `input`. Only adapters serving such a surface read it.
    */
   raw?: Record<string, unknown>;
+  /**
+   * Fields to merge into the upstream create body so that the upstream calls genway back
+   * (what this adapter's `callbacks.prepare()` returned for the task). Absent: no callback.
+   */
+  callbackFields?: Record<string, unknown>;
+}
+
+/** A create whose answer was lost (see ProviderAdapter.recover). */
+export interface RecoverCall extends StartCall {
+  /** When genway sent the create (ms since the epoch, genway's clock). */
+  sentAt: number;
 }
 
 export interface PollCall {
@@ -90,6 +101,13 @@ export interface ProviderAdapter {
   /** Model rules checked before any upstream call: one FieldError per broken rule. */
   validate(operation: Operation, model: string, input: GenerationInput): FieldError[];
   start(call: StartCall): Promise<UpstreamSnapshot>;
+  /**
+   * For a create that may have started a job whose answer never came (timeout after sending,
+   * connection reset): the job, found by the upstream's own means, or undefined when it cannot
+   * be found for sure. Must never bind a task to a job it did not start. Absent: the upstream
+   * offers no way to find a job (the task then fails with upstream_outcome_unknown).
+   */
+  recover?(call: RecoverCall): Promise<UpstreamSnapshot | undefined>;
   poll(call: PollCall): Promise<UpstreamSnapshot>;
   /** Absent when the upstream has no cancel API. */
   cancel?(call: PollCall): Promise<UpstreamSnapshot>;
@@ -101,6 +119,12 @@ export interface ProviderAdapter {
    * Absent: no output URL is trusted, so GET /v1/tasks/{id}/outputs/{index} refuses them.
    */
   isOutputUrl?(url: string): boolean;
+  /**
+   * Upstream callbacks (webhooks the upstream POSTs to genway when a job changes): absent when
+   * the provider has none or they are not configured. A callback only speeds a task up;
+   * polling stays the fallback.
+   */
+  readonly callbacks?: UpstreamCallbacks;
   close?(): Promise<void>;
 }
 
@@ -126,4 +150,96 @@ export interface OutputFetchResponse {
 export interface OutputFetcher {
   fetch(request: OutputFetchRequest): Promise<OutputFetchResponse>;
   close(): Promise<void>;
+}
+
+/** One signed POST of a client webhook message (implemented in net/webhook-sender.ts). */
+export interface WebhookMessage {
+  /** The `webhook-id`: the same on every attempt of one message. */
+  id: string;
+  /** The attempt time, signed as `webhook-timestamp`. */
+  timestamp: Date;
+  /** The exact JSON text that is signed and sent. */
+  body: string;
+}
+
+/**
+ * Sends a client webhook (SSRF rules re-checked at send time). Resolves with the receiver's
+ * HTTP status, whatever it is; throws when no answer came (refused URL, connection failure,
+ * timeout) with an Error whose message is safe to record on the task and to log.
+ */
+export interface WebhookSender {
+  send(url: string, message: WebhookMessage, signal?: AbortSignal): Promise<{ status: number }>;
+}
+
+/** Key of the task's upstream state under which `CallbackPlan.state` is kept (across polls). */
+export const CALLBACK_STATE_KEY = 'callback';
+
+/** Where the upstream is asked to call back for one task (only when PUBLIC_URL is set). */
+export interface CallbackTarget {
+  taskId: string;
+  operation: Operation;
+  /** `{PUBLIC_URL}/callbacks/{provider}/{taskId}`: the route that names the task. */
+  url: string;
+}
+
+/** What an adapter adds to a create so that the upstream calls back. */
+export interface CallbackPlan {
+  /** Merged into the upstream create body (ModelsLab `webhook` + `track_id`, ...). */
+  fields: Record<string, unknown>;
+  /**
+   * Kept on the task for verify() (upstream state, key CALLBACK_STATE_KEY). Never a secret:
+   * e.g. the hash of a per-task token, whose value only the upstream gets.
+   */
+  state?: Record<string, unknown>;
+}
+
+/** One callback POST as received, before anything in it is trusted. */
+export interface CallbackRequest {
+  /** Lower-case header names. */
+  headers: Record<string, string | undefined>;
+  query: Record<string, string | undefined>;
+  /** The body exactly as received: signatures cover these bytes. */
+  rawBody: string;
+  now: number;
+}
+
+/** The task a callback names, as verify() and snapshot() see it. */
+export interface CallbackTask {
+  id: string;
+  operation: Operation;
+  upstreamId: string | null;
+  /** Adapter-private upstream state, as poll() gets it. */
+  state: Record<string, unknown>;
+  /** What prepare() kept for this task; {} when nothing. */
+  callbackState: Record<string, unknown>;
+}
+
+/** An authenticated callback. */
+export interface VerifiedCallback {
+  /** The upstream job the body is about (checked against the task's); null when it names none. */
+  upstreamId: string | null;
+  /** The body in genway's terms, for the task it belongs to (throws GatewayError if unreadable). */
+  snapshot(task: CallbackTask): UpstreamSnapshot;
+}
+
+/**
+ * Upstream callbacks of one provider. The domain (UpstreamCallbackService) finds the task,
+ * cross-checks the upstream id and applies the snapshot like a poll answer, but only forward.
+ */
+export interface UpstreamCallbacks {
+  /**
+   * `task`: the URL of each create names the genway task (`/callbacks/{provider}/{taskId}`).
+   * `upstream-id`: one fixed URL set in the provider's console (`/callbacks/{provider}`); the
+   * task is found by the upstream id of the verified body.
+   */
+  readonly routing: 'task' | 'upstream-id';
+  /** Create-body fields asking for a callback for this task; undefined: don't ask. */
+  prepare(target: CallbackTarget): CallbackPlan | undefined;
+  /**
+   * Authenticates the callback (token, signature, timestamp) before reading its body. `task`
+   * is the task the URL names (`task` routing; undefined when there is none, or for
+   * `upstream-id` routing). Throws GatewayError `callback_unauthorized` when it is forged,
+   * stale or cannot be checked; `callback_mismatch` when it is authentic but not this task's.
+   */
+  verify(request: CallbackRequest, task: CallbackTask | undefined): VerifiedCallback;
 }

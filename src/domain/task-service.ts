@@ -1,11 +1,25 @@
+import { isDeepStrictEqual } from 'node:util';
 import { monotonicFactory } from 'ulid';
 import type { Logger } from 'pino';
-import type { Operation } from '../contracts/common.js';
+import type { Operation, TaskStatus } from '../contracts/common.js';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
 import type { ListQuery, TaskStore } from '../store/task-store.js';
+import type { Credential } from '../config/config.js';
+import { isCredentialRefusal } from './credential-health.js';
 import type { CredentialPool } from './credential-pool.js';
-import type { ModelRegistry } from './models.js';
-import type { GenerationInput, StartCall, UpstreamSnapshot } from './ports.js';
+import type { DomainMetrics, PollOutcome } from './metrics.js';
+import {
+  IdempotencyKeys,
+  fingerprintOf,
+  type IdempotencyPolicy,
+  type IdempotencyRequest,
+  type IdempotentOutcome,
+} from './idempotency.js';
+import type { ModelRegistry, ResolvedModel } from './models.js';
+import type { PollBudget } from './poll-budget.js';
+import type { GenerationInput, RecoverCall, StartCall, UpstreamSnapshot } from './ports.js';
+import { CALLBACK_STATE_KEY, type CallbackPlan } from './ports.js';
+import { outcomeUnknownError, startFailureOf } from './start-outcome.js';
 import type { TaskEvents } from './task-events.js';
 import {
   CHANGE_HISTORY_LIMIT,
@@ -18,7 +32,13 @@ import {
 } from './task-record.js';
 
 export interface PollingPolicy {
+  /**
+   * Base interval before backoff. For a provider whose adapter has its own interval for the
+   * operation (`pollIntervalMs`), that one applies instead, unless `intervalOverridesAdapters`
+   * (POLL_INTERVAL_MS was set explicitly: tests and operators who want one interval).
+   */
   intervalMs: number;
+  intervalOverridesAdapters?: boolean;
   maxIntervalMs: number;
   unreachableDeadlineMs: number;
 }
@@ -36,6 +56,8 @@ export interface CreateOptions {
    * against the model's rules (the upstream validates its own input).
    */
   raw?: Record<string, unknown>;
+  /** The request's Idempotency-Key and the surface it came through (see idempotency.ts). */
+  idempotency?: IdempotencyRequest;
 }
 
 export interface TaskServiceDeps {
@@ -57,6 +79,32 @@ export interface TaskServiceDeps {
   onWebhookScheduled?: (at: number) => void;
   /** Handed to adapters as `StartCall.publishMedia`; set only when PUBLIC_URL is configured. */
   publishMedia?: StartCall['publishMedia'];
+  /**
+   * PUBLIC_URL: set, adapters with `callbacks` ask their upstream to call back under
+   * `{callbackBaseUrl}/callbacks/{provider}/…` (see upstream-callbacks.ts). Unset: polls only.
+   */
+  callbackBaseUrl?: string;
+  /** Task transitions and polls, for `/metrics`. */
+  metrics?: DomainMetrics;
+  /** Polls per second per upstream credential; a due task over budget is pushed back. */
+  pollBudget?: PollBudget;
+  /** Idempotency-Key expiry and wait (IDEMPOTENCY_TTL_SECONDS, IDEMPOTENCY_WAIT_MS). */
+  idempotency?: Partial<IdempotencyPolicy>;
+  /**
+   * Models a create may move to when its model's provider provably got nothing (`fallbacks`
+   * in GATEWAY_CONFIG): public model id or alias → fallback models, in order.
+   */
+  fallbacks?: Readonly<Record<string, readonly string[]>>;
+}
+
+/** Upstream calls one create may make when the earlier ones provably sent nothing. */
+const MAX_START_ATTEMPTS = 4;
+
+/** Where one attempt of a create goes: a model, and a slot on a credential of its provider. */
+interface StartTarget {
+  model: ResolvedModel;
+  pool: CredentialPool;
+  credential: Credential;
 }
 
 const newUlid = monotonicFactory();
@@ -68,9 +116,16 @@ const VIDEO_REF_OPERATIONS: ReadonlySet<Operation> = new Set(['video-upscale', '
 /** Task lifecycle: create through an adapter, read, wait for changes, apply upstream polls. */
 export class TaskService {
   private readonly now: () => number;
+  private readonly idempotency: IdempotencyKeys;
 
   constructor(private readonly deps: TaskServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.idempotency = new IdempotencyKeys({
+      store: deps.store,
+      policy: deps.idempotency,
+      now: deps.now,
+      getTask: (tenant, id) => this.get(tenant, id),
+    });
   }
 
   async create(
@@ -78,6 +133,43 @@ export class TaskService {
     operation: Operation,
     request: CreateTaskInput,
     options: CreateOptions = {},
+  ): Promise<TaskRecord> {
+    return (await this.createOrReplay(tenant, operation, request, options)).task;
+  }
+
+  /**
+   * create(), also saying whether the answer is a replay: with `options.idempotency`, a key
+   * already used with the same body gives the original outcome and starts nothing.
+   */
+  async createOrReplay(
+    tenant: string,
+    operation: Operation,
+    request: CreateTaskInput,
+    options: CreateOptions = {},
+  ): Promise<IdempotentOutcome> {
+    const key = options.idempotency;
+    if (!key) {
+      return { task: await this.createTask(tenant, operation, request, options), replayed: false };
+    }
+    return this.idempotency.run(
+      { tenant, surface: key.surface, key: key.key },
+      fingerprintOf({ operation, request, raw: options.raw ?? null }),
+      (reserveKey) => this.createTask(tenant, operation, request, options, reserveKey),
+    );
+  }
+
+  /**
+   * Stores the task, then starts the upstream job. A failure that provably sent nothing moves
+   * the create to another credential or a fallback model (bounded); one that may have started
+   * a job is never re-sent (see start-outcome.ts).
+   */
+  private async createTask(
+    tenant: string,
+    operation: Operation,
+    request: CreateTaskInput,
+    options: CreateOptions,
+    /** Names the task on its Idempotency-Key before it is stored (so before any upstream call). */
+    reserveKey?: (taskId: string) => Promise<void>,
   ): Promise<TaskRecord> {
     const { model: requested, metadata, webhook, ...given } = request;
     const resolved = this.deps.models.resolve(requested, operation);
@@ -88,17 +180,21 @@ export class TaskService {
       : resolved.adapter.validate(operation, resolved.model, input);
     if (ruleErrors.length > 0) throw GatewayError.invalid(ruleErrors);
     const pool = this.deps.pools.get(resolved.provider);
-    const credential = pool?.pick();
-    if (!pool || !credential) {
+    if (!pool) {
       throw new GatewayError(
         'no_credential_available',
         `No credential configured for ${resolved.provider}`,
       );
     }
+    // An in-flight slot on a usable credential, waiting for one if all are at their cap;
+    // 429 upstream_rate_limited / 503 no_credential_available before any upstream call.
+    const credential = await pool.reserve();
 
     const now = this.now();
+    const taskId = newTaskId();
+    let callbackPlan = this.callbackPlan(resolved, taskId, operation);
     const queued: TaskRecord = {
-      id: newTaskId(),
+      id: taskId,
       tenant,
       type: operation,
       model: resolved.publicId,
@@ -114,7 +210,7 @@ export class TaskService {
       updatedAt: now,
       completedAt: null,
       credentialId: credential.id,
-      upstreamState: {},
+      upstreamState: callbackStateOf(callbackPlan),
       nextPollAt: null,
       pollAttempts: 0,
       lastContactAt: now,
@@ -125,28 +221,201 @@ export class TaskService {
       nextWebhookAt: null,
     };
     // Stored before the upstream call, so a crash mid-create still leaves a trace of the job.
-    await this.deps.store.insert(queued);
-    pool.acquire(credential.id);
-
-    let snapshot: UpstreamSnapshot;
     try {
-      snapshot = await resolved.adapter.start({
-        operation,
-        model: resolved.model,
-        input,
-        credential,
-        ...(this.deps.publishMedia ? { publishMedia: this.deps.publishMedia } : {}),
-        ...(options.raw ? { raw: options.raw } : {}),
-      });
+      await reserveKey?.(queued.id);
+      await this.deps.store.insert(queued);
     } catch (err) {
-      await this.write(
-        { ...queued, status: 'failed', error: toTaskError(err), completedAt: now },
-        queued,
-      );
+      pool.release(credential.id);
+      pool.reportOutcome(credential.id, 'neutral');
       throw err;
     }
-    const started = this.applySnapshot(queued, snapshot);
-    return (await this.write(started, queued)) ?? (await this.deps.store.get(queued.id)) ?? started;
+    this.deps.metrics?.taskChanged(queued.provider, null, queued.status);
+
+    let snapshot: UpstreamSnapshot;
+    let current = queued;
+    let target: StartTarget = { model: resolved, pool, credential };
+    const tried = new Set<string>();
+    const fallbacks = this.fallbacksOf(requested, resolved, operation, input, options.raw);
+    for (let attempt = 1; ; attempt++) {
+      const call: StartCall = {
+        operation,
+        model: target.model.model,
+        input,
+        credential: target.credential,
+        ...(this.deps.publishMedia ? { publishMedia: this.deps.publishMedia } : {}),
+        ...(options.raw ? { raw: options.raw } : {}),
+        ...(callbackPlan ? { callbackFields: callbackPlan.fields } : {}),
+      };
+      const sentAt = this.now();
+      try {
+        snapshot = await target.model.adapter.start(call);
+        target.pool.reportOutcome(target.credential.id, 'success');
+        break;
+      } catch (err) {
+        target.pool.reportOutcome(target.credential.id, { error: err });
+        const next =
+          attempt < MAX_START_ATTEMPTS
+            ? await this.failover(target, err, tried, fallbacks)
+            : undefined;
+        if (next) {
+          this.deps.logger.warn(
+            {
+              taskId: queued.id,
+              provider: target.model.provider,
+              credentialId: target.credential.id,
+              code: toTaskError(err).code,
+              next: { model: next.model.publicId, credentialId: next.credential.id },
+            },
+            'create started nothing upstream; trying the next credential or fallback model',
+          );
+          const moved = {
+            ...current,
+            model: next.model.publicId,
+            provider: next.model.provider,
+            credentialId: next.credential.id,
+          };
+          if (next.model.provider !== target.model.provider) {
+            // Another provider: its own callback (or none), kept on the task before its create.
+            callbackPlan = this.callbackPlan(next.model, queued.id, operation);
+            moved.upstreamState = callbackStateOf(callbackPlan);
+          }
+          current = (await this.write(moved, current)) ?? moved;
+          target.pool.release(target.credential.id);
+          target = next;
+          continue;
+        }
+        if (startFailureOf(err) === 'unknown') {
+          const recovered = await this.recover(target, { ...call, sentAt }, queued.id);
+          if (recovered) {
+            snapshot = recovered;
+            break;
+          }
+          const unknown = outcomeUnknownError(target.model.provider, queued.id, err);
+          this.deps.logger.error(
+            {
+              taskId: queued.id,
+              provider: target.model.provider,
+              credentialId: target.credential.id,
+              code: toTaskError(err).code,
+            },
+            'create may have started an upstream job without an answer; not re-sent',
+          );
+          await this.write(
+            { ...current, status: 'failed', error: toTaskError(unknown), completedAt: now },
+            current,
+          );
+          throw unknown;
+        }
+        await this.write(
+          { ...current, status: 'failed', error: toTaskError(err), completedAt: now },
+          current,
+        );
+        throw err;
+      }
+    }
+    const started = this.applySnapshot(current, snapshot);
+    return (
+      (await this.write(started, current)) ?? (await this.deps.store.get(queued.id)) ?? started
+    );
+  }
+
+  /**
+   * Where a create goes after a failed attempt that started nothing: another credential of the
+   * same provider (when nothing was sent, or the provider refused that credential itself),
+   * else, only when nothing was sent, the next fallback model with a free credential.
+   * Undefined when the create must fail.
+   */
+  private async failover(
+    target: StartTarget,
+    err: unknown,
+    tried: Set<string>,
+    fallbacks: ResolvedModel[],
+  ): Promise<StartTarget | undefined> {
+    const notSent = startFailureOf(err) === 'not-sent';
+    if (notSent || isCredentialRefusal(err)) {
+      const other = await this.otherCredential(target.pool, tried, target.credential.id);
+      if (other) return { ...target, credential: other };
+    }
+    if (!notSent) return undefined;
+    for (let model = fallbacks.shift(); model; model = fallbacks.shift()) {
+      const pool = this.deps.pools.get(model.provider);
+      if (!pool) continue;
+      try {
+        const credential = await pool.reserve();
+        tried.clear();
+        return { model, pool, credential };
+      } catch {
+        // No usable credential for this fallback either: the next one.
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Fallback models configured for the requested model (by public id or by the name asked
+   * for) that serve the operation and accept the input. None for raw compatible-surface
+   * inputs: they only fit the model they were written for.
+   */
+  private fallbacksOf(
+    requested: string,
+    resolved: ResolvedModel,
+    operation: Operation,
+    input: GenerationInput,
+    raw: Record<string, unknown> | undefined,
+  ): ResolvedModel[] {
+    const names = this.deps.fallbacks?.[resolved.publicId] ?? this.deps.fallbacks?.[requested];
+    if (raw || !names) return [];
+    const usable: ResolvedModel[] = [];
+    for (const name of names) {
+      try {
+        const model = this.deps.models.resolve(name, operation);
+        if (model.adapter.validate(operation, model.model, input).length === 0) usable.push(model);
+      } catch {
+        // Unknown model, or one without this operation: not a fallback for this create.
+      }
+    }
+    return usable;
+  }
+
+  /** The job a create whose answer was lost started, where its adapter can find it for sure. */
+  private async recover(
+    target: StartTarget,
+    call: RecoverCall,
+    taskId: string,
+  ): Promise<UpstreamSnapshot | undefined> {
+    const adapter = target.model.adapter;
+    if (!adapter.recover) return undefined;
+    const log = { taskId, provider: target.model.provider, credentialId: target.credential.id };
+    try {
+      const found = await adapter.recover(call);
+      if (found) {
+        this.deps.logger.warn(
+          { ...log, upstreamId: found.upstreamId },
+          'create answer lost; the upstream job was found and is followed',
+        );
+      }
+      return found;
+    } catch (err) {
+      this.deps.logger.warn({ ...log, code: toTaskError(err).code }, 'recovering a create failed');
+      return undefined;
+    }
+  }
+
+  /**
+   * A slot on another credential than those tried for this create (`failed` is added to
+   * them), or undefined when none is usable.
+   */
+  private async otherCredential(
+    pool: CredentialPool,
+    tried: Set<string>,
+    failed: string,
+  ): Promise<Credential | undefined> {
+    tried.add(failed);
+    try {
+      return await pool.reserve(tried);
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -267,6 +536,15 @@ export class TaskService {
     return task;
   }
 
+  /**
+   * Resolves on the next visible change of task `id` written by this process, after
+   * `timeoutMs`, or when `signal` aborts; costs one closure and one timer (SSE followers).
+   * Register it before re-reading the task, so a change in between is not missed.
+   */
+  nextChange(id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.deps.events.next(id, timeoutMs, signal);
+  }
+
   list(tenant: string, query: ListQuery): Promise<TaskRecord[]> {
     return this.deps.store.list(tenant, query);
   }
@@ -326,6 +604,51 @@ export class TaskService {
     return this.get(tenant, id);
   }
 
+  /** The fields (and state) asking `model`'s upstream to call back for the task, if it can. */
+  private callbackPlan(
+    model: ResolvedModel,
+    taskId: string,
+    operation: Operation,
+  ): CallbackPlan | undefined {
+    const base = this.deps.callbackBaseUrl;
+    const callbacks = model.adapter.callbacks;
+    if (!base || !callbacks) return undefined;
+    const url = `${base}/callbacks/${encodeURIComponent(model.provider)}/${encodeURIComponent(taskId)}`;
+    return callbacks.prepare({ taskId, operation, url });
+  }
+
+  /**
+   * Applies an authenticated upstream callback (domain/upstream-callbacks.ts verified it and
+   * checked that it is about this task's upstream job) with the same compare-and-set as polls.
+   * A callback only moves a task forward: on a terminal task (late or duplicate delivery), or
+   * with a status the task has already passed (`processing` after success), nothing changes;
+   * nor before the create's answer named the upstream job. A non-terminal callback keeps the
+   * scheduled poll: polling stays the fallback until the task is terminal.
+   */
+  async applyCallback(
+    provider: string,
+    taskId: string,
+    snapshot: UpstreamSnapshot,
+  ): Promise<{ applied: boolean; reason?: string; task?: TaskRecord }> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const task = await this.deps.store.get(taskId);
+      if (!task || task.provider !== provider) return { applied: false, reason: 'unknown task' };
+      if (isTerminal(task.status)) return { applied: false, reason: 'task already finished', task };
+      if (task.upstreamId === null) {
+        return { applied: false, reason: 'create still in flight', task };
+      }
+      if (snapshot.upstreamId !== null && snapshot.upstreamId !== task.upstreamId) {
+        return { applied: false, reason: 'another upstream job', task };
+      }
+      if (!movesForward(task, snapshot)) return { applied: false, reason: 'not newer', task };
+      const next = this.applySnapshot({ ...task, lastContactAt: this.now() }, snapshot);
+      const kept = isTerminal(next.status) ? next : { ...next, nextPollAt: task.nextPollAt };
+      const written = await this.write(kept, task);
+      if (written) return { applied: true, task: written };
+    }
+    return { applied: false, reason: 'task kept changing' };
+  }
+
   /** One upstream poll of a claimed task; transient failures reschedule with backoff. */
   async poll(task: TaskRecord): Promise<void> {
     const adapter = this.deps.models.adapter(task.provider);
@@ -335,10 +658,18 @@ export class TaskService {
       const message = !adapter
         ? `Provider ${task.provider} is no longer configured`
         : `Credential ${task.credentialId} of ${task.provider} is no longer configured`;
+      this.deps.metrics?.pollDone(task.provider, 'skipped');
       await this.write(this.failed(task, { code: 'no_credential_available', message }), task);
       return;
     }
+    // Over the credential's poll budget: back to the store with a later poll time, not polled.
+    const wait = this.deps.pollBudget?.admit(task.provider, task.credentialId, task.id, now) ?? 0;
+    if (wait > 0) {
+      await this.write({ ...task, nextPollAt: now + wait }, task);
+      return;
+    }
     let next: TaskRecord;
+    let outcome: PollOutcome = 'ok';
     try {
       const snapshot = await adapter.poll({
         operation: task.type,
@@ -351,9 +682,13 @@ export class TaskService {
         { ...task, pollAttempts: task.pollAttempts + 1, lastContactAt: now },
         snapshot,
       );
+      this.deps.pools.get(task.provider)?.reportOutcome(task.credentialId, 'success', 'poll');
     } catch (err) {
+      this.deps.pools.get(task.provider)?.reportOutcome(task.credentialId, { error: err }, 'poll');
       next = this.afterFailedPoll(task, err, now);
+      outcome = next.status === 'failed' ? 'failed' : 'retry';
     }
+    this.deps.metrics?.pollDone(task.provider, outcome);
     await this.write(next, task);
   }
 
@@ -361,11 +696,12 @@ export class TaskService {
     const error = toTaskError(err);
     const retryable = !isGatewayError(err) || err.retryable;
     if (!retryable) return this.failed(task, error);
-    if (now - task.lastContactAt > this.deps.polling.unreachableDeadlineMs) {
-      const minutes = Math.round(this.deps.polling.unreachableDeadlineMs / 60_000);
+    const { unreachableDeadlineMs } = this.deps.polling;
+    const failingFor = now - task.lastContactAt;
+    if (failingFor > unreachableDeadlineMs) {
       return this.failed(task, {
         code: 'upstream_timeout',
-        message: `${task.provider} stayed unreachable for more than ${minutes} min (last error: ${error.message})`,
+        message: `${task.provider} could not be reached for ${duration(failingFor)} (limit ${duration(unreachableDeadlineMs)}, UPSTREAM_UNREACHABLE_DEADLINE_MS); the task was given up. Last error: ${error.message}`,
       });
     }
     this.deps.logger.warn(
@@ -374,20 +710,37 @@ export class TaskService {
     );
     const retryAfter = isGatewayError(err) ? err.retryAfterMs : undefined;
     const attempts = task.pollAttempts + 1;
-    return { ...task, pollAttempts: attempts, nextPollAt: now + this.delay(attempts, retryAfter) };
+    // Backoff: wait about as long as the upstream has been failing (so retries double), but
+    // ask once more right after the deadline, so that the verdict comes on time.
+    const backoff = Math.min(
+      this.deps.polling.maxIntervalMs,
+      Math.round(failingFor * (0.9 + Math.random() * 0.2)),
+      unreachableDeadlineMs - failingFor + 1,
+    );
+    const wait = Math.max(this.delay(task, attempts, retryAfter), backoff);
+    return { ...task, pollAttempts: attempts, nextPollAt: now + wait };
   }
 
   /**
-   * Interval before the next poll: grows as the task ages (capped by maxIntervalMs), jittered.
-   * An upstream hint (ModelsLab `eta`, Retry-After) is a floor: never ask before it, even when
-   * it exceeds maxIntervalMs (bounded by the unreachable deadline).
+   * Interval before the next poll: the base interval of the provider and operation (see
+   * PollingPolicy), doubled every 10 polls as the task ages (capped by maxIntervalMs),
+   * jittered ±10%. An upstream hint (ModelsLab `eta`, Retry-After) is a floor: never ask
+   * before it, even when it exceeds maxIntervalMs (bounded by the unreachable deadline).
    */
-  private delay(attempts: number, hintMs?: number): number {
-    const { intervalMs, maxIntervalMs, unreachableDeadlineMs } = this.deps.polling;
+  private delay(task: TaskRecord, attempts: number, hintMs?: number): number {
+    const { maxIntervalMs, unreachableDeadlineMs } = this.deps.polling;
+    const intervalMs = Math.min(this.baseInterval(task), maxIntervalMs);
     const aged = Math.min(maxIntervalMs, intervalMs * 2 ** Math.floor(attempts / 10));
     const jittered = Math.round(aged * (0.9 + Math.random() * 0.2));
     const hint = Math.min(hintMs ?? 0, unreachableDeadlineMs);
     return Math.max(jittered, Math.round(hint * (1 + Math.random() * 0.1)));
+  }
+
+  private baseInterval(task: TaskRecord): number {
+    const { intervalMs, intervalOverridesAdapters } = this.deps.polling;
+    if (intervalOverridesAdapters) return intervalMs;
+    const own = this.deps.models.adapter(task.provider)?.pollIntervalMs?.(task.type);
+    return own !== undefined && own > 0 ? own : intervalMs;
   }
 
   private failed(task: TaskRecord, error: TaskError): TaskRecord {
@@ -416,9 +769,9 @@ export class TaskService {
           : null,
       upstreamId: s.upstreamId ?? task.upstreamId,
       upstreamStatus: s.upstreamStatus,
-      upstreamState: s.state ?? task.upstreamState,
+      upstreamState: s.state ? keepCallbackState(s.state, task.upstreamState) : task.upstreamState,
       completedAt: terminal ? now : null,
-      nextPollAt: terminal ? null : now + this.delay(task.pollAttempts, s.pollAfterMs),
+      nextPollAt: terminal ? null : now + this.delay(task, task.pollAttempts, s.pollAfterMs),
     };
   }
 
@@ -433,12 +786,20 @@ export class TaskService {
       next.upstreamStatus !== prev.upstreamStatus ||
       next.outputs.length !== prev.outputs.length;
     const now = this.now();
-    const record = withChange(
-      { ...next, version: prev.version + 1, updatedAt: visible ? now : prev.updatedAt },
-      prev,
-      now,
-    );
-    if (!(await this.deps.store.update(record))) return undefined;
+    const updatedAt = visible ? now : prev.updatedAt;
+    let record = withChange({ ...next, version: prev.version + 1, updatedAt }, prev, now);
+    // The webhook dispatcher writes delivery bookkeeping only (claims, attempt outcomes): a
+    // write of its in between is no conflict, and this change is re-applied on top of it.
+    for (let rebase = 0; !(await this.deps.store.update(record)); rebase++) {
+      const fresh = rebase < 5 ? await this.deps.store.get(prev.id) : undefined;
+      if (!fresh || !onlyWebhookStateDiffers(prev, fresh)) return undefined;
+      const { webhook, nextWebhookAt } = fresh;
+      const onFresh = { ...next, webhook, nextWebhookAt, version: fresh.version + 1, updatedAt };
+      record = withChange(onFresh, fresh, now);
+    }
+    if (record.status !== prev.status) {
+      this.deps.metrics?.taskChanged(record.provider, prev.status, record.status);
+    }
     if (isTerminal(record.status) && !isTerminal(prev.status)) {
       this.deps.pools.get(record.provider)?.release(record.credentialId);
     }
@@ -447,6 +808,12 @@ export class TaskService {
     if (visible) this.deps.events.notify(record.id);
     return record;
   }
+}
+
+/** Whether `fresh` differs from `prev` in webhook bookkeeping only (what the dispatcher writes). */
+function onlyWebhookStateDiffers(prev: TaskRecord, fresh: TaskRecord): boolean {
+  const rest = ({ version: _v, webhook: _w, nextWebhookAt: _n, ...other }: TaskRecord) => other;
+  return prev.webhook?.url === fresh.webhook?.url && isDeepStrictEqual(rest(prev), rest(fresh));
 }
 
 /** Webhook events a change from `prev` to `next` raises (before the subscription filter). */
@@ -493,6 +860,42 @@ function withChange(record: TaskRecord, prev: TaskRecord, now: number): TaskReco
     webhook: { ...record.webhook, deliveries: [...record.webhook.deliveries, ...deliveries] },
     nextWebhookAt: Math.min(now, record.nextWebhookAt ?? Infinity),
   };
+}
+
+/** `1500` → `1.5 s`, `600000` → `10 min`. */
+function duration(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 100) / 10} s`;
+  return `${Math.round(ms / 6000) / 10} min`;
+}
+
+/** The upstream state a new task starts with: what its callback plan keeps, if anything. */
+function callbackStateOf(plan: CallbackPlan | undefined): Record<string, unknown> {
+  return plan?.state ? { [CALLBACK_STATE_KEY]: plan.state } : {};
+}
+
+/** Adapter state replaces the old one, but the callback state (not the adapter's) stays. */
+function keepCallbackState(
+  state: Record<string, unknown>,
+  previous: Record<string, unknown>,
+): Record<string, unknown> {
+  const kept = previous[CALLBACK_STATE_KEY];
+  return kept === undefined ? state : { ...state, [CALLBACK_STATE_KEY]: kept };
+}
+
+const STATUS_RANK: Readonly<Record<TaskStatus, number>> = {
+  queued: 0,
+  running: 1,
+  succeeded: 2,
+  failed: 2,
+  canceled: 2,
+};
+
+/** Whether a callback's status is past the task's (or, both running, further along). */
+function movesForward(task: TaskRecord, s: UpstreamSnapshot): boolean {
+  const from = STATUS_RANK[task.status];
+  const to = STATUS_RANK[s.status];
+  if (to !== from) return to > from;
+  return s.status === 'running' && (s.progress ?? 0) > (task.progress ?? 0);
 }
 
 function toTaskError(err: unknown): TaskError {

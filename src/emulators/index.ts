@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Config, ProvidersConfig } from '../config/config.js';
 import { startHaiperEmulator } from './haiper/server.js';
 import { startModelslabEmulator } from './modelslab/server.js';
@@ -15,10 +16,27 @@ export interface RunningEmulators {
  * Starts every built-in emulator on loopback and returns provider settings pointing at them:
  * what `npm start` serves when no provider credential is configured.
  */
-export async function startEmulators(host = '127.0.0.1'): Promise<RunningEmulators> {
+export async function startEmulators(
+  host = '127.0.0.1',
+  /** genway's PUBLIC_URL: the emulators then send their webhooks (when it is on loopback). */
+  options: { publicUrl?: string | null } = {},
+): Promise<RunningEmulators> {
+  // PixVerse's console webhook and Replicate's signing secret, random per start.
+  const pixverseWebhook = { id: 'genway-emulator', secret: randomBytes(24).toString('base64url') };
   const modelslab = await startModelslabEmulator({ host, apiKeys: ['ml-emulator-key'] });
   const haiper = await startHaiperEmulator({ host, accessKeys: ['haiper-emulator-key'] });
-  const pixverse = await startPixverseEmulator({ host, apiKeys: ['pixverse-emulator-key'] });
+  const pixverse = await startPixverseEmulator({
+    host,
+    apiKeys: ['pixverse-emulator-key'],
+    webhooks: options.publicUrl
+      ? {
+          [pixverseWebhook.id]: {
+            url: `${options.publicUrl}/callbacks/pixverse`,
+            secret: pixverseWebhook.secret,
+          },
+        }
+      : {},
+  });
   const replicate = await startReplicateEmulator({ host, tokens: ['r8_emulator_token'] });
   const handles: EmulatorHandle[] = [modelslab, haiper, pixverse, replicate];
   return {
@@ -41,11 +59,14 @@ export async function startEmulators(host = '127.0.0.1'): Promise<RunningEmulato
         credentials: [{ id: 'replicate-emulator', secret: 'r8_emulator_token' }],
         emulated: true,
         models: [],
+        webhookSecrets: [replicate.webhookSecret],
       },
       pixverse: {
         baseUrl: pixverse.baseUrl,
         credentials: [{ id: 'pixverse-emulator', secret: 'pixverse-emulator-key' }],
         emulated: true,
+        webhookId: pixverseWebhook.id,
+        webhookSecret: pixverseWebhook.secret,
       },
     },
     handles,

@@ -9,6 +9,11 @@ export const ERROR_CATALOGUE = {
   model_not_found: { status: 400, title: 'Unknown model' },
   unsupported_operation: { status: 400, title: 'The model does not support this operation' },
   unauthorized: { status: 401, title: 'A valid gateway key is required' },
+  callback_unauthorized: {
+    status: 401,
+    title: 'The upstream callback is not authentic (token, signature or timestamp)',
+  },
+  callback_mismatch: { status: 403, title: 'The upstream callback does not belong to this task' },
   not_found: { status: 404, title: 'Not found' },
   task_not_found: { status: 404, title: 'Task not found' },
   output_not_found: { status: 404, title: 'Output not found' },

@@ -16,6 +16,12 @@ export interface GatewayErrorOptions {
    * so even a create may be sent again. Unknown (undefined) counts as "may have been sent".
    */
   requestSent?: boolean;
+  /**
+   * For an upstream answer to a create: true when it definitively refused the job (so none
+   * was started), false when the job may have started anyway. Unset: decided by the code
+   * (see domain/start-outcome.ts). Set it where the code alone would say otherwise.
+   */
+  definitive?: boolean;
   cause?: unknown;
 }
 
@@ -28,6 +34,7 @@ export class GatewayError extends Error {
   readonly retryAfterMs?: number;
   readonly retryable: boolean;
   readonly requestSent?: boolean;
+  readonly definitive?: boolean;
 
   constructor(code: ErrorCode, detail?: string, options: GatewayErrorOptions = {}) {
     const entry = ERROR_CATALOGUE[code];
@@ -43,6 +50,7 @@ export class GatewayError extends Error {
     this.retryAfterMs = options.retryAfterMs;
     this.retryable = options.retryable ?? false;
     this.requestSent = options.requestSent;
+    this.definitive = options.definitive;
   }
 
   static invalid(errors: FieldError[], detail?: string): GatewayError {

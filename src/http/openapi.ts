@@ -24,7 +24,7 @@ const problemDescriptions: Record<number, string> = {
   415: 'Unsupported content type',
   416: 'The byte range is outside the file',
   422: 'Refused by the provider or reused Idempotency-Key',
-  429: 'Rate limited; see Retry-After',
+  429: "Rate limited (`rate_limited`: this gateway key's requests per window, see the `x-ratelimit-*` headers) or every credential of the provider busy (`upstream_rate_limited`); see Retry-After",
   500: 'Unexpected error',
   502: 'The provider failed or refused the gateway credentials',
   503: 'Not ready / provider unreachable',
@@ -100,7 +100,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'generate', description: 'Create generation tasks' },
         { name: 'tasks', description: 'Read and follow tasks' },
         { name: 'models', description: 'Models and their enforced limits' },
-        { name: 'operations', description: 'Health and readiness' },
+        { name: 'operations', description: 'Health, readiness and metrics' },
         { name: 'media', description: 'Files genway publishes for providers that only take URLs' },
         {
           name: 'replicate-compatible',

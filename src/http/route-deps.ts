@@ -7,6 +7,7 @@ import type {
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config/config.js';
+import type { CredentialPool } from '../domain/credential-pool.js';
 import type { MediaHost } from '../domain/media-host.js';
 import type { ModelRegistry } from '../domain/models.js';
 import type { OutputService } from '../domain/output-service.js';
@@ -23,6 +24,8 @@ export interface RouteDeps {
   outputs: OutputService;
   /** Files published under PUBLIC_URL for providers that only take URLs. */
   media: MediaHost;
+  /** Each provider's credentials (state, load), for /readyz and the admin view. */
+  pools?: ReadonlyMap<string, CredentialPool>;
 }
 
 export type GatewayApp = FastifyInstance<

@@ -1,5 +1,6 @@
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
-import { GatewayError } from '../errors/gateway-error.js';
+import type { UpstreamMetrics, UpstreamOperation, UpstreamOutcome } from '../domain/metrics.js';
+import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
 
 export interface UpstreamResponse {
   status: number;
@@ -15,6 +16,8 @@ export interface UpstreamRequest {
   json?: unknown;
   body?: Dispatcher.DispatchOptions['body'];
   signal?: AbortSignal;
+  /** What the call is for, for metrics (`genway_upstream_requests_total`); default `call`. */
+  operation?: UpstreamOperation;
 }
 
 export interface UpstreamClientOptions {
@@ -24,6 +27,8 @@ export interface UpstreamClientOptions {
   /** Largest JSON answer accepted; anything bigger is a bad response, not a memory spike. */
   maxBodyBytes?: number;
   dispatcher?: Dispatcher;
+  /** Counts and times every call (by provider, operation, outcome). */
+  metrics?: UpstreamMetrics;
 }
 
 /**
@@ -46,6 +51,24 @@ export class UpstreamClient {
   }
 
   async send(url: string, req: UpstreamRequest): Promise<UpstreamResponse> {
+    const metrics = this.options.metrics;
+    if (!metrics) return this.exchange(url, req);
+    const started = performance.now();
+    let outcome: UpstreamOutcome = 'connection_error';
+    try {
+      const res = await this.exchange(url, req);
+      outcome = outcomeOfStatus(res.status);
+      return res;
+    } catch (err) {
+      outcome = outcomeOfError(err);
+      throw err;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      metrics.upstreamCall(this.options.provider, req.operation ?? 'call', outcome, seconds);
+    }
+  }
+
+  private async exchange(url: string, req: UpstreamRequest): Promise<UpstreamResponse> {
     const provider = this.options.provider;
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
     let body = req.body;
@@ -100,6 +123,20 @@ export class UpstreamClient {
   }
 }
 
+const outcomeOfStatus = (status: number): UpstreamOutcome =>
+  status < 400 ? 'ok' : status === 429 ? 'http_429' : status < 500 ? 'http_4xx' : 'http_5xx';
+
+/** The bounded class of a call that got no usable answer (see transportError). */
+function outcomeOfError(err: unknown): UpstreamOutcome {
+  if (!isGatewayError(err)) return 'connection_error';
+  if (err.code === 'upstream_unavailable') return 'unreachable';
+  if (err.code === 'upstream_bad_response') return 'bad_response';
+  if (err.code === 'upstream_timeout') {
+    return (err.cause as Error | undefined)?.name === 'AbortError' ? 'aborted' : 'timeout';
+  }
+  return 'connection_error';
+}
+
 async function readLimited(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
@@ -116,14 +153,44 @@ async function readLimited(body: Dispatcher.ResponseData['body'], max: number): 
   return Buffer.concat(chunks).toString('utf8');
 }
 
-/** Transport failures: which ones provably happened before the request left. */
+/**
+ * Failures while connecting (refused, DNS, no route, connect timeout): the request was never
+ * written, so even a create may go elsewhere.
+ */
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+/** Timeouts undici arms once the request was written: the upstream may be working on it. */
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
+/** The error's code, and those of the attempts of an AggregateError (one per address tried). */
+function codesOf(err: unknown): string[] {
+  const own = (err as { code?: unknown } | null)?.code;
+  const inner = (err as { errors?: unknown } | null)?.errors;
+  return [
+    ...(typeof own === 'string' ? [own] : []),
+    ...(Array.isArray(inner) ? inner.flatMap(codesOf) : []),
+  ];
+}
+
+/**
+ * Transport failures, and whether they provably happened before the request left
+ * (`requestSent: false`: connect refused, DNS, connect timeout) or the request may have
+ * reached the upstream (`requestSent` unset: headers or body timeout, a socket reset or
+ * closed mid-exchange, an abort): a create must then never be sent again.
+ */
 export function transportError(provider: string, err: unknown): GatewayError {
-  const code = (err as { code?: string }).code;
+  const codes = codesOf(err);
   if (
     err instanceof undiciErrors.ConnectTimeoutError ||
-    code === 'ECONNREFUSED' ||
-    code === 'ENOTFOUND' ||
-    code === 'EAI_AGAIN'
+    (codes.length > 0 && codes.every((c) => NOT_SENT_CODES.has(c)))
   ) {
     return new GatewayError('upstream_unavailable', `${provider} is unreachable`, {
       retryable: true,
@@ -133,7 +200,8 @@ export function transportError(provider: string, err: unknown): GatewayError {
   }
   if (
     err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError
+    err instanceof undiciErrors.BodyTimeoutError ||
+    codes.some((c) => TIMEOUT_CODES.has(c))
   ) {
     return new GatewayError('upstream_timeout', `${provider} did not answer in time`, {
       retryable: true,
@@ -146,6 +214,7 @@ export function transportError(provider: string, err: unknown): GatewayError {
       cause: err,
     });
   }
+  // UND_ERR_SOCKET, ECONNRESET, EPIPE, ...: the connection broke once the request was under way.
   return new GatewayError('upstream_error', `The connection to ${provider} failed`, {
     retryable: true,
     cause: err,

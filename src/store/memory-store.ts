@@ -1,11 +1,19 @@
 import type { TaskRecord } from '../domain/task-record.js';
 import { isTerminal } from '../domain/task-record.js';
-import type { ListQuery, StoredMedia, TaskStore } from './task-store.js';
+import type {
+  IdempotencyRecord,
+  IdempotencyScope,
+  ListQuery,
+  StoredMedia,
+  TaskCount,
+  TaskStore,
+} from './task-store.js';
 
 /** In-process store (`memory:`), for tests and throwaway runs. Records are copied in and out. */
 export class MemoryTaskStore implements TaskStore {
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly media = new Map<string, StoredMedia>();
+  private readonly idempotency = new Map<string, IdempotencyRecord>();
 
   async insert(task: TaskRecord): Promise<void> {
     if (this.tasks.has(task.id)) throw new Error(`task ${task.id} exists`);
@@ -80,6 +88,15 @@ export class MemoryTaskStore implements TaskStore {
     return min;
   }
 
+  async findByUpstreamId(provider: string, upstreamId: string): Promise<TaskRecord | undefined> {
+    let found: TaskRecord | undefined;
+    for (const t of this.tasks.values()) {
+      if (t.provider === provider && t.upstreamId === upstreamId && (!found || t.id > found.id))
+        found = t;
+    }
+    return found && structuredClone(found);
+  }
+
   async countActiveByCredential(provider: string): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     for (const t of this.tasks.values()) {
@@ -88,6 +105,25 @@ export class MemoryTaskStore implements TaskStore {
       }
     }
     return counts;
+  }
+
+  async countByStatus(): Promise<TaskCount[]> {
+    const counts = new Map<string, TaskCount>();
+    for (const t of this.tasks.values()) {
+      const key = `${t.provider}\u0000${t.status}`;
+      const row = counts.get(key);
+      if (row) row.count++;
+      else counts.set(key, { provider: t.provider, status: t.status, count: 1 });
+    }
+    return [...counts.values()];
+  }
+
+  async countPendingWebhooks(): Promise<number> {
+    let n = 0;
+    for (const t of this.tasks.values()) {
+      for (const d of t.webhook?.deliveries ?? []) if (d.status === 'pending') n++;
+    }
+    return n;
   }
 
   async putMedia(media: StoredMedia): Promise<void> {
@@ -110,6 +146,49 @@ export class MemoryTaskStore implements TaskStore {
     return n;
   }
 
+  async claimIdempotencyKey(
+    record: IdempotencyRecord,
+    now: number,
+  ): Promise<'claimed' | IdempotencyRecord> {
+    const id = idempotencyId(record);
+    const held = this.idempotency.get(id);
+    const abandoned =
+      held?.state === 'in_progress' && held.taskId === null && held.lockedUntil <= now;
+    if (held && held.expiresAt > now && !abandoned) return structuredClone(held);
+    this.idempotency.set(id, structuredClone(record));
+    return 'claimed';
+  }
+
+  async updateIdempotencyKey(record: IdempotencyRecord): Promise<boolean> {
+    const id = idempotencyId(record);
+    if (this.idempotency.get(id)?.owner !== record.owner) return false;
+    this.idempotency.set(id, structuredClone(record));
+    return true;
+  }
+
+  async getIdempotencyKey(scope: IdempotencyScope): Promise<IdempotencyRecord | undefined> {
+    const r = this.idempotency.get(idempotencyId(scope));
+    return r && structuredClone(r);
+  }
+
+  async releaseIdempotencyKey(scope: IdempotencyScope, owner: string): Promise<void> {
+    const id = idempotencyId(scope);
+    if (this.idempotency.get(id)?.owner === owner) this.idempotency.delete(id);
+  }
+
+  async purgeIdempotencyKeys(now: number): Promise<number> {
+    let n = 0;
+    for (const [id, r] of this.idempotency) {
+      if (r.expiresAt <= now) {
+        this.idempotency.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
 }
+
+const idempotencyId = (s: IdempotencyScope) => `${s.tenant}\u0000${s.surface}\u0000${s.key}`;

@@ -2,7 +2,14 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { TaskRecord } from '../domain/task-record.js';
-import type { ListQuery, StoredMedia, TaskStore } from './task-store.js';
+import type {
+  IdempotencyRecord,
+  IdempotencyScope,
+  ListQuery,
+  StoredMedia,
+  TaskCount,
+  TaskStore,
+} from './task-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tasks (
@@ -19,6 +26,10 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks (tenant, id);
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE next_poll_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_webhook_due ON tasks (next_webhook_at) WHERE next_webhook_at IS NOT NULL;
+-- Upstream callbacks that name only the upstream job (findByUpstreamId); no column to migrate.
+CREATE INDEX IF NOT EXISTS tasks_upstream ON tasks (provider, json_extract(data, '$.upstreamId'));
+-- Covers the metrics scrape's GROUP BY provider, status (no table scan of the JSON rows).
+CREATE INDEX IF NOT EXISTS tasks_provider_status ON tasks (provider, status);
 CREATE TABLE IF NOT EXISTS media (
   id TEXT PRIMARY KEY,
   content_type TEXT NOT NULL,
@@ -30,6 +41,98 @@ CREATE INDEX IF NOT EXISTS media_expiry ON media (expires_at);
 `;
 
 const ACTIVE = `status IN ('queued', 'running')`;
+
+/** Idempotency-Keys (domain/idempotency.ts): one row per tenant, surface and key. */
+const IDEMPOTENCY_SCHEMA = `
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  tenant TEXT NOT NULL,
+  surface TEXT NOT NULL,
+  key TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  fingerprint TEXT NOT NULL,
+  state TEXT NOT NULL,
+  task_id TEXT,
+  error TEXT,
+  created_at INTEGER NOT NULL,
+  locked_until INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (tenant, surface, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency_keys (expires_at);
+`;
+
+interface IdempotencyRow {
+  tenant: string;
+  surface: string;
+  key: string;
+  owner: string;
+  fingerprint: string;
+  state: IdempotencyRecord['state'];
+  task_id: string | null;
+  error: string | null;
+  created_at: number;
+  locked_until: number;
+  expires_at: number;
+}
+
+const SCOPE = 'tenant = @tenant AND surface = @surface AND key = @key';
+
+function prepareIdempotency(db: Database.Database) {
+  return {
+    // Expired keys, and claims abandoned before they named a task, count as absent.
+    clear: db.prepare<{ tenant: string; surface: string; key: string; now: number }>(
+      `DELETE FROM idempotency_keys WHERE ${SCOPE} AND (expires_at <= @now
+         OR (state = 'in_progress' AND task_id IS NULL AND locked_until <= @now))`,
+    ),
+    insert: db.prepare<IdempotencyRow>(
+      `INSERT INTO idempotency_keys (tenant, surface, key, owner, fingerprint, state, task_id, error,
+         created_at, locked_until, expires_at)
+       VALUES (@tenant, @surface, @key, @owner, @fingerprint, @state, @task_id, @error,
+         @created_at, @locked_until, @expires_at)
+       ON CONFLICT (tenant, surface, key) DO NOTHING`,
+    ),
+    get: db.prepare<IdempotencyScope, IdempotencyRow>(
+      `SELECT * FROM idempotency_keys WHERE ${SCOPE}`,
+    ),
+    update: db.prepare<IdempotencyRow>(
+      `UPDATE idempotency_keys SET fingerprint = @fingerprint, state = @state, task_id = @task_id,
+         error = @error, locked_until = @locked_until, expires_at = @expires_at
+       WHERE ${SCOPE} AND owner = @owner`,
+    ),
+    release: db.prepare<IdempotencyScope & { owner: string }>(
+      `DELETE FROM idempotency_keys WHERE ${SCOPE} AND owner = @owner`,
+    ),
+    purge: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE expires_at <= ?'),
+  };
+}
+
+const idempotencyRow = (r: IdempotencyRecord): IdempotencyRow => ({
+  tenant: r.tenant,
+  surface: r.surface,
+  key: r.key,
+  owner: r.owner,
+  fingerprint: r.fingerprint,
+  state: r.state,
+  task_id: r.taskId,
+  error: r.error ? JSON.stringify(r.error) : null,
+  created_at: r.createdAt,
+  locked_until: r.lockedUntil,
+  expires_at: r.expiresAt,
+});
+
+const idempotencyRecord = (r: IdempotencyRow): IdempotencyRecord => ({
+  tenant: r.tenant,
+  surface: r.surface,
+  key: r.key,
+  owner: r.owner,
+  fingerprint: r.fingerprint,
+  state: r.state,
+  taskId: r.task_id,
+  error: r.error ? (JSON.parse(r.error) as IdempotencyRecord['error']) : null,
+  createdAt: r.created_at,
+  lockedUntil: r.locked_until,
+  expiresAt: r.expires_at,
+});
 
 interface MediaRow {
   id: string;
@@ -47,6 +150,7 @@ interface MediaRow {
 export class SqliteTaskStore implements TaskStore {
   private readonly db: Database.Database;
   private readonly stmts;
+  private readonly idem: ReturnType<typeof prepareIdempotency>;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -56,6 +160,8 @@ export class SqliteTaskStore implements TaskStore {
     this.db.pragma('busy_timeout = 5000');
     this.migrate();
     this.db.exec(SCHEMA);
+    this.db.exec(IDEMPOTENCY_SCHEMA);
+    this.idem = prepareIdempotency(this.db);
     this.stmts = {
       insert: this.db.prepare(
         `INSERT INTO tasks (id, tenant, provider, credential_id, status, next_poll_at, next_webhook_at, version, data)
@@ -81,6 +187,15 @@ export class SqliteTaskStore implements TaskStore {
       ),
       active: this.db.prepare<[string], { credential_id: string; n: number }>(
         `SELECT credential_id, COUNT(*) AS n FROM tasks WHERE provider = ? AND ${ACTIVE} GROUP BY credential_id`,
+      ),
+      byStatus: this.db.prepare<[], { provider: string; status: TaskCount['status']; n: number }>(
+        'SELECT provider, status, COUNT(*) AS n FROM tasks GROUP BY provider, status',
+      ),
+      // A task with a pending delivery always has a next attempt time (the dispatcher's
+      // contract), so the partial index on next_webhook_at narrows the JSON scan.
+      pendingWebhooks: this.db.prepare<[], { n: number }>(
+        `SELECT COUNT(*) AS n FROM tasks, json_each(tasks.data, '$.webhook.deliveries') AS d
+         WHERE tasks.next_webhook_at IS NOT NULL AND json_extract(d.value, '$.status') = 'pending'`,
       ),
       putMedia: this.db.prepare(
         `INSERT OR REPLACE INTO media (id, content_type, bytes, created_at, expires_at)
@@ -192,8 +307,30 @@ export class SqliteTaskStore implements TaskStore {
     }
   }
 
+  private byUpstream?: Database.Statement<[string, string], { data: string }>;
+
+  async findByUpstreamId(provider: string, upstreamId: string): Promise<TaskRecord | undefined> {
+    // The expression matches the tasks_upstream index exactly, so SQLite uses it.
+    this.byUpstream ??= this.db.prepare<[string, string], { data: string }>(
+      `SELECT data FROM tasks WHERE provider = ? AND json_extract(data, '$.upstreamId') = ?
+       ORDER BY id DESC LIMIT 1`,
+    );
+    const r = this.byUpstream.get(provider, upstreamId);
+    return r && (JSON.parse(r.data) as TaskRecord);
+  }
+
   async countActiveByCredential(provider: string): Promise<Map<string, number>> {
     return new Map(this.stmts.active.all(provider).map((r) => [r.credential_id, r.n]));
+  }
+
+  async countByStatus(): Promise<TaskCount[]> {
+    return this.stmts.byStatus
+      .all()
+      .map((r) => ({ provider: r.provider, status: r.status, count: r.n }));
+  }
+
+  async countPendingWebhooks(): Promise<number> {
+    return this.stmts.pendingWebhooks.get()?.n ?? 0;
   }
 
   async putMedia(media: StoredMedia): Promise<void> {
@@ -215,6 +352,39 @@ export class SqliteTaskStore implements TaskStore {
 
   async purgeMedia(now: number): Promise<number> {
     return this.stmts.purgeMedia.run(now).changes;
+  }
+
+  async claimIdempotencyKey(
+    record: IdempotencyRecord,
+    now: number,
+  ): Promise<'claimed' | IdempotencyRecord> {
+    const scope = { tenant: record.tenant, surface: record.surface, key: record.key };
+    // One write transaction: two processes sharing the file cannot both claim the key.
+    const claim = this.db.transaction(() => {
+      this.idem.clear.run({ ...scope, now });
+      this.idem.insert.run(idempotencyRow(record));
+      return this.idem.get.get(scope);
+    });
+    const held = claim.immediate();
+    if (!held) throw new Error('idempotency key vanished inside its claim');
+    return held.owner === record.owner ? 'claimed' : idempotencyRecord(held);
+  }
+
+  async updateIdempotencyKey(record: IdempotencyRecord): Promise<boolean> {
+    return this.idem.update.run(idempotencyRow(record)).changes === 1;
+  }
+
+  async getIdempotencyKey(scope: IdempotencyScope): Promise<IdempotencyRecord | undefined> {
+    const r = this.idem.get.get({ tenant: scope.tenant, surface: scope.surface, key: scope.key });
+    return r && idempotencyRecord(r);
+  }
+
+  async releaseIdempotencyKey(scope: IdempotencyScope, owner: string): Promise<void> {
+    this.idem.release.run({ tenant: scope.tenant, surface: scope.surface, key: scope.key, owner });
+  }
+
+  async purgeIdempotencyKeys(now: number): Promise<number> {
+    return this.idem.purge.run(now).changes;
   }
 
   async ping(): Promise<void> {

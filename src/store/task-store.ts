@@ -13,6 +13,13 @@ export interface ListQuery {
   order?: 'asc' | 'desc';
 }
 
+/** One row of `TaskStore.countByStatus`. */
+export interface TaskCount {
+  provider: string;
+  status: TaskStatus;
+  count: number;
+}
+
 /** Bytes genway serves at a public, expiring URL (see domain/media-host.ts). */
 export interface StoredMedia {
   /** SHA-256 of the URL's token (base64url): the token itself is never stored. */
@@ -20,6 +27,39 @@ export interface StoredMedia {
   contentType: string;
   bytes: Buffer;
   createdAt: number;
+  expiresAt: number;
+}
+
+/** Where an Idempotency-Key lives: the same key of another tenant or surface is another key. */
+export interface IdempotencyScope {
+  tenant: string;
+  /** `normalized` (/v1), `replicate` (/replicate/v1), `openai` (/openai/v1). */
+  surface: string;
+  key: string;
+}
+
+/** The error a keyed create ended with, replayed to later requests with the same key. */
+export interface StoredCreateError {
+  code: string;
+  message: string;
+  errors?: { path: string; message: string }[];
+}
+
+/** One Idempotency-Key (see domain/idempotency.ts). */
+export interface IdempotencyRecord extends IdempotencyScope {
+  /** Random id of the request holding the claim; updates and releases must match it. */
+  owner: string;
+  /** SHA-256 of the canonical request (operation and body). */
+  fingerprint: string;
+  state: 'in_progress' | 'completed';
+  /** The task, once the claim holder stored it (before any upstream call). */
+  taskId: string | null;
+  /** Set when the create failed after its task existed: later requests get this error. */
+  error: StoredCreateError | null;
+  createdAt: number;
+  /** An `in_progress` claim without a task past this time is abandoned and may be taken over. */
+  lockedUntil: number;
+  /** From then on the key is unknown again. */
   expiresAt: number;
 }
 
@@ -50,12 +90,40 @@ export interface TaskStore {
   nextWebhookDueAt(): Promise<number | null>;
   /** Non-terminal tasks per credential id of a provider (to rebuild in-flight counts). */
   countActiveByCredential(provider: string): Promise<Map<string, number>>;
+  /**
+   * The task of `provider` whose upstream job is `upstreamId` (the newest if several), for
+   * upstream callbacks that name only the upstream job (PixVerse). Deleted tasks included.
+   */
+  findByUpstreamId(provider: string, upstreamId: string): Promise<TaskRecord | undefined>;
+  /**
+   * How many tasks each provider has in each status (deleted ones included), for the
+   * `genway_tasks` gauge at scrape time. Optional: a store without it exports no such gauge.
+   */
+  countByStatus?(): Promise<TaskCount[]>;
+  /** Webhook deliveries still `pending`, over all tasks (`genway_webhook_backlog`). Optional. */
+  countPendingWebhooks?(): Promise<number>;
   /** Stores published media (replaces an entry with the same id). */
   putMedia(media: StoredMedia): Promise<void>;
   /** The entry, expired or not (the caller checks `expiresAt`). */
   getMedia(id: string): Promise<StoredMedia | undefined>;
   /** Deletes every entry whose `expiresAt` is at or before `now`; returns how many. */
   purgeMedia(now: number): Promise<number>;
+  /**
+   * Atomic insert-or-get of an Idempotency-Key: stores `record` unless its scope holds a live
+   * key (an expired one, or an abandoned `in_progress` claim without a task, is replaced).
+   * Returns 'claimed' when `record` is now stored, else the key that is.
+   */
+  claimIdempotencyKey(
+    record: IdempotencyRecord,
+    now: number,
+  ): Promise<'claimed' | IdempotencyRecord>;
+  /** Writes `record` over the stored key if `record.owner` still holds it; false otherwise. */
+  updateIdempotencyKey(record: IdempotencyRecord): Promise<boolean>;
+  getIdempotencyKey(scope: IdempotencyScope): Promise<IdempotencyRecord | undefined>;
+  /** Deletes the key if `owner` holds it (a create that stored no task frees its key). */
+  releaseIdempotencyKey(scope: IdempotencyScope, owner: string): Promise<void>;
+  /** Deletes every key whose `expiresAt` is at or before `now`; returns how many. */
+  purgeIdempotencyKeys(now: number): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { SecretScan, onFlush, secretsFromEnv } from './secret-scan.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -34,6 +35,10 @@ export async function startChildGateway(
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  // The process's output is its log: no configured secret may appear in it (checked on stop).
+  const scan = new SecretScan('the child gateway', secretsFromEnv(env));
+  const scanOutput = async () => scan.check('child gateway output (stdout + stderr)', out);
+  onFlush(scan, scanOutput);
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), timeoutMs);
     const onData = () => {
@@ -54,9 +59,13 @@ export async function startChildGateway(
     url,
     output: () => out,
     async stop(signal = 'SIGTERM') {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill(signal);
-      const [code] = (await once(child, 'exit')) as [number | null];
+      let code = child.exitCode;
+      if (code === null && child.signalCode === null) {
+        child.kill(signal);
+        [code] = (await once(child, 'exit')) as [number | null];
+      }
+      await scanOutput();
+      scan.assertClean();
       return code;
     },
   };
@@ -83,5 +92,9 @@ export async function runGatewayExpectingExit(
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
   const [code] = (await once(child, 'exit')) as [number | null];
   clearTimeout(timer);
+  // Configuration errors name the bad variable, never its value when that value is a secret.
+  const scan = new SecretScan('the gateway process', secretsFromEnv(env));
+  scan.check('gateway output (stdout + stderr)', output);
+  scan.assertClean();
   return { code, output };
 }

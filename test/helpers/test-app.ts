@@ -1,8 +1,9 @@
 import { Writable } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp, type AppDeps } from '../../src/app.js';
 import type { Config, ProvidersConfig } from '../../src/config/config.js';
 import { loadConfig, secretsOf } from '../../src/config/load.js';
+import { SecretScan, onFlush, type LabelledSecret } from './secret-scan.js';
 
 /** Gateway keys of two tenants (long enough for the config's 16-character rule). */
 export const KEY_A = 'gw_test_tenant_a_0123456789abcdef';
@@ -17,6 +18,11 @@ export interface TestApp {
   logs: string[];
   /** Every configured secret (upstream keys, gateway keys, webhook secret). */
   secrets: string[];
+  /**
+   * Where a configured secret showed up so far (responses, log lines): descriptions only.
+   * `close()` fails with them (after scraping /metrics); so does the end of the test file.
+   */
+  leaks(): string[];
   close(): Promise<void>;
 }
 
@@ -37,6 +43,13 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     STORE_URL: 'memory:',
     POLL_INTERVAL_MS: '20',
     POLL_MAX_INTERVAL_MS: '200',
+    // Tests poll every 20 ms: the production default (10 polls/s per credential) would slow
+    // them; tests of the budget set it per credential.
+    POLL_BUDGET_PER_SECOND: '1000',
+    // Per-tenant rate limits and credential cool-downs stay out of tests that do not ask for
+    // them (test/limits/ does): many tests share one app and fail a credential on purpose.
+    RATE_LIMIT_MAX: '0',
+    CREDENTIAL_COOLDOWN_MS: '0',
     LOG_LEVEL: 'info',
     ...env,
   });
@@ -49,8 +62,100 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
   });
   const app = await buildApp(config, { ...deps, logStream });
+  const scan = watchSecrets(app, config, logs);
   await app.ready();
-  return { app, config, logs, secrets: secretsOf(config), close: () => app.close() };
+  return {
+    app,
+    config,
+    logs,
+    secrets: secretsOf(config),
+    leaks: () => scan.leaks(),
+    close: async () => {
+      await scan.flush();
+      await app.close();
+      scan.flushLogs();
+      scan.assertClean();
+    },
+  };
+}
+
+/** Configured secrets with what they are, for leak reports that never print the value. */
+function labelledSecrets(config: Config): LabelledSecret[] {
+  const out: LabelledSecret[] = [];
+  for (const [provider, settings] of Object.entries(config.providers)) {
+    for (const c of settings?.credentials ?? []) {
+      out.push({ label: `${provider} upstream key (credential ${c.id})`, value: c.secret });
+    }
+  }
+  for (const t of config.tenants) {
+    for (const k of t.keys) out.push({ label: `gateway key of tenant ${t.id}`, value: k });
+  }
+  if (config.webhookSecret) out.push({ label: 'WEBHOOK_SECRET', value: config.webhookSecret });
+  // Whatever else the app treats as secret (metrics token, ...); the dev key is public.
+  for (const value of secretsOf(config)) out.push({ label: 'a configured secret', value });
+  return out;
+}
+
+/**
+ * The suite-wide secret scan of one test app: every response (an onSend hook, so listening
+ * servers are covered too, plus `inject`'s own answers for router-level errors that skip the
+ * hooks), every log line and, when the app has it, a scrape of GET /metrics.
+ */
+function watchSecrets(app: FastifyInstance, config: Config, logs: string[]) {
+  const scan = new SecretScan('the test app', labelledSecrets(config));
+  const where = (method: string, url: string, status: number) =>
+    `response to ${method} ${url.split('?')[0]} (${status})`;
+  const checkResponse = (
+    name: string,
+    headers: Record<string, unknown>,
+    body: string | Buffer | undefined,
+  ) => {
+    scan.check(`${name} headers`, JSON.stringify(headers));
+    if (typeof body === 'string' || Buffer.isBuffer(body)) scan.check(`${name} body`, String(body));
+  };
+  app.addHook('onSend', async (request, reply, payload) => {
+    const body = typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : undefined;
+    checkResponse(where(request.method, request.url, reply.statusCode), reply.getHeaders(), body);
+    return payload;
+  });
+  const inject = app.inject.bind(app) as (opts: unknown, cb?: unknown) => unknown;
+  (app as unknown as { inject: unknown }).inject = (opts?: unknown, cb?: unknown) => {
+    const answer = inject(opts, cb);
+    if (opts === undefined || cb !== undefined || !(answer instanceof Promise)) return answer;
+    const o = (typeof opts === 'string' ? { url: opts } : opts) as InjectOptions;
+    return answer.then((res: LightMyRequestResponse) => {
+      const name = where(o.method ?? 'GET', String(o.url ?? ''), res.statusCode);
+      checkResponse(name, res.headers, res.body);
+      return res;
+    });
+  };
+  let scannedLogs = 0;
+  const flushLogs = () => {
+    for (; scannedLogs < logs.length; scannedLogs++) {
+      scan.check(`log line ${scannedLogs + 1}`, logs[scannedLogs]);
+    }
+  };
+  let scraped = false;
+  const flush = async () => {
+    flushLogs();
+    if (scraped || !app.hasRoute({ method: 'GET', url: '/metrics' })) return;
+    scraped = true;
+    const headers = config.metricsToken ? { authorization: `Bearer ${config.metricsToken}` } : {};
+    try {
+      const scrape = { method: 'GET', url: '/metrics', headers };
+      const res = (await inject(scrape)) as LightMyRequestResponse;
+      checkResponse('a scrape of GET /metrics', res.headers, res.body);
+    } catch {
+      // An app that is already closed has nothing left to scrape.
+    }
+  };
+  onFlush(scan, flush);
+  return {
+    leaks: () => (flushLogs(), scan.leaks()),
+    flush,
+    flushLogs,
+    assertClean: () => scan.assertClean(),
+  };
 }
 
 /** Polls `GET /v1/tasks/:id` (long-poll) until the task is terminal or `timeoutMs` passes. */

@@ -93,12 +93,13 @@ describe.concurrent.each(['always-200', 'real'] as const)(
       expect(task?.error).toMatchObject({ code: 'upstream_credits_exhausted' });
     });
 
-    it('an upstream 500 on create is 502 upstream_error, the task failed, the create never repeated', async () => {
+    it('an upstream 500 on create is 502 upstream_outcome_unknown, the task failed, the create never repeated', async () => {
       const s = await files.start({ emulator: { errorHttpStatus: mode } });
       s.emu.scriptNext({ http: 500 });
       const res = await s.create('text-to-image', image);
       expect(res.statusCode).toBe(502);
-      expect(problemOf(res)).toMatchObject({ code: 'upstream_error', status: 502 });
+      // A bare 5xx may hide a started job: outcome unknown, never re-sent.
+      expect(problemOf(res)).toMatchObject({ code: 'upstream_outcome_unknown', status: 502 });
       // Give a retry (which must not happen) the time to show up.
       await sleep(300);
       expect(callsTo(s.emu, `${API}/text2img`)).toHaveLength(1);
@@ -108,7 +109,7 @@ describe.concurrent.each(['always-200', 'real'] as const)(
       expect(tasks[0]).toMatchObject({
         status: 'failed',
         outputs: [],
-        error: { code: 'upstream_error' },
+        error: { code: 'upstream_outcome_unknown' },
         completed_at: expect.any(String),
       });
     });
@@ -121,7 +122,7 @@ describe.concurrent('ModelsLab errors, other upstream failures on create', () =>
     s.emu.scriptNext({ http });
     const res = await s.create('text-to-video', { model: 'modelslab', prompt: 'waves' });
     expect(res.statusCode).toBe(502);
-    expect(problemOf(res).code).toBe('upstream_error');
+    expect(problemOf(res).code).toBe('upstream_outcome_unknown');
     await sleep(200);
     expect(s.emu.calls).toHaveLength(1);
   });

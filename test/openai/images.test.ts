@@ -104,7 +104,11 @@ describe('POST /openai/v1/images/generations through the official openai client'
     expect(res.status).toBe(502);
     expect(res.headers.get('x-should-retry')).toBe('false');
     const body = (await res.json()) as { error: Json };
-    expect(body.error).toMatchObject({ type: 'api_error', code: 'upstream_error', param: null });
+    expect(body.error).toMatchObject({
+      type: 'api_error',
+      code: 'upstream_outcome_unknown',
+      param: null,
+    });
     // With retries on, the client still sends the create once.
     s.ml.scriptNext({ http: 500 });
     const calls = s.ml.calls.length;

@@ -161,7 +161,7 @@ describe('/openai/v1/videos through the official openai client', () => {
     expect(res.status).toBe(502);
     expect(res.headers.get('x-should-retry')).toBe('false');
     expect(await res.json()).toMatchObject({
-      error: { type: 'api_error', code: 'upstream_error' },
+      error: { type: 'api_error', code: 'upstream_outcome_unknown' },
     });
 
     s.ml.scriptNext({ http: 500 });

@@ -4,6 +4,11 @@ import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } fr
 import { z } from 'zod';
 import { MediaStore } from '../shared/media.js';
 import type { EmulatorHandle, RecordedCall } from '../shared/types.js';
+import {
+  EmulatorWebhooks,
+  type SentWebhook,
+  type WebhookDeliveryOptions,
+} from '../shared/webhooks.js';
 
 /**
  * Fake of the ModelsLab (stablediffusionapi.com) Enterprise API: text2img, text2video (old and
@@ -28,22 +33,31 @@ export interface ModelslabEmulatorOptions {
   legacySpelling?: boolean;
   /** Emit ids as strings (newer doc examples) instead of integers (every real capture). */
   stringIds?: boolean;
+  /**
+   * How webhooks (jobs created with `webhook`) are POSTed when a job ends: only to loopback
+   * URLs, optionally late or more than once. Default: once, at once.
+   */
+  webhooks?: WebhookDeliveryOptions;
 }
 
 export type ModelslabOutcome =
   /** Done at once: the create answer carries the output. */
   | 'success'
-  /** Create answers `processing`; `processing` fetches answer `processing`, the next succeeds. */
-  | { processing: number; eta?: number }
+  /**
+   * Create answers `processing`; `processing` fetches answer `processing`, the next succeeds.
+   * With `finishAfterMs` the job also ends on its own that long after the create, fetched or
+   * not (as the real service does; its webhook goes out then).
+   */
+  | { processing: number; eta?: number; finishAfterMs?: number }
   /** Like processing, then the job ends `failed` with this message. */
-  | { fail: string; afterFetches?: number }
+  | { fail: string; afterFetches?: number; finishAfterMs?: number }
   /** The queue-limit error, whatever the key's queue holds. */
   | 'queue-full'
   | 'no-credits'
   /** A bare HTTP error such as 500 or 503. */
   | { http: number };
 
-/** A webhook the real API would POST once a job with `webhook` ends (not sent by this fake). */
+/** A webhook due once a job with `webhook` ends (POSTed when it names a loopback URL). */
 export interface ModelslabWebhook {
   url: string;
   body: Record<string, unknown>;
@@ -58,6 +72,12 @@ export interface ModelslabEmulator extends EmulatorHandle {
   keysUsed(): string[];
   /** Webhooks due so far, success and failed shapes, in the order the jobs ended. */
   pendingWebhooks(): ModelslabWebhook[];
+  /** Every webhook POST so far (refused non-loopback targets included), with the answers. */
+  sentWebhooks(): SentWebhook[];
+  /** Changes how later webhooks are delivered (delay, duplicates, or none at all). */
+  webhookDelivery(options: WebhookDeliveryOptions): void;
+  /** Resolves once every scheduled webhook POST has been answered. */
+  webhooksIdle(): Promise<void>;
   /** Make an output URL answer 404 from now on, like an expired `temp` link. */
   expireOutput(url: string): void;
   reset(): void;
@@ -157,6 +177,9 @@ export async function startModelslabEmulator(
   const script: ModelslabOutcome[] = [];
   const jobs = new Map<string, Job>();
   const webhooks: ModelslabWebhook[] = [];
+  const delivery = new EmulatorWebhooks(opts.webhooks);
+  /** Jobs that end on their own (`finishAfterMs`). */
+  const finishTimers = new Set<NodeJS.Timeout>();
   let creates = 0;
   let nextId = 302455; // Seed 001's id; real ids are plain integers.
 
@@ -253,7 +276,13 @@ export async function startModelslabEmulator(
   }
 
   function queueWebhook(webhook: Job['webhook'], body: Body): void {
-    if (webhook) webhooks.push({ url: webhook.url, body: { ...body, track_id: webhook.trackId } });
+    if (!webhook) return;
+    const due = { url: webhook.url, body: { ...body, track_id: webhook.trackId } };
+    webhooks.push(due);
+    // Unsigned, as ModelsLab sends it [M3 webhooks.mdx].
+    delivery.send(due.url, JSON.stringify(due.body), () => ({
+      'content-type': 'application/json',
+    }));
   }
 
   function buildMeta(kind: Kind, params: CreateParams): Body {
@@ -331,6 +360,13 @@ export async function startModelslabEmulator(
         webhook,
       };
       jobs.set(String(id), job);
+      if (outcome.finishAfterMs !== undefined) {
+        const timer = setTimeout(() => {
+          finishTimers.delete(timer);
+          if (job.state === 'processing' && jobs.get(String(id)) === job) finish(job);
+        }, outcome.finishAfterMs);
+        finishTimers.add(timer);
+      }
       return processingBody(job, 'Try to fetch request after seconds estimated');
     };
   }
@@ -425,6 +461,13 @@ export async function startModelslabEmulator(
     pendingWebhooks() {
       return [...webhooks];
     },
+    sentWebhooks() {
+      return [...delivery.sent];
+    },
+    webhookDelivery(options) {
+      delivery.configure(options);
+    },
+    webhooksIdle: () => delivery.idle(),
     expireOutput(outputUrl) {
       media.kill(outputUrl);
     },
@@ -434,7 +477,16 @@ export async function startModelslabEmulator(
       jobs.clear();
       webhooks.length = 0;
       creates = 0;
+      for (const t of finishTimers) clearTimeout(t);
+      finishTimers.clear();
+      delivery.cancelPending();
+      delivery.sent.length = 0;
     },
-    close: () => app.close(),
+    async close() {
+      for (const t of finishTimers) clearTimeout(t);
+      finishTimers.clear();
+      await delivery.close();
+      await app.close();
+    },
   };
 }

@@ -4,12 +4,17 @@
  * shared/reference/providers.md section 3 and seed 004. Where PixVerse's behaviour is
  * unconfirmed, the choice made here is marked UNCONFIRMED.
  */
-import { randomInt } from 'node:crypto';
+import { createHmac, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import Fastify, { type FastifyRequest } from 'fastify';
 import fastifyMultipart from '@fastify/multipart';
 import { MediaStore } from '../shared/media.js';
 import { SAMPLE_MP4 } from '../shared/sample-mp4.js';
 import type { EmulatorHandle, RecordedCall } from '../shared/types.js';
+import {
+  EmulatorWebhooks,
+  type SentWebhook,
+  type WebhookDeliveryOptions,
+} from '../shared/webhooks.js';
 
 export interface PixverseEmulatorOptions {
   /** Default `127.0.0.1`. */
@@ -28,10 +33,30 @@ export interface PixverseEmulatorOptions {
   reusedTraceId?: 'reject' | 'replay';
   /** Lifetime of output video URLs; unset = never expire. */
   mediaTtlMs?: number;
+  /**
+   * Videos also reach their final status on their own this long after the create, polled or
+   * not (so that webhooks come without polls). Unset: only polls move them.
+   */
+  finishAfterMs?: number;
+  /** Webhooks created "in the console": `webhook_id` → where to POST and the signing secret. */
+  webhooks?: Record<string, PixverseWebhookTarget>;
+  /** How webhooks are POSTed (delay, duplicates, none). Default: once, at once. */
+  webhookDelivery?: WebhookDeliveryOptions;
+}
+
+/** One webhook of PixVerse's console. */
+export interface PixverseWebhookTarget {
+  url: string;
+  secret: string;
 }
 
 export type PixverseOutcome =
-  'success' | 'moderation' | 'failed' | 'deleted' | { status: 1 | 6 | 7 | 8; afterPolls?: number };
+  | 'success'
+  | 'moderation'
+  | 'failed'
+  | 'deleted'
+  /** `afterMs`: the video also ends on its own that long after the create. */
+  | { status: 1 | 6 | 7 | 8; afterPolls?: number; afterMs?: number };
 
 export type PixverseFault =
   | { kind: 'http500' }
@@ -50,6 +75,14 @@ export interface PixverseEmulator extends EmulatorHandle {
   /** Every `Ai-trace-id` seen, in order. */
   readonly traceIds: string[];
   videoStatus(id: number): number | undefined;
+  /** Creates (or replaces) a webhook "in the console" (its URL is known once genway listens). */
+  configureWebhook(webhookId: string, target: PixverseWebhookTarget): void;
+  /** Every webhook POST so far (refused non-loopback targets included), with the answers. */
+  sentWebhooks(): SentWebhook[];
+  /** Changes how later webhooks are delivered. */
+  webhookDelivery(options: WebhookDeliveryOptions): void;
+  /** Resolves once every scheduled webhook POST has been answered. */
+  webhooksIdle(): Promise<void>;
   /** Clear calls, scripts, faults, counters, uploaded images and videos. */
   reset(): void;
 }
@@ -163,6 +196,7 @@ function errAnswer(code: number, msg: string): Answer {
 
 interface Video {
   id: number;
+  duration: number;
   status: number;
   polls: number;
   pollsUntilDone: number;
@@ -212,6 +246,7 @@ function outputSize(quality: Quality, aspect: AspectRatio): { width: number; hei
 function normalizeOutcome(outcome: PixverseOutcome): {
   status: 1 | 6 | 7 | 8;
   afterPolls?: number;
+  afterMs?: number;
 } {
   switch (outcome) {
     case 'success':
@@ -295,6 +330,26 @@ function oneOf<T extends string>(key: string, value: string, allowed: readonly T
   return value as T;
 }
 
+/**
+ * The signed text of a webhook: `"{ts}\n{nonce}\n{urlencoded body fields}"` [P2]. UNCONFIRMED
+ * detail (the docs do not say): fields sorted by name, form-urlencoded, booleans `true`/`false`.
+ */
+function webhookSignedText(ts: string, nonce: string, body: Record<string, unknown>): string {
+  const fields = Object.keys(body)
+    .sort()
+    .map((k): [string, string] => [
+      k,
+      body[k] === null || body[k] === undefined ? '' : String(body[k]),
+    ]);
+  return `${ts}\n${nonce}\n${new URLSearchParams(fields).toString()}`;
+}
+
+/** Credits of a video [P5 model-pricing]: 5 s at 360p/540p 45, 720p 60, 1080p 120; 8 s+ double. */
+function creditsOf(video: Video, duration: number): number {
+  const base = video.quality === '1080p' ? 120 : video.quality === '720p' ? 60 : 45;
+  return duration > 5 ? base * 2 : base;
+}
+
 export async function startPixverseEmulator(
   opts: PixverseEmulatorOptions = {},
 ): Promise<PixverseEmulator> {
@@ -321,6 +376,43 @@ export async function startPixverseEmulator(
   // Random bases so ids from two emulator runs (e.g. a restarted gateway) do not collide.
   let nextImgId = 4_000_000 + randomInt(1_000_000);
   let nextVideoId = 300_000_000_000 + randomInt(100_000_000_000);
+  const consoleWebhooks = new Map(Object.entries(opts.webhooks ?? {}));
+  const delivery = new EmulatorWebhooks(opts.webhookDelivery);
+  const finishTimers = new Set<NodeJS.Timeout>();
+
+  /** A video leaves status 5: its file is published and its webhook (if any) goes out. */
+  function finish(video: Video): void {
+    if (video.status !== GENERATING) return;
+    video.status = video.finalStatus;
+    video.modifyTime = isoSeconds();
+    if (video.status === 1) video.url = media.addMp4({ ttlMs: opts.mediaTtlMs });
+    const target = video.webhookId === undefined ? undefined : consoleWebhooks.get(video.webhookId);
+    if (!target) return;
+    // The documented example: id as a string, size, has_audio, credits [P2 how-to-use-webhook].
+    const fields: Record<string, unknown> = {
+      id: String(video.id),
+      status: video.status,
+      url: video.url,
+      size: video.status === 1 ? SAMPLE_MP4.length : 0,
+      has_audio: false,
+      credits: video.status === 1 ? creditsOf(video, video.duration) : 0,
+    };
+    const body = JSON.stringify(fields);
+    delivery.send(target.url, body, () => {
+      const ts = String(Math.floor(Date.now() / 1000));
+      const nonce = randomBytes(16).toString('hex');
+      const signature = createHmac('sha256', target.secret)
+        .update(webhookSignedText(ts, nonce, fields))
+        .digest('base64');
+      return {
+        'content-type': 'application/json',
+        'webhook-timestamp': ts,
+        'webhook-nonce': nonce,
+        'webhook-signature': signature,
+        'ai-trace-id': randomUUID(),
+      };
+    });
+  }
 
   const app = Fastify({ logger: false, bodyLimit: 32 * 1024 * 1024 });
   await app.register(fastifyMultipart, {
@@ -546,6 +638,7 @@ export async function startPixverseEmulator(
 
       const outcome = normalizeOutcome(scripts.shift() ?? 'success');
       const video: Video = {
+        duration,
         id: nextVideoId++,
         status: GENERATING,
         polls: 0,
@@ -565,6 +658,14 @@ export async function startPixverseEmulator(
       };
       videos.set(video.id, video);
       creates++;
+      const afterMs = outcome.afterMs ?? opts.finishAfterMs;
+      if (afterMs !== undefined) {
+        const timer = setTimeout(() => {
+          finishTimers.delete(timer);
+          if (videos.get(video.id) === video) finish(video);
+        }, afterMs);
+        finishTimers.add(timer);
+      }
       return ok({ video_id: video.id });
     };
   }
@@ -577,11 +678,7 @@ export async function startPixverseEmulator(
     const video = /^\d+$/.test(id) ? videos.get(Number(id)) : undefined;
     if (!video) throw new PixverseError(500008);
     video.polls++;
-    if (video.status === GENERATING && video.polls > video.pollsUntilDone) {
-      video.status = video.finalStatus;
-      video.modifyTime = isoSeconds();
-      if (video.status === 1) video.url = media.addMp4({ ttlMs: opts.mediaTtlMs });
-    }
+    if (video.status === GENERATING && video.polls > video.pollsUntilDone) finish(video);
     const done = video.status === 1;
     const { width, height } = outputSize(video.quality, video.aspectRatio);
     return ok({
@@ -614,7 +711,18 @@ export async function startPixverseEmulator(
     url,
     baseUrl: url + prefix,
     calls,
-    close: () => app.close(),
+    async close() {
+      for (const t of finishTimers) clearTimeout(t);
+      finishTimers.clear();
+      await delivery.close();
+      await app.close();
+    },
+    configureWebhook(webhookId, target) {
+      consoleWebhooks.set(webhookId, target);
+    },
+    sentWebhooks: () => [...delivery.sent],
+    webhookDelivery: (options) => delivery.configure(options),
+    webhooksIdle: () => delivery.idle(),
     scriptNext: (outcome) => void scripts.push(outcome),
     failNext: (fault, count = 1) => {
       for (let i = 0; i < count; i++) faults.push(fault);
@@ -635,6 +743,10 @@ export async function startPixverseEmulator(
       images.clear();
       videos.clear();
       creates = 0;
+      for (const t of finishTimers) clearTimeout(t);
+      finishTimers.clear();
+      delivery.cancelPending();
+      delivery.sent.length = 0;
     },
   };
 }

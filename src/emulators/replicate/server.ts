@@ -2,18 +2,28 @@
  * A fake of Replicate's predictions API (api.replicate.com/v1, or the `/replicate/v1` relay) for
  * tests, benchmarks and the gateway's no-credentials start. Predictions move on GET polls (and
  * every 100 ms while a `Prefer: wait` holds the create); otherwise only the Cancel-After deadline
- * and data retention follow the wall clock.
- * `webhook` fields are validated and recorded in `calls`, but no webhook is ever sent.
+ * and data retention follow the wall clock (and `autoAdvanceMs`, when set).
+ * Webhooks: a prediction created with `webhook` POSTs itself there on `start` and `completed`
+ * (as `webhook_events_filter` allows), signed the Standard Webhooks way with the emulator's
+ * `whsec_` secret (`GET /webhooks/default/secret`), to loopback URLs only.
  */
 import Fastify, { type FastifyReply, type FastifyRequest } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
+import { Webhook } from 'standardwebhooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { MediaStore } from '../shared/media.js';
 import type { EmulatorHandle, RecordedCall } from '../shared/types.js';
 import {
+  EmulatorWebhooks,
+  type SentWebhook,
+  type WebhookDeliveryOptions,
+} from '../shared/webhooks.js';
+import {
   Lifecycle,
   isSettled,
+  isTerminal,
   renderPrediction,
   type Outcome,
   type Prediction,
@@ -52,6 +62,15 @@ export interface ReplicateEmulatorOptions {
   timeScale?: number;
   /** Serve HTTPS; the official client only wraps `https:` output URLs in FileOutput objects. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Predictions also advance one step this often on their own, polled or not, as real ones
+   * do (so that webhooks come without polls). Unset: only polls and waits move them.
+   */
+  autoAdvanceMs?: number;
+  /** The account's webhook signing secret (`whsec_…`); a random one when unset. */
+  webhookSecret?: string;
+  /** How webhooks are POSTed (delay, duplicates, none). Default: once, at once. */
+  webhooks?: WebhookDeliveryOptions;
 }
 
 export type ReplicateFault =
@@ -71,6 +90,14 @@ export interface ReplicateEmulator extends EmulatorHandle {
   failNext(fault: ReplicateFault, count?: number): void;
   /** Creates accepted so far. */
   readonly creates: number;
+  /** The `whsec_` secret webhooks are signed with (also at `GET /webhooks/default/secret`). */
+  readonly webhookSecret: string;
+  /** Every webhook POST so far (refused non-loopback targets included), with the answers. */
+  sentWebhooks(): SentWebhook[];
+  /** Changes how later webhooks are delivered. */
+  webhookDelivery(options: WebhookDeliveryOptions): void;
+  /** Resolves once every scheduled webhook POST has been answered. */
+  webhooksIdle(): Promise<void>;
   /** Forget predictions, scripts, faults, calls and the create count. */
   reset(): void;
 }
@@ -205,6 +232,16 @@ interface Target {
   version: string;
 }
 
+type WebhookEvent = 'start' | 'output' | 'logs' | 'completed';
+
+/** Where a prediction's webhooks go, and which of them went already. */
+interface Hook {
+  url: string;
+  /** Replicate sends every event when no filter is given. */
+  events: ReadonlySet<WebhookEvent>;
+  sent: Set<'start' | 'completed'>;
+}
+
 export async function startReplicateEmulator(
   opts: ReplicateEmulatorOptions = {},
 ): Promise<ReplicateEmulator> {
@@ -233,11 +270,52 @@ export async function startReplicateEmulator(
   const callOf = new WeakMap<FastifyRequest, RecordedCall>();
   let creates = 0;
   let closing = false;
+  const webhookSecret = opts.webhookSecret ?? `whsec_${randomBytes(24).toString('base64')}`;
+  const signer = new Webhook(webhookSecret);
+  const delivery = new EmulatorWebhooks(opts.webhooks);
+  const hooks = new Map<string, Hook>();
+
+  /** Sends the webhooks a prediction's status now calls for (`start`, `completed`), once each. */
+  function notify(p: Prediction): void {
+    const hook = hooks.get(p.id);
+    if (!hook) return;
+    const due: ('start' | 'completed')[] = [];
+    if (p.startedAt !== undefined && !hook.sent.has('start')) due.push('start');
+    if (isTerminal(p.status) && !hook.sent.has('completed')) due.push('completed');
+    for (const event of due) {
+      hook.sent.add(event);
+      if (!hook.events.has(event)) continue;
+      const body = JSON.stringify(renderPrediction(p, origin + prefix, origin));
+      // One message id per event; duplicate deliveries repeat it, as retries do.
+      const id = `msg_${randomBytes(12).toString('hex')}`;
+      delivery.send(hook.url, body, () => {
+        const at = new Date();
+        return {
+          'content-type': 'application/json',
+          'webhook-id': id,
+          'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+          'webhook-signature': signer.sign(id, at, body),
+        };
+      });
+    }
+  }
 
   const render = (p: Prediction) => {
     lifecycle.refresh(p);
+    notify(p);
     return renderPrediction(p, origin + prefix, origin);
   };
+
+  const autoAdvance =
+    opts.autoAdvanceMs === undefined
+      ? undefined
+      : setInterval(() => {
+          for (const p of predictions.values()) {
+            if (isTerminal(p.status)) continue;
+            lifecycle.advance(p);
+            notify(p);
+          }
+        }, opts.autoAdvanceMs);
 
   /** A version ref as Replicate accepts it: a 64-hex id, `owner/name:id`, or an official `owner/name`. */
   function resolveVersion(ref: string): Target | undefined {
@@ -258,6 +336,7 @@ export async function startReplicateEmulator(
       if (left <= 0) return;
       await sleep(Math.min(WAIT_STEP_MS, left));
       lifecycle.advance(p);
+      notify(p);
     }
   }
 
@@ -266,6 +345,7 @@ export async function startReplicateEmulator(
     reply: FastifyReply,
     target: Target,
     input: Record<string, unknown>,
+    webhook?: { url?: string; filter?: WebhookEvent[] },
   ) {
     const waitSeconds = preferWaitSeconds(req.headers.prefer);
     const cancelAfter = cancelAfterSeconds(req.headers['cancel-after']);
@@ -280,6 +360,10 @@ export async function startReplicateEmulator(
         cancelAfter === undefined ? undefined : Date.now() + cancelAfter * 1000 * timeScale,
     });
     predictions.set(p.id, p);
+    if (webhook?.url) {
+      const events = webhook.filter ?? ['start', 'output', 'logs', 'completed'];
+      hooks.set(p.id, { url: webhook.url, events: new Set(events), sent: new Set() });
+    }
     creates++;
     if (waitSeconds !== undefined) await holdUntilSettled(p, waitSeconds * 1000 * timeScale);
     const body = render(p);
@@ -387,7 +471,10 @@ export async function startReplicateEmulator(
             "The specified version does not exist (or perhaps you don't have permission to use it?)",
           );
         }
-        return create(req, reply, target, body.input);
+        return create(req, reply, target, body.input, {
+          url: body.webhook,
+          filter: body.webhook_events_filter,
+        });
       });
 
       api.post<{ Params: { owner: string; name: string } }>(
@@ -396,9 +483,15 @@ export async function startReplicateEmulator(
           const model = `${req.params.owner}/${req.params.name}`;
           if (!officialModels.has(model)) throw notFound();
           const body = parseBody(ModelRequest, req.body);
-          return create(req, reply, { model, version: 'hidden' }, body.input);
+          return create(req, reply, { model, version: 'hidden' }, body.input, {
+            url: body.webhook,
+            filter: body.webhook_events_filter,
+          });
         },
       );
+
+      // The account's signing secret, as `GET /v1/webhooks/default/secret` answers it.
+      api.get('/webhooks/default/secret', async () => ({ key: webhookSecret }));
 
       api.get<{ Params: { id: string } }>('/predictions/:id', async (req) => {
         const p = find(req.params.id);
@@ -457,7 +550,18 @@ export async function startReplicateEmulator(
     failNext(fault, count = 1) {
       for (let i = 0; i < count; i++) faults.push(fault);
     },
+    webhookSecret,
+    sentWebhooks() {
+      return [...delivery.sent];
+    },
+    webhookDelivery(options) {
+      delivery.configure(options);
+    },
+    webhooksIdle: () => delivery.idle(),
     reset() {
+      hooks.clear();
+      delivery.cancelPending();
+      delivery.sent.length = 0;
       predictions.clear();
       script.length = 0;
       faults.length = 0;
@@ -466,6 +570,8 @@ export async function startReplicateEmulator(
     },
     async close() {
       closing = true;
+      clearInterval(autoAdvance);
+      await delivery.close();
       await app.close();
     },
   };

@@ -8,6 +8,7 @@ import {
 import type { TaskRecord } from '../../domain/task-record.js';
 import { ERROR_CATALOGUE, type ErrorCode } from '../../errors/catalogue.js';
 import { GatewayError } from '../../errors/gateway-error.js';
+import { IdempotencyKeyHeaderSchema, keyedCreate } from '../idempotency.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { clientGone } from '../wait.js';
 import { openaiErrorResponses } from './errors.js';
@@ -20,10 +21,7 @@ export const B64_MAX_BYTES = 25 * 1024 * 1024;
 export const B64_TIMEOUT_MS = 60_000;
 
 export const IdempotencyHeaders = z.looseObject({
-  'idempotency-key': z.string().max(255).optional().meta({
-    description:
-      'Reserved: accepted, and honoured once genway supports idempotent creates (same key and body return the original job)',
-  }),
+  'idempotency-key': IdempotencyKeyHeaderSchema,
 });
 
 /** A failed or canceled task as the error the caller gets (its stable code and message). */
@@ -117,29 +115,31 @@ export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
         body: ImageGenerationRequestSchema,
         response: {
           200: ImagesResponseSchema,
-          ...openaiErrorResponses(400, 401, 413, 415, 422, 429, 502, 503, 504),
+          ...openaiErrorResponses(400, 401, 409, 413, 415, 422, 429, 502, 503, 504),
         },
       },
     },
     async (request, reply): Promise<ImagesResponse> => {
       const body = request.body;
       const gone = clientGone(request);
-      const created = await deps.tasks.create(
-        request.tenant,
-        'text-to-image',
-        {
-          model: body.model ?? defaultModel(deps.models, 'text-to-image'),
-          prompt: body.prompt,
-          negative_prompt: body.negative_prompt,
-          num_outputs: body.n,
-          ...parseSize(body.size),
-          seed: body.seed,
-          steps: body.steps,
-          guidance_scale: body.guidance_scale,
-          scheduler: body.scheduler,
-          provider_options: body.provider_options,
-        },
-        createOptionsOf(request),
+      const { task: created } = await keyedCreate(reply, () =>
+        deps.tasks.createOrReplay(
+          request.tenant,
+          'text-to-image',
+          {
+            model: body.model ?? defaultModel(deps.models, 'text-to-image'),
+            prompt: body.prompt,
+            negative_prompt: body.negative_prompt,
+            num_outputs: body.n,
+            ...parseSize(body.size),
+            seed: body.seed,
+            steps: body.steps,
+            guidance_scale: body.guidance_scale,
+            scheduler: body.scheduler,
+            provider_options: body.provider_options,
+          },
+          createOptionsOf(request),
+        ),
       );
       reply.header('x-genway-task-id', created.id);
       const task = await deps.tasks.waitUntilFinished(

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { VideoCreateRequestSchema, VideoSchema, type Video } from '../../contracts/openai.js';
 import type { GenerationInput } from '../../domain/ports.js';
+import { keyedCreate } from '../idempotency.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { IdempotencyHeaders } from './create-image.js';
 import { openaiErrorResponses } from './errors.js';
@@ -52,11 +53,11 @@ export function createVideoRoute(app: GatewayApp, deps: RouteDeps): void {
         body: VideoCreateRequestSchema,
         response: {
           200: VideoSchema,
-          ...openaiErrorResponses(400, 401, 413, 415, 422, 429, 502, 503, 504),
+          ...openaiErrorResponses(400, 401, 409, 413, 415, 422, 429, 502, 503, 504),
         },
       },
     },
-    async (request): Promise<Video> => {
+    async (request, reply): Promise<Video> => {
       const body = request.body;
       const operation = body.input_reference === undefined ? 'text-to-video' : 'image-to-video';
       const duration = secondsOf(body.seconds);
@@ -74,11 +75,13 @@ export function createVideoRoute(app: GatewayApp, deps: RouteDeps): void {
       const metadata: Record<string, string> = {};
       if (duration !== undefined) metadata[META_SECONDS] = String(duration);
       if (body.size !== undefined && body.size !== 'auto') metadata[META_SIZE] = body.size;
-      const task = await deps.tasks.create(
-        request.tenant,
-        operation,
-        { model: body.model ?? defaultModel(deps.models, operation), metadata, ...input },
-        createOptionsOf(request),
+      const { task } = await keyedCreate(reply, () =>
+        deps.tasks.createOrReplay(
+          request.tenant,
+          operation,
+          { model: body.model ?? defaultModel(deps.models, operation), metadata, ...input },
+          createOptionsOf(request),
+        ),
       );
       return toVideo(task);
     },

@@ -36,6 +36,13 @@ const MULTIPART_CODES: Record<string, ErrorCode> = {
   FST_INVALID_JSON_FIELD_ERROR: 'invalid_request',
 };
 
+/**
+ * Errors of the multipart parser (busboy) itself, which carry neither a code nor a status: a
+ * `multipart/form-data` body without a boundary, or one that ends before its closing boundary.
+ */
+const MALFORMED_MULTIPART =
+  /^(Multipart: Boundary not found|Unexpected end of multipart data|.* terminated early due to unexpected end of multipart data|Malformed part header|Boundary required)$/;
+
 function typeOf(code: ErrorCode, status: number): string {
   if (status === 401) return 'authentication_error';
   if (status === 403) return 'permission_error';
@@ -74,6 +81,9 @@ export function toOpenAIGatewayError(error: unknown): GatewayError {
   const code = (error as FastifyError | undefined)?.code;
   const mapped = code ? MULTIPART_CODES[code] : undefined;
   if (mapped) return new GatewayError(mapped, (error as Error).message);
+  if (error instanceof Error && !code && MALFORMED_MULTIPART.test(error.message)) {
+    return new GatewayError('invalid_request', `Malformed multipart body: ${error.message}`);
+  }
   return toGatewayError(error);
 }
 
@@ -84,7 +94,12 @@ export function toOpenAIGatewayError(error: unknown): GatewayError {
  */
 function mayHaveStartedJob(err: GatewayError): boolean {
   if (err.requestSent === false) return false;
-  return err.code !== 'rate_limited' && err.code !== 'no_credential_available';
+  // idempotency_key_in_progress: a repeat with the same key gets the first request's result.
+  return (
+    err.code !== 'rate_limited' &&
+    err.code !== 'no_credential_available' &&
+    err.code !== 'idempotency_key_in_progress'
+  );
 }
 
 export function sendOpenAIError(reply: FastifyReply, err: GatewayError): FastifyReply {
@@ -118,6 +133,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: `param` names the (first) bad field; also a video not ready to download',
   401: 'Missing or invalid gateway key (`Authorization: Bearer <gateway key>`)',
   404: 'No such video for this key',
+  409: 'A request with the same Idempotency-Key is still in progress; see Retry-After',
   413: 'Body or file too large',
   415: 'Unsupported content type (JSON or multipart/form-data)',
   416: 'The byte range is outside the file',

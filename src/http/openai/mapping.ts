@@ -5,6 +5,7 @@ import type { ModelRegistry } from '../../domain/models.js';
 import type { TaskRecord } from '../../domain/task-record.js';
 import type { CreateOptions } from '../../domain/task-service.js';
 import { GatewayError } from '../../errors/gateway-error.js';
+import { idempotencyOf } from '../idempotency.js';
 
 /**
  * Pure mapping between OpenAI's request/response shapes and genway's tasks for the
@@ -47,14 +48,13 @@ export function toOpenAIParam(path: string): string {
 }
 
 /**
- * The seam for `Idempotency-Key`: the header is read here and handed to TaskService.create
- * once it supports idempotency (architecture §1: same key + same body returns the original
- * task). Until then it is accepted and has no effect; no parallel mechanism lives here.
+ * The seam for `Idempotency-Key`: the header is read here and handed to TaskService, whose
+ * rules apply (architecture §1: same key + same body returns the original outcome). Keys of
+ * this surface never collide with the same key on `/v1` or `/replicate/v1`.
  */
-export function createOptionsOf(_request: FastifyRequest): CreateOptions {
-  // TODO(idempotency): return { idempotencyKey: _request.headers['idempotency-key'] } here
-  // once TaskService.create's CreateOptions carries one.
-  return {};
+export function createOptionsOf(request: FastifyRequest): CreateOptions {
+  const idempotency = idempotencyOf(request, 'openai');
+  return idempotency ? { idempotency } : {};
 }
 
 /** The first model serving `operation` (GET /v1/models order), for requests without `model`. */

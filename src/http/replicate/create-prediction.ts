@@ -3,6 +3,7 @@ import {
   ReplicateCreatePredictionSchema,
   ReplicatePredictionSchema,
 } from '../../contracts/replicate.js';
+import { IdempotencyKeyHeaderSchema } from '../idempotency.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { replicateProblemResponses } from './errors.js';
 import { CREATE_BODY_LIMIT, startPrediction } from './start-prediction.js';
@@ -13,6 +14,7 @@ export const PreferHeaders = z.looseObject({
       '`wait` or `wait=N` (1-60): hold the answer up to N s (60 without N) for the prediction to finish; an unfinished one is answered `starting` with 202',
     example: 'wait=10',
   }),
+  'idempotency-key': IdempotencyKeyHeaderSchema,
 });
 
 export function createPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
@@ -35,7 +37,7 @@ export function createPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
           202: ReplicatePredictionSchema.describe(
             'Created; the `Prefer: wait` ran out first (`starting`)',
           ),
-          ...replicateProblemResponses(400, 401, 413, 422, 429, 502, 503, 504),
+          ...replicateProblemResponses(400, 401, 409, 413, 422, 429, 502, 503, 504),
         },
       },
     },

@@ -75,7 +75,7 @@ const DESCRIPTIONS: Record<number, string> = {
   400: 'Bad request (malformed JSON, bad cursor)',
   401: 'Missing or invalid gateway key (`Bearer` or `Token`)',
   404: 'No such prediction for this key (or an invalid id)',
-  409: 'The prediction cannot be canceled yet',
+  409: 'The prediction cannot be canceled yet; on a create: a request with the same Idempotency-Key is still in progress (see Retry-After)',
   413: 'Body too large',
   422: 'Invalid body, unknown version, or refused by Replicate (detail says which)',
   429: 'Rate limited; see Retry-After',

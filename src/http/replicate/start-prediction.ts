@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Operation } from '../../contracts/common.js';
 import { isTerminal } from '../../domain/task-record.js';
 import { GatewayError } from '../../errors/gateway-error.js';
+import { idempotencyOf, keyedCreate } from '../idempotency.js';
 import type { RouteDeps } from '../route-deps.js';
 import { clientGone } from '../wait.js';
 import { REPLICATE_PROVIDER, preferWait, surfaceBase, toPrediction } from './prediction.js';
@@ -56,12 +57,16 @@ export async function startPrediction(
   }
   const startedAt = Date.now();
   const wait = preferWait(request.headers.prefer, deps.config.limits.maxWaitSeconds);
-  let task = await deps.tasks.create(
-    request.tenant,
-    operationFor(operations, body.input),
-    { model: `${REPLICATE_PROVIDER}/${body.ref}` },
-    { raw: body.input },
+  const idempotency = idempotencyOf(request, 'replicate');
+  const created = await keyedCreate(reply, () =>
+    deps.tasks.createOrReplay(
+      request.tenant,
+      operationFor(operations, body.input),
+      { model: `${REPLICATE_PROVIDER}/${body.ref}` },
+      { raw: body.input, idempotency },
+    ),
   );
+  let task = created.task;
   if (wait !== undefined) {
     const left = wait * 1000 - (Date.now() - startedAt);
     if (left > 0 && !isTerminal(task.status)) {

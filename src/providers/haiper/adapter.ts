@@ -148,6 +148,7 @@ export class HaiperAdapter implements ProviderAdapter {
       headers: { authorization: `Bearer ${call.credential.secret}` },
       json: body,
       signal: call.signal,
+      operation: context.phase,
     });
     if (res.status >= 400) throw haiperError(res, this.secrets, context);
     return res;

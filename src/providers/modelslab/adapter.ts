@@ -2,7 +2,8 @@ import type { Operation } from '../../contracts/common.js';
 import type { ModelslabSettings } from '../../config/config.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
-import type { UpstreamClient, UpstreamResponse } from '../http-client.js';
+import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http-client.js';
+import { ModelslabCallbacks } from './callbacks.js';
 import { modelslabError } from './errors.js';
 import {
   isModelslabOutputUrl,
@@ -23,6 +24,10 @@ export class ModelslabAdapter implements ProviderAdapter {
   readonly id = 'modelslab';
   private readonly origin: string;
   private readonly secrets: string[];
+  /** Webhook + track_id with a per-task token (asked for only when PUBLIC_URL is set). */
+  readonly callbacks = new ModelslabCallbacks((answer, task) =>
+    this.fetchUrlFor(answer, task.operation),
+  );
 
   constructor(
     private readonly settings: ModelslabSettings,
@@ -50,7 +55,10 @@ export class ModelslabAdapter implements ProviderAdapter {
 
   async start(call: StartCall): Promise<UpstreamSnapshot> {
     const path = call.operation === 'text-to-video' ? this.settings.videoPath : TEXT_TO_IMAGE_PATH;
-    const body = toCreateBody(call.operation, call.model, call.input, call.credential.secret);
+    const body = {
+      ...toCreateBody(call.operation, call.model, call.input, call.credential.secret),
+      ...call.callbackFields,
+    };
     const answer = await this.post(path, body, call.signal);
     return toSnapshot(
       answer,
@@ -105,6 +113,7 @@ export class ModelslabAdapter implements ProviderAdapter {
       method: 'POST',
       json: body,
       signal,
+      operation: isPoll ? 'poll' : 'create',
     });
     const parsed = ModelslabAnswerSchema.safeParse(res.json);
     const answer = parsed.success ? parsed.data : undefined;
@@ -118,7 +127,7 @@ export class ModelslabAdapter implements ProviderAdapter {
           },
         );
       }
-      throw modelslabError(res.status, answer, this.secrets);
+      throw modelslabError(res.status, answer, this.secrets, retryAfterMs(res.headers));
     }
     return answer;
   }

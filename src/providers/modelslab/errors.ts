@@ -11,6 +11,8 @@ export function modelslabError(
   httpStatus: number,
   answer: ModelslabAnswer | undefined,
   secrets: string[],
+  /** The HTTP `Retry-After` header, in ms, when the answer carried one. */
+  headerRetryAfterMs?: number,
 ): GatewayError {
   const raw = answer ? messageOf(answer) : undefined;
   const message = raw ? scrub(raw, secrets) : `HTTP ${httpStatus}`;
@@ -32,7 +34,7 @@ export function modelslabError(
     const retryAfter = answer?.retry_after;
     return new GatewayError('upstream_rate_limited', `ModelsLab queue is full: ${message}`, {
       retryable: true,
-      retryAfterMs: retryAfter !== undefined ? retryAfter * 1000 : 30_000,
+      retryAfterMs: retryAfter !== undefined ? retryAfter * 1000 : (headerRetryAfterMs ?? 30_000),
     });
   }
   if (httpStatus >= 500) {

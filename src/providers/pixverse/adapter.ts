@@ -6,6 +6,7 @@ import type { PixverseSettings } from '../../config/config.js';
 import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest } from '../http-client.js';
+import { PixverseCallbacks } from './callbacks.js';
 import { pixverseHttpError } from './errors.js';
 import {
   imageSourceOf,
@@ -37,6 +38,8 @@ export class PixverseAdapter implements ProviderAdapter {
   readonly id = 'pixverse';
   private readonly secrets: string[];
   private readonly baseUrl: string;
+  /** Signed webhooks; only with PIXVERSE_WEBHOOK_SECRET (and asked for with PIXVERSE_WEBHOOK_ID). */
+  readonly callbacks?: PixverseCallbacks;
 
   constructor(
     private readonly settings: PixverseSettings,
@@ -45,6 +48,9 @@ export class PixverseAdapter implements ProviderAdapter {
   ) {
     this.secrets = settings.credentials.map((c) => c.secret);
     this.baseUrl = settings.baseUrl.replace(/\/+$/, '');
+    if (settings.webhookSecret) {
+      this.callbacks = new PixverseCallbacks(settings.webhookSecret, settings.webhookId);
+    }
   }
 
   models() {
@@ -74,9 +80,17 @@ export class PixverseAdapter implements ProviderAdapter {
       }
       state.imgId = await this.upload(input.image, credential.secret, signal);
     }
-    const body = toGenerateBody(operation, model, input, state.imgId);
+    const body = {
+      ...toGenerateBody(operation, model, input, state.imgId),
+      ...call.callbackFields,
+    };
     const path = operation === 'image-to-video' ? IMAGE_PATH : TEXT_PATH;
-    const resp = await this.call(credential.secret, path, { method: 'POST', json: body, signal });
+    const resp = await this.call(credential.secret, path, {
+      method: 'POST',
+      json: body,
+      signal,
+      operation: 'create',
+    });
     const parsed = GenerateRespSchema.safeParse(resp);
     if (!parsed.success) {
       throw new GatewayError(
@@ -93,6 +107,7 @@ export class PixverseAdapter implements ProviderAdapter {
     const resp = await this.call(call.credential.secret, path, {
       method: 'GET',
       signal: call.signal,
+      operation: 'poll',
     });
     const parsed = ResultRespSchema.safeParse(resp);
     if (!parsed.success) {
@@ -113,7 +128,12 @@ export class PixverseAdapter implements ProviderAdapter {
       const blob = new Blob([new Uint8Array(source.bytes)], { type: source.contentType });
       form.append('image', blob, source.filename);
     }
-    const resp = await this.call(secret, UPLOAD_PATH, { method: 'POST', body: form, signal });
+    const resp = await this.call(secret, UPLOAD_PATH, {
+      method: 'POST',
+      body: form,
+      signal,
+      operation: 'upload',
+    });
     const parsed = UploadRespSchema.safeParse(resp);
     if (!parsed.success) {
       throw new GatewayError('upstream_bad_response', 'PixVerse sent no img_id for the upload');

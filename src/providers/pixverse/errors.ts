@@ -65,9 +65,11 @@ export function pixverseErrCodeError(
     );
   }
   if (code === 500069) {
+    // A reasoned refusal: on a create, no job was started (never upstream_outcome_unknown).
     return new GatewayError('upstream_error', `PixVerse is overloaded; retry later ${said}`, {
       retryable: true,
       retryAfterMs: OVERLOAD_RETRY_MS,
+      definitive: true,
     });
   }
   if (code === 500008) {

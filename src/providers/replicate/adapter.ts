@@ -3,6 +3,7 @@ import type { ReplicateSettings } from '../../config/config.js';
 import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest } from '../http-client.js';
+import { ReplicateCallbacks } from './callbacks.js';
 import { replicateError, type ReplicateCall } from './errors.js';
 import {
   keptInput,
@@ -37,6 +38,8 @@ export class ReplicateAdapter implements ProviderAdapter {
   private readonly secrets: string[];
   private readonly catalogue: ReplicateCatalogue;
   private readonly preferWaitSeconds: number;
+  /** Signed webhooks; only with REPLICATE_WEBHOOK_SECRET (else Replicate is only polled). */
+  readonly callbacks?: ReplicateCallbacks;
 
   constructor(
     private readonly settings: ReplicateSettings,
@@ -48,6 +51,9 @@ export class ReplicateAdapter implements ProviderAdapter {
     this.secrets = settings.credentials.map((c) => c.secret);
     this.catalogue = new ReplicateCatalogue(settings.models);
     this.preferWaitSeconds = Math.min(60, Math.max(0, Math.round(options.preferWaitSeconds ?? 5)));
+    if (settings.webhookSecrets?.length) {
+      this.callbacks = new ReplicateCallbacks(settings.webhookSecrets, this.secrets);
+    }
   }
 
   models() {
@@ -95,7 +101,8 @@ export class ReplicateAdapter implements ProviderAdapter {
       });
     }
     const input = call.raw ?? toReplicateInput(call.operation, call.model, call.input);
-    const { path, body } = toCreateRequest(ref, input);
+    const { path, body: inputBody } = toCreateRequest(ref, input);
+    const body = { ...inputBody, ...call.callbackFields };
     const headers: Record<string, string> = {};
     if (this.preferWaitSeconds > 0) headers.prefer = `wait=${this.preferWaitSeconds}`;
     const prediction = await this.call('create', call.credential.secret, path, {
@@ -160,6 +167,7 @@ export class ReplicateAdapter implements ProviderAdapter {
   ): Promise<ReplicatePrediction> {
     const res = await this.client.send(`${this.baseUrl}${path}`, {
       ...req,
+      operation: kind,
       headers: { ...req.headers, authorization: `Bearer ${token}` },
     });
     if (res.status >= 300) throw replicateError(res, kind, this.secrets);

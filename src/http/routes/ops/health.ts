@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CredentialReadinessSchema } from '../../../contracts/credentials.js';
 import { problemResponses } from '../../openapi.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { GatewayError } from '../../../errors/gateway-error.js';
@@ -8,6 +9,10 @@ const ReadySchema = z.object({
   store: z.literal('ok'),
   emulated: z.boolean(),
   providers: z.array(z.string()),
+  credentials: z.record(z.string(), z.array(CredentialReadinessSchema)).meta({
+    description:
+      'Per provider, each credential by id (never its secret): circuit state, tasks in flight and cap. Credentials out of rotation do not make the gateway unready: the others serve, and creates get 503 `no_credential_available` only when all of a provider are out.',
+  }),
 });
 
 export function healthRoutes(app: GatewayApp, deps: RouteDeps): void {
@@ -44,6 +49,12 @@ export function healthRoutes(app: GatewayApp, deps: RouteDeps): void {
         store: 'ok' as const,
         emulated: deps.config.useEmulators,
         providers: Object.keys(deps.config.providers),
+        credentials: Object.fromEntries(
+          [...(deps.pools ?? [])].map(([provider, pool]) => [
+            provider,
+            pool.status().map(({ id, state, in_flight, cap }) => ({ id, state, in_flight, cap })),
+          ]),
+        ),
       };
     },
   );

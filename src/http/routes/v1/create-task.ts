@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Operation } from '../../../contracts/common.js';
 import { TaskSchema } from '../../../contracts/task.js';
 import { toPublicTask } from '../../../domain/task-record.js';
+import { IdempotencyKeyHeaderSchema, idempotencyOf, keyedCreate } from '../../idempotency.js';
 import { problemResponses } from '../../openapi.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone, preferWaitSeconds } from '../../wait.js';
@@ -11,9 +12,7 @@ export const CreateHeadersSchema = z.looseObject({
     description: '`wait=N`: hold the answer up to N s (max 60) for the task to finish',
     example: 'wait=10',
   }),
-  'idempotency-key': z.string().max(255).optional().meta({
-    description: 'Same key and body return the original task instead of starting a second job',
-  }),
+  'idempotency-key': IdempotencyKeyHeaderSchema,
 });
 
 export interface CreateRouteSpec<B extends z.ZodType> {
@@ -46,6 +45,7 @@ export function registerCreateRoute<B extends z.ZodType>(
           ...problemResponses(
             400,
             401,
+            409,
             413,
             415,
             422,
@@ -60,7 +60,11 @@ export function registerCreateRoute<B extends z.ZodType>(
     },
     async (request, reply) => {
       const body = request.body as Parameters<typeof deps.tasks.create>[2];
-      let task = await deps.tasks.create(request.tenant, spec.operation, body);
+      const idempotency = idempotencyOf(request, 'normalized');
+      const created = await keyedCreate(reply, () =>
+        deps.tasks.createOrReplay(request.tenant, spec.operation, body, { idempotency }),
+      );
+      let task = created.task;
       const wait = preferWaitSeconds(request.headers.prefer, deps.config.limits.maxWaitSeconds);
       if (wait > 0) {
         task = await deps.tasks.waitUntilFinished(

@@ -1,0 +1,10 @@
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config/load.js';
+import { serveParent } from './ipc.js';
+
+// genway in its own process (so that its RSS is its own), configured by the environment the
+// benchmark passes.
+const app = await buildApp(loadConfig(process.env));
+await app.listen({ port: 0, host: '127.0.0.1' });
+const address = app.server.address();
+serveParent({ port: typeof address === 'object' && address ? address.port : 0 });

@@ -1,0 +1,285 @@
+import type { Logger } from 'pino';
+import type { TaskStore } from '../store/task-store.js';
+import type { DomainMetrics } from './metrics.js';
+import type { WebhookSender } from './ports.js';
+import type { TaskRecord, WebhookDelivery } from './task-record.js';
+
+/**
+ * Waits after failed attempts 1, 2, …: the last entry is the last wait, and the attempt after
+ * it is the final one (1 + schedule length attempts in all, about 16 h with the default).
+ */
+export const DEFAULT_WEBHOOK_SCHEDULE_MS: readonly number[] = [
+  5_000,
+  30_000,
+  2 * 60_000,
+  10 * 60_000,
+  30 * 60_000,
+  60 * 60_000,
+  2 * 60 * 60_000,
+  4 * 60 * 60_000,
+  8 * 60 * 60_000,
+];
+
+export interface WebhookDispatcherOptions {
+  /** Waits between attempts (see DEFAULT_WEBHOOK_SCHEDULE_MS); tests use milliseconds. */
+  scheduleMs?: readonly number[];
+  /** How many tasks with due deliveries one pass takes from the store. */
+  batchSize?: number;
+  /**
+   * How long a claimed task is hidden from other passes (and other processes) while its
+   * deliveries are attempted; renewed after every attempt. Also the longest a delivery waits
+   * after a crash mid-attempt. Must exceed the sender's time cap.
+   */
+  leaseMs?: number;
+  /** Upper bound on sleeping between passes (picks up deliveries written by other processes). */
+  idleMs?: number;
+  metrics?: Pick<DomainMetrics, 'webhookDelivery'>;
+  now?: () => number;
+}
+
+/** The bookkeeping of one delivery that an attempt changes. */
+type Outcome = Pick<
+  WebhookDelivery,
+  'status' | 'attempts' | 'nextAttemptAt' | 'lastStatus' | 'lastError' | 'deliveredAt'
+>;
+
+const CONFLICT_RETRIES = 10;
+
+/**
+ * Delivers the client webhooks recorded on tasks (TaskService writes them as `pending`
+ * deliveries in the same store update as the change that caused them). A task with a due
+ * delivery is claimed from the store with a lease, its pending deliveries are sent one at a
+ * time in order of creation (a later one waits while an earlier one is still pending), and
+ * each outcome is written back with compare-and-set, merged by delivery id into whatever the
+ * poller wrote meanwhile. 2xx: delivered. Anything else: retried on a growing schedule with the
+ * same `webhook-id`, then given up (`failed`) with the last status and error kept on the task.
+ */
+export class WebhookDispatcher {
+  private timer: NodeJS.Timeout | undefined;
+  private wakeAt = Infinity;
+  private running: Promise<void> | undefined;
+  private stopped = true;
+  private inFlight = new AbortController();
+  private readonly schedule: readonly number[];
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
+  private readonly idleMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: TaskStore,
+    private readonly sender: WebhookSender,
+    private readonly logger: Logger,
+    private readonly options: WebhookDispatcherOptions = {},
+  ) {
+    this.schedule = options.scheduleMs ?? DEFAULT_WEBHOOK_SCHEDULE_MS;
+    this.batchSize = options.batchSize ?? 32;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.idleMs = options.idleMs ?? 1000;
+    this.now = options.now ?? Date.now;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.inFlight = new AbortController();
+    this.plan(this.now());
+  }
+
+  /**
+   * Stops the loop and aborts attempts in flight: an aborted attempt is not counted, and its
+   * delivery is left due so that the next start (this process or another) sends it again.
+   */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.inFlight.abort(new Error('gateway shutting down'));
+    await this.running;
+  }
+
+  /** A delivery got an attempt time: make sure the loop wakes up for it. */
+  wake(at: number): void {
+    if (!this.stopped && at < this.wakeAt) this.plan(at);
+  }
+
+  private plan(at: number): void {
+    clearTimeout(this.timer);
+    this.wakeAt = at;
+    this.timer = setTimeout(() => void this.pass(), Math.max(0, at - this.now()));
+  }
+
+  private async pass(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.wakeAt = Infinity;
+    this.running = (async () => {
+      try {
+        let due;
+        do {
+          due = await this.store.claimDueWebhooks(this.now(), this.batchSize, this.leaseMs);
+          await Promise.all(
+            due.map((t) =>
+              this.deliverTask(t).catch((err: unknown) =>
+                this.logger.error({ err, taskId: t.id }, 'webhook delivery crashed'),
+              ),
+            ),
+          );
+        } while (due.length === this.batchSize && !this.stopped);
+      } catch (err) {
+        this.logger.error({ err }, 'webhook dispatcher pass failed');
+      }
+    })();
+    await this.running;
+    this.running = undefined;
+    if (this.stopped) return;
+    const next = await this.store.nextWebhookDueAt().catch(() => null);
+    const idle = this.now() + this.idleMs;
+    this.plan(Math.min(next ?? idle, idle, this.wakeAt));
+  }
+
+  /**
+   * Sends the due head of the task's pending deliveries until none is due (new deliveries the
+   * poller appends meanwhile are picked up), then releases the claim with the next due time.
+   */
+  private async deliverTask(claimed: TaskRecord): Promise<void> {
+    let current: TaskRecord | undefined = claimed;
+    let held = true;
+    while (current && !this.stopped) {
+      const head = firstPending(current);
+      if (!head || !this.isDue(head)) break;
+      const outcome = await this.attempt(current, head);
+      if (!outcome) break; // Aborted by stop(): not counted, left due.
+      ({ current, held } = await this.record(current, head.id, outcome));
+    }
+    if (current && held) await this.record(current, null, null);
+  }
+
+  /** A pending delivery always has an attempt time; one without counts as due. */
+  private isDue(delivery: WebhookDelivery): boolean {
+    return (delivery.nextAttemptAt ?? 0) <= this.now();
+  }
+
+  /** One POST of `delivery`; undefined when it was aborted by stop(). */
+  private async attempt(task: TaskRecord, delivery: WebhookDelivery): Promise<Outcome | undefined> {
+    const url = task.webhook!.url;
+    const attempts = delivery.attempts + 1;
+    let status: number | null = null;
+    let error: string | null = null;
+    try {
+      const body = JSON.stringify(delivery.payload);
+      ({ status } = await this.sender.send(
+        url,
+        { id: delivery.id, timestamp: new Date(this.now()), body },
+        this.inFlight.signal,
+      ));
+      if (status < 200 || status > 299) {
+        error =
+          status >= 300 && status < 400
+            ? `The receiver answered HTTP ${status}; redirects are not followed`
+            : `The receiver answered HTTP ${status}`;
+      }
+    } catch (err) {
+      if (this.inFlight.signal.aborted) return undefined;
+      error = err instanceof Error && err.message ? err.message : 'The delivery failed';
+    }
+    const now = this.now();
+    const log = { taskId: task.id, webhookId: delivery.id, event: delivery.event, attempts };
+    if (error === null) {
+      this.options.metrics?.webhookDelivery('delivered');
+      this.logger.info({ ...log, status }, 'webhook delivered');
+      return {
+        status: 'delivered',
+        attempts,
+        nextAttemptAt: null,
+        lastStatus: status,
+        lastError: null,
+        deliveredAt: now,
+      };
+    }
+    const wait = this.schedule[attempts - 1];
+    if (wait === undefined) {
+      this.options.metrics?.webhookDelivery('failed');
+      this.logger.warn({ ...log, status, error }, 'webhook given up after the last attempt');
+      return {
+        status: 'failed',
+        attempts,
+        nextAttemptAt: null,
+        lastStatus: status,
+        lastError: error,
+        deliveredAt: null,
+      };
+    }
+    // Up to 10% later, so receivers coming back after an outage are not hit all at once.
+    const nextAttemptAt = now + Math.round(wait * (1 + Math.random() * 0.1));
+    this.options.metrics?.webhookDelivery('retry');
+    this.logger.warn({ ...log, status, error, retryInMs: nextAttemptAt - now }, 'webhook failed');
+    return {
+      status: 'pending',
+      attempts,
+      nextAttemptAt,
+      lastStatus: status,
+      lastError: error,
+      deliveredAt: null,
+    };
+  }
+
+  /**
+   * Writes `outcome` of delivery `id` (if any) with compare-and-set. When another delivery of
+   * the task is due right away, the task stays claimed (`held`, lease renewed) for the next
+   * attempt; otherwise `nextWebhookAt` becomes the next due attempt, or null. On a conflict the
+   * fresh record is re-read and the outcome merged into it by delivery id. `current` is the
+   * record as written, undefined if it is gone or kept changing.
+   */
+  private async record(
+    base: TaskRecord,
+    id: string | null,
+    outcome: Outcome | null,
+  ): Promise<{ current: TaskRecord | undefined; held: boolean }> {
+    let current: TaskRecord | undefined = base;
+    for (let conflict = 0; current && conflict < CONFLICT_RETRIES; conflict++) {
+      const deliveries = current.webhook?.deliveries ?? [];
+      const merged =
+        id && outcome
+          ? deliveries.map((d) => (d.id === id ? mergeOutcome(d, outcome) : d))
+          : deliveries;
+      const next: TaskRecord = {
+        ...current,
+        webhook: current.webhook && { ...current.webhook, deliveries: merged },
+        version: current.version + 1,
+      };
+      const head = firstPending(next);
+      const held = id !== null && !this.stopped && head !== undefined && this.isDue(head);
+      next.nextWebhookAt = held
+        ? this.now() + this.leaseMs
+        : head
+          ? (head.nextAttemptAt ?? this.now())
+          : null;
+      if (await this.store.update(next)) return { current: next, held };
+      current = await this.store.get(base.id);
+    }
+    if (current) {
+      this.logger.error(
+        { taskId: base.id, webhookId: id },
+        'webhook outcome not recorded: task kept changing',
+      );
+    }
+    return { current: undefined, held: false };
+  }
+}
+
+/** The delivery that goes next: the oldest still pending (deliveries are kept in creation order). */
+function firstPending(task: TaskRecord): WebhookDelivery | undefined {
+  return task.webhook?.deliveries.find((d) => d.status === 'pending');
+}
+
+/**
+ * Applies an attempt's outcome to the stored delivery without going backwards: a delivery
+ * already delivered or given up stays so, and attempts are never counted twice (the outcome
+ * carries the absolute count, and a higher stored count wins).
+ */
+function mergeOutcome(stored: WebhookDelivery, outcome: Outcome): WebhookDelivery {
+  if (stored.status !== 'pending') return stored;
+  if (outcome.status === 'delivered') {
+    return { ...stored, ...outcome, attempts: Math.max(stored.attempts, outcome.attempts) };
+  }
+  if (stored.attempts >= outcome.attempts) return stored;
+  return { ...stored, ...outcome };
+}

@@ -1,0 +1,97 @@
+import fastifyRateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config, RateLimit } from '../config/config.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { problemResponses } from './openapi.js';
+import { openaiErrorResponses } from './openai/errors.js';
+import { OPENAI_PREFIX } from './openai/mapping.js';
+import { replicateProblemResponses } from './replicate/errors.js';
+import { SURFACE_PREFIX as REPLICATE_PREFIX } from './replicate/prediction.js';
+
+/** The x-ratelimit-* headers every limited answer carries (documented in OpenAPI). */
+export const RATE_LIMIT_HEADERS = [
+  'x-ratelimit-limit',
+  'x-ratelimit-remaining',
+  'x-ratelimit-reset',
+];
+
+const describeWindow = (ms: number) =>
+  ms % 3_600_000 === 0
+    ? `${ms / 3_600_000} h`
+    : ms % 60_000 === 0
+      ? `${ms / 60_000} min`
+      : ms % 1000 === 0
+        ? `${ms / 1000} s`
+        : `${ms} ms`;
+
+/**
+ * Requests per window per tenant (@fastify/rate-limit, in-memory store of this process), on
+ * every route whose scope authenticated a gateway key: `/v1`, `/replicate/v1`, `/openai/v1`.
+ * The key is the tenant, so all keys of a tenant and all surfaces share one budget.
+ *
+ * It runs as a root `preParsing` hook: after the scopes' `onRequest` authentication (a request
+ * without a valid key is answered 401 before it and never counts against anyone; such requests
+ * are not limited per IP either: a 401 costs one hash lookup) and before the body is read. A
+ * request over the limit is thrown as 429 `rate_limited` with `Retry-After`, rendered by the
+ * error handler of the route's surface (problem+json, Replicate's or OpenAI's shape); every
+ * limited answer carries `x-ratelimit-limit`, `-remaining` and `-reset` (seconds).
+ *
+ * Must be called before the scopes are registered (hooks are copied into child scopes then).
+ */
+export async function registerTenantRateLimit(app: FastifyInstance, config: Config): Promise<void> {
+  documentRateLimit(app);
+  const fallback: RateLimit = config.rateLimit ?? { max: 0, windowMs: 60_000 };
+  const byTenant = new Map<string, RateLimit>(
+    config.tenants.map((t) => [t.id, t.rateLimit ?? fallback]),
+  );
+  const limitOf = (tenant: string) => byTenant.get(tenant) ?? fallback;
+  if (![...byTenant.values(), fallback].some((l) => l.max > 0)) return;
+
+  await app.register(fastifyRateLimit, {
+    // No route hooks of the plugin's own: the preParsing hook below applies it.
+    global: false,
+    keyGenerator: (request) => request.tenant,
+    max: (_request, tenant) => limitOf(tenant).max,
+    timeWindow: (_request, tenant) => limitOf(tenant).windowMs,
+    // Tenants whose limit is 0 are not limited (and get no x-ratelimit-* headers).
+    allowList: (_request, tenant) => limitOf(tenant).max === 0,
+    errorResponseBuilder: (request, context) => {
+      const limit = limitOf(request.tenant);
+      return new GatewayError(
+        'rate_limited',
+        `This gateway key may send ${limit.max} request${limit.max === 1 ? '' : 's'} per ${describeWindow(limit.windowMs)}; retry in ${context.after}`,
+        { retryAfterMs: context.ttl, requestSent: false },
+      );
+    },
+  });
+  const limiter = app.rateLimit();
+  app.addHook(
+    'preParsing',
+    async (request: FastifyRequest, reply: FastifyReply, payload: NodeJS.ReadableStream) => {
+      // Routes outside the authenticated scopes (health, docs, media) have no tenant.
+      if (request.tenant) await limiter.call(app, request, reply);
+      return payload;
+    },
+  );
+}
+
+/**
+ * Every authenticated route may answer 429: documented in OpenAPI in its surface's error shape
+ * where the route does not list 429 itself (whatever the configured limits, so the committed
+ * document does not depend on them).
+ */
+function documentRateLimit(app: FastifyInstance): void {
+  app.addHook('onRoute', (route) => {
+    const responses = route.schema?.response as Record<string, unknown> | undefined;
+    if (!responses || route.schema?.hide || '429' in responses) return;
+    const url = route.url;
+    const doc = url.startsWith(`${OPENAI_PREFIX}/`)
+      ? openaiErrorResponses(429)
+      : url.startsWith(`${REPLICATE_PREFIX}/`)
+        ? replicateProblemResponses(429)
+        : url.startsWith('/v1/')
+          ? problemResponses(429)
+          : undefined;
+    if (doc) Object.assign(responses, doc);
+  });
+}
