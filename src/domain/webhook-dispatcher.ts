@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { TaskStore } from '../store/task-store.js';
 import type { DomainMetrics } from './metrics.js';
 import type { WebhookSender } from './ports.js';
+import { DueLoop } from './due-loop.js';
 import type { TaskRecord, WebhookDelivery } from './task-record.js';
 
 /**
@@ -55,16 +56,11 @@ const CONFLICT_RETRIES = 10;
  * same `webhook-id`, then given up (`failed`) with the last status and error kept on the task.
  */
 export class WebhookDispatcher {
-  private timer: NodeJS.Timeout | undefined;
-  private wakeAt = Infinity;
-  private running: Promise<void> | undefined;
-  private stopped = true;
   private inFlight = new AbortController();
   private readonly schedule: readonly number[];
-  private readonly batchSize: number;
   private readonly leaseMs: number;
-  private readonly idleMs: number;
   private readonly now: () => number;
+  private readonly loop: DueLoop<TaskRecord>;
 
   constructor(
     private readonly store: TaskStore,
@@ -73,16 +69,28 @@ export class WebhookDispatcher {
     private readonly options: WebhookDispatcherOptions = {},
   ) {
     this.schedule = options.scheduleMs ?? DEFAULT_WEBHOOK_SCHEDULE_MS;
-    this.batchSize = options.batchSize ?? 32;
     this.leaseMs = options.leaseMs ?? 30_000;
-    this.idleMs = options.idleMs ?? 1000;
     this.now = options.now ?? Date.now;
+    this.loop = new DueLoop({
+      name: 'webhook delivery',
+      claim: (now, limit) => store.claimDueWebhooks(now, limit, this.leaseMs),
+      nextDueAt: () => store.nextWebhookDueAt(),
+      handle: (task) => this.deliverTask(task),
+      idOf: (task) => task.id,
+      logger,
+      batchSize: options.batchSize ?? 32,
+      idleMs: options.idleMs ?? 1000,
+      now: this.now,
+    });
+  }
+
+  private get stopped(): boolean {
+    return this.loop.isStopped;
   }
 
   start(): void {
-    this.stopped = false;
     this.inFlight = new AbortController();
-    this.plan(this.now());
+    this.loop.start();
   }
 
   /**
@@ -90,49 +98,14 @@ export class WebhookDispatcher {
    * delivery is left due so that the next start (this process or another) sends it again.
    */
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    const stopping = this.loop.stop();
     this.inFlight.abort(new Error('gateway shutting down'));
-    await this.running;
+    await stopping;
   }
 
   /** A delivery got an attempt time: make sure the loop wakes up for it. */
   wake(at: number): void {
-    if (!this.stopped && at < this.wakeAt) this.plan(at);
-  }
-
-  private plan(at: number): void {
-    clearTimeout(this.timer);
-    this.wakeAt = at;
-    this.timer = setTimeout(() => void this.pass(), Math.max(0, at - this.now()));
-  }
-
-  private async pass(): Promise<void> {
-    if (this.running || this.stopped) return;
-    this.wakeAt = Infinity;
-    this.running = (async () => {
-      try {
-        let due;
-        do {
-          due = await this.store.claimDueWebhooks(this.now(), this.batchSize, this.leaseMs);
-          await Promise.all(
-            due.map((t) =>
-              this.deliverTask(t).catch((err: unknown) =>
-                this.logger.error({ err, taskId: t.id }, 'webhook delivery crashed'),
-              ),
-            ),
-          );
-        } while (due.length === this.batchSize && !this.stopped);
-      } catch (err) {
-        this.logger.error({ err }, 'webhook dispatcher pass failed');
-      }
-    })();
-    await this.running;
-    this.running = undefined;
-    if (this.stopped) return;
-    const next = await this.store.nextWebhookDueAt().catch(() => null);
-    const idle = this.now() + this.idleMs;
-    this.plan(Math.min(next ?? idle, idle, this.wakeAt));
+    this.loop.wake(at);
   }
 
   /**

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { MediaStore } from '../shared/media.js';
+import { recordCalls } from '../shared/record-calls.js';
 import type { EmulatorHandle, RecordedCall } from '../shared/types.js';
 
 /**
@@ -117,22 +118,7 @@ export async function startHaiperEmulator(
 
   const app = Fastify({ logger: false });
 
-  const recorded = new WeakMap<FastifyRequest, RecordedCall>();
-  app.addHook('onRequest', async (req) => {
-    const call: RecordedCall = {
-      method: req.method,
-      path: req.url,
-      headers: { ...req.headers },
-      body: undefined,
-      at: Date.now(),
-    };
-    calls.push(call);
-    recorded.set(req, call);
-  });
-  app.addHook('preValidation', async (req) => {
-    const call = recorded.get(req);
-    if (call) call.body = req.body;
-  });
+  recordCalls(app, calls);
 
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send(errorBody(`No route for ${req.method} ${req.url}`, 'not_found')),

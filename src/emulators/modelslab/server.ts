@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { MediaStore } from '../shared/media.js';
+import { recordCalls } from '../shared/record-calls.js';
 import type { EmulatorHandle, RecordedCall } from '../shared/types.js';
 import {
   EmulatorWebhooks,
@@ -173,7 +174,6 @@ export async function startModelslabEmulator(
   media.register(app);
 
   const calls: RecordedCall[] = [];
-  const callOf = new WeakMap<FastifyRequest, RecordedCall>();
   const script: ModelslabOutcome[] = [];
   const jobs = new Map<string, Job>();
   const webhooks: ModelslabWebhook[] = [];
@@ -183,23 +183,7 @@ export async function startModelslabEmulator(
   let creates = 0;
   let nextId = 302455; // Seed 001's id; real ids are plain integers.
 
-  // Recorded at onRequest so requests whose body fails to parse still show up; the parsed
-  // body is filled in once available.
-  app.addHook('onRequest', async (req) => {
-    const call: RecordedCall = {
-      method: req.method,
-      path: req.url,
-      headers: { ...req.headers },
-      body: undefined,
-      at: Date.now(),
-    };
-    calls.push(call);
-    callOf.set(req, call);
-  });
-  app.addHook('preHandler', async (req) => {
-    const call = callOf.get(req);
-    if (call) call.body = req.body;
-  });
+  recordCalls(app, calls);
 
   // Client errors such as a body that is not JSON get the real API's answer from a public
   // capture; anything else is the fake's own fault.

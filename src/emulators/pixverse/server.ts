@@ -9,6 +9,7 @@ import Fastify, { type FastifyRequest } from 'fastify';
 import fastifyMultipart from '@fastify/multipart';
 import { MediaStore } from '../shared/media.js';
 import { SAMPLE_MP4 } from '../shared/sample-mp4.js';
+import { recordCalls } from '../shared/record-calls.js';
 import type { EmulatorHandle, RecordedCall } from '../shared/types.js';
 import {
   EmulatorWebhooks,
@@ -363,7 +364,6 @@ export async function startPixverseEmulator(
   let url = '';
   const media = new MediaStore(() => url);
   const calls: RecordedCall[] = [];
-  const callOf = new WeakMap<FastifyRequest, RecordedCall>();
   const traceIds: string[] = [];
   /** First answer per trace id, kept as a promise so a concurrent duplicate replays it too. */
   const traceAnswers = new Map<string, Promise<Answer>>();
@@ -420,22 +420,10 @@ export async function startPixverseEmulator(
   });
   media.register(app);
 
+  const callOf = recordCalls(app, calls);
   app.addHook('onRequest', async (req) => {
-    const call: RecordedCall = {
-      method: req.method,
-      path: req.url,
-      headers: { ...req.headers },
-      body: undefined,
-      at: Date.now(),
-    };
-    calls.push(call);
-    callOf.set(req, call);
     const trace = req.headers['ai-trace-id'];
     if (typeof trace === 'string') traceIds.push(trace);
-  });
-  app.addHook('preHandler', async (req) => {
-    const call = callOf.get(req);
-    if (call) call.body = req.body;
   });
 
   app.setErrorHandler((error: { code?: string; statusCode?: number }, _req, reply) => {
@@ -516,7 +504,7 @@ export async function startPixverseEmulator(
         // Read a multipart body before any check, as the real server receives it whole; an
         // early answer on an unread upload would leave the client writing into a closed socket.
         const form = req.isMultipart() ? await readForm(req) : undefined;
-        const call = callOf.get(req);
+        const call = callOf(req);
         if (form && call) {
           // Record what was sent, not the bytes.
           call.body = {

@@ -14,6 +14,7 @@ import { Webhook } from 'standardwebhooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { MediaStore } from '../shared/media.js';
+import { recordCalls } from '../shared/record-calls.js';
 import type { EmulatorHandle, RecordedCall } from '../shared/types.js';
 import {
   EmulatorWebhooks,
@@ -267,7 +268,6 @@ export async function startReplicateEmulator(
   const script: Outcome[] = [];
   const faults: ReplicateFault[] = [];
   const calls: RecordedCall[] = [];
-  const callOf = new WeakMap<FastifyRequest, RecordedCall>();
   let creates = 0;
   let closing = false;
   const webhookSecret = opts.webhookSecret ?? `whsec_${randomBytes(24).toString('base64')}`;
@@ -402,21 +402,7 @@ export async function startReplicateEmulator(
     }
   });
 
-  app.addHook('onRequest', async (req) => {
-    const call: RecordedCall = {
-      method: req.method,
-      path: req.url,
-      headers: { ...req.headers },
-      body: undefined,
-      at: Date.now(),
-    };
-    calls.push(call);
-    callOf.set(req, call);
-  });
-  app.addHook('preHandler', async (req) => {
-    const call = callOf.get(req);
-    if (call) call.body = req.body;
-  });
+  recordCalls(app, calls);
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     const status = err.statusCode ?? 500;
