@@ -19,6 +19,7 @@ import {
   type HaiperTaskAnswer,
   type HaiperUpscaleBody,
 } from './wire.js';
+import { isTrustedOutputUrl } from '../output-url.js';
 
 const list = (values: readonly (number | string)[]) =>
   values.length <= 1
@@ -278,15 +279,5 @@ const OUTPUT_DOMAINS = ['cloudsway.net', 'haiper.ai'];
 
 /** Whether an output URL is the provider's: the configured origin, or https on its domains. */
 export function isHaiperOutputUrl(url: string, origin: string): boolean {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return false;
-  }
-  if (u.username !== '' || u.password !== '') return false;
-  if (u.origin === origin) return true;
-  if (u.protocol !== 'https:' || u.port !== '') return false;
-  const host = u.hostname.toLowerCase();
-  return OUTPUT_DOMAINS.some((d) => host === d || host.endsWith(`.${d}`));
+  return isTrustedOutputUrl(url, origin, OUTPUT_DOMAINS);
 }

@@ -11,6 +11,7 @@ import {
   VIDEO_LIMITS,
 } from './models.js';
 import type { ModelslabAnswer, ModelslabCreateBody } from './wire.js';
+import { isTrustedOutputUrl } from '../output-url.js';
 
 /** Enterprise video output is deleted after 24 h unless the server stores it on S3. */
 const VIDEO_RETENTION_MS = 24 * 60 * 60 * 1000;
@@ -173,18 +174,5 @@ const OUTPUT_CDN = [/^[a-z0-9]+\.cloudfront\.net$/, /^pub-[0-9a-f]{32}\.r2\.dev$
  * emulator too), or https on ModelsLab's own domains and CDN hosts (providers.md section 1).
  */
 export function isModelslabOutputUrl(url: string, origin: string): boolean {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return false;
-  }
-  if (u.username !== '' || u.password !== '') return false;
-  if (u.origin === origin) return true;
-  if (u.protocol !== 'https:' || u.port !== '') return false;
-  const host = u.hostname;
-  return (
-    OUTPUT_DOMAINS.some((d) => host === d || host.endsWith(`.${d}`)) ||
-    OUTPUT_CDN.some((re) => re.test(host))
-  );
+  return isTrustedOutputUrl(url, origin, OUTPUT_DOMAINS, OUTPUT_CDN);
 }

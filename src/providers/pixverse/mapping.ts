@@ -21,6 +21,7 @@ import {
   type Quality,
 } from './models.js';
 import type { PixverseGenerateBody, ResultResp } from './wire.js';
+import { isTrustedOutputUrl } from '../output-url.js';
 
 /** Normalized fields PixVerse has no equivalent for: rejected instead of silently dropped. */
 const UNSUPPORTED_FIELDS = [
@@ -327,16 +328,5 @@ export function resultToSnapshot(resp: ResultResp, upstreamId: string): Upstream
 
 /** PixVerse hosts (international and China) and the configured API origin serve outputs. */
 export function isPixverseOutputUrl(url: string, baseUrl: string): boolean {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return false;
-  }
-  if (parsed.origin === new URL(baseUrl).origin) return true;
-  const host = parsed.hostname.toLowerCase();
-  return (
-    parsed.protocol === 'https:' &&
-    ['pixverse.ai', 'pixverseai.cn'].some((d) => host === d || host.endsWith(`.${d}`))
-  );
+  return isTrustedOutputUrl(url, new URL(baseUrl).origin, ['pixverse.ai', 'pixverseai.cn']);
 }

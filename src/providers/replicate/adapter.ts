@@ -15,6 +15,7 @@ import {
 } from './mapping.js';
 import { ReplicateCatalogue, parseModelRef } from './models.js';
 import { ReplicatePredictionSchema, type ReplicatePrediction } from './wire.js';
+import { isTrustedOutputUrl } from '../output-url.js';
 
 export interface ReplicateAdapterOptions {
   /**
@@ -75,21 +76,8 @@ export class ReplicateAdapter implements ProviderAdapter {
 
   /** Files on replicate.delivery (and its subdomains), or on the emulator serving this base. */
   isOutputUrl(url: string): boolean {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      return false;
-    }
-    if (parsed.username || parsed.password) return false;
-    const host = parsed.hostname.toLowerCase();
-    if (
-      parsed.protocol === 'https:' &&
-      (host === DELIVERY_HOST || host.endsWith(`.${DELIVERY_HOST}`))
-    ) {
-      return true;
-    }
-    return this.settings.emulated && parsed.origin === this.origin;
+    // The API origin only serves outputs when it is the emulator.
+    return isTrustedOutputUrl(url, this.settings.emulated ? this.origin : '', [DELIVERY_HOST]);
   }
 
   async start(call: StartCall): Promise<UpstreamSnapshot> {
