@@ -14,7 +14,7 @@ export function deleteVideoRoute(app: GatewayApp, deps: RouteDeps): void {
           "Deletes genway's record of a finished (completed or failed) video job for this key: afterwards it is 404 here and on /v1/tasks and is never listed. genway keeps the row marked deleted for the operator; the file stays wherever the provider keeps it until the provider expires it. A job still running answers 400.",
         security: [{ gatewayKey: [] }],
         params: VideoIdParamsSchema,
-        response: { 200: VideoDeletedSchema, ...openaiErrorResponses(400, 401, 404) },
+        response: { 200: VideoDeletedSchema, ...openaiErrorResponses(400, 401, 404, 415) },
       },
     },
     async (request) => {

@@ -18,7 +18,7 @@ export function cancelPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
         params: PredictionIdParams,
         response: {
           200: ReplicatePredictionSchema,
-          ...replicateProblemResponses(401, 404, 409, 429, 502, 503, 504),
+          ...replicateProblemResponses(400, 401, 404, 409, 415, 429, 502, 503, 504),
         },
       },
     },

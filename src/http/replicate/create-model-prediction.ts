@@ -36,7 +36,7 @@ export function createModelPredictionRoute(app: GatewayApp, deps: RouteDeps): vo
           202: ReplicatePredictionSchema.describe(
             'Created; the `Prefer: wait` ran out first (`starting`)',
           ),
-          ...replicateProblemResponses(400, 401, 404, 409, 413, 422, 429, 502, 503, 504),
+          ...replicateProblemResponses(400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504),
         },
       },
     },

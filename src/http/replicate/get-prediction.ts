@@ -22,7 +22,7 @@ export function getPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
           'The prediction as genway last saw it (genway polls Replicate in the background; reads never call it).',
         security: [{ gatewayKey: [] }],
         params: PredictionIdParams,
-        response: { 200: ReplicatePredictionSchema, ...replicateProblemResponses(401, 404) },
+        response: { 200: ReplicatePredictionSchema, ...replicateProblemResponses(400, 401, 404) },
       },
     },
     async (request) => {

@@ -33,7 +33,7 @@ export function getMediaRoute(app: GatewayApp, deps: RouteDeps): void {
               'image/*': { schema: { type: 'string', format: 'binary' } },
             },
           }),
-          ...problemResponses(404),
+          ...problemResponses(400, 404),
         },
       },
     },
