@@ -77,6 +77,7 @@ const DESCRIPTIONS: Record<number, string> = {
   404: 'No such prediction for this key (or an invalid id)',
   409: 'The prediction cannot be canceled yet; on a create: a request with the same Idempotency-Key is still in progress (see Retry-After)',
   413: 'Body too large',
+  415: 'Unsupported content type (send application/json)',
   422: 'Invalid body, unknown version, or refused by Replicate (detail says which)',
   429: 'Rate limited; see Retry-After',
   502: 'Replicate failed or refused the gateway credentials',
