@@ -127,12 +127,14 @@ describe.each(LAYOUTS)('POST /v1/tasks/{id}/cancel on replicate (emulator at %s)
     const created = (
       await suite.create('text-to-image', { model: `replicate/${SD_REF}`, prompt: 'x' })
     ).json() as Json;
-    expect(created.status).toBe('queued');
+    // The create holds a short `Prefer: wait` upstream, so on a loaded machine the prediction
+    // may already be processing: either way it is unfinished, and must stay as it is.
+    expect(['queued', 'running']).toContain(created.status);
     suite.emu.failNext({ kind: 'http5xx', status: 500 });
     const res = await cancel(suite, created.id as string);
     expect(res.statusCode).toBe(502);
     expect((res.json() as Json).code).toBe('upstream_error');
-    expect((await getTask(suite, created.id as string)).status).toBe('queued');
+    expect((await getTask(suite, created.id as string)).status).toBe(created.status);
     // Once the upstream answers again, the cancel goes through.
     const retried = await cancel(suite, created.id as string);
     expect(retried.statusCode).toBe(200);
