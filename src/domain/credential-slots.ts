@@ -10,8 +10,6 @@ export interface SlotQueuePolicy {
   waitMs: number;
 }
 
-export const DEFAULT_SLOT_QUEUE: SlotQueuePolicy = { max: 50, waitMs: 10_000 };
-
 interface Waiter<T> {
   exclude: ReadonlySet<string>;
   resolve: (value: T) => void;

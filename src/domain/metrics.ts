@@ -63,11 +63,3 @@ export interface DomainMetrics {
   /** One webhook delivery attempt finished (called by the webhook dispatcher). */
   webhookDelivery(outcome: WebhookDeliveryOutcome): void;
 }
-
-/** Records nothing: the default wherever no metrics were wired in (unit tests). */
-export const NO_METRICS: DomainMetrics & UpstreamMetrics = {
-  taskChanged() {},
-  pollDone() {},
-  webhookDelivery() {},
-  upstreamCall() {},
-};

@@ -94,11 +94,7 @@ export interface TaskRecord {
   deletedAt?: number | null;
 }
 
-export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
-  'succeeded',
-  'failed',
-  'canceled',
-]);
+const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
 export const isTerminal = (status: TaskStatus) => TERMINAL_STATUSES.has(status);
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { ERROR_CATALOGUE, type ErrorCode } from '../errors/catalogue.js';
+import type { ErrorCode } from '../errors/catalogue.js';
 import { GatewayError, isGatewayError, type FieldError } from '../errors/gateway-error.js';
 import type { Problem } from '../contracts/common.js';
 
@@ -93,5 +93,3 @@ export function registerErrorHandling(app: FastifyInstance): void {
     ),
   );
 }
-
-export const PROBLEM_STATUSES = [...new Set(Object.values(ERROR_CATALOGUE).map((e) => e.status))];

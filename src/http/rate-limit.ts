@@ -8,13 +8,6 @@ import { OPENAI_PREFIX } from './openai/mapping.js';
 import { replicateProblemResponses } from './replicate/errors.js';
 import { SURFACE_PREFIX as REPLICATE_PREFIX } from './replicate/prediction.js';
 
-/** The x-ratelimit-* headers every limited answer carries (documented in OpenAPI). */
-export const RATE_LIMIT_HEADERS = [
-  'x-ratelimit-limit',
-  'x-ratelimit-remaining',
-  'x-ratelimit-reset',
-];
-
 const describeWindow = (ms: number) =>
   ms % 3_600_000 === 0
     ? `${ms / 3_600_000} h`
