@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,6 +16,7 @@ import { UpstreamClient } from '../../src/providers/http-client.js';
 import { ReplicateAdapter } from '../../src/providers/replicate/adapter.js';
 import { KEY_A, KEY_B, findSecrets } from '../helpers/test-app.js';
 import { PNG_SIGNATURE, R8_TOKEN, SD_REF } from './harness.js';
+import { selfSignedCert } from '../helpers/self-signed-cert.js';
 
 /**
  * The official client wraps only `https:` output URLs in FileOutput objects. Here the emulator
@@ -103,33 +103,3 @@ it('run() returns FileOutput objects whose bytes are the PNGs', async () => {
   }
   expect(findSecrets([...seen, ...logs], [R8_TOKEN, KEY_A, KEY_B])).toEqual([]);
 });
-
-/** A throwaway certificate for 127.0.0.1, made with the openssl CLI. */
-function selfSignedCert(dir: string): { key: Buffer; cert: Buffer } {
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
-  return { key: readFileSync(key), cert: readFileSync(cert) };
-}
