@@ -8,6 +8,7 @@ import type {
   VerifiedCallback,
 } from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
+import { parseCallbackBody } from '../callback-body.js';
 import { toSnapshot, type PollState } from './mapping.js';
 import { ModelslabAnswerSchema, type ModelslabAnswer } from './wire.js';
 
@@ -58,17 +59,11 @@ export class ModelslabCallbacks implements UpstreamCallbacks {
       );
     }
 
-    let json: unknown;
-    try {
-      json = JSON.parse(request.rawBody);
-    } catch {
-      throw GatewayError.invalid([], 'The callback body is not JSON');
-    }
-    const parsed = ModelslabAnswerSchema.safeParse(json);
-    if (!parsed.success) {
-      throw GatewayError.invalid([], 'The callback body is not a ModelsLab answer');
-    }
-    const answer = parsed.data;
+    const { json, parsed: answer } = parseCallbackBody(
+      request.rawBody,
+      ModelslabAnswerSchema,
+      'a ModelsLab answer',
+    );
     const trackId = (json as { track_id?: unknown }).track_id;
     if (trackId !== undefined && trackId !== null && String(trackId) !== task.id) {
       throw new GatewayError('callback_mismatch', 'The callback track_id names another task');

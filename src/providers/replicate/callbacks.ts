@@ -8,6 +8,7 @@ import type {
   VerifiedCallback,
 } from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
+import { parseCallbackBody } from '../callback-body.js';
 import { toSnapshot, type ReplicateState } from './mapping.js';
 import { ReplicatePredictionSchema } from './wire.js';
 
@@ -61,17 +62,11 @@ export class ReplicateCallbacks implements UpstreamCallbacks {
       throw new GatewayError('callback_unauthorized', `Replicate webhook refused: ${reason}`);
     }
 
-    let json: unknown;
-    try {
-      json = JSON.parse(request.rawBody);
-    } catch {
-      throw GatewayError.invalid([], 'The webhook body is not JSON');
-    }
-    const parsed = ReplicatePredictionSchema.safeParse(json);
-    if (!parsed.success) {
-      throw GatewayError.invalid([], 'The webhook body is not a Replicate prediction');
-    }
-    const prediction = parsed.data;
+    const { parsed: prediction } = parseCallbackBody(
+      request.rawBody,
+      ReplicatePredictionSchema,
+      'a Replicate prediction',
+    );
     return {
       upstreamId: prediction.id,
       snapshot: (task) =>
