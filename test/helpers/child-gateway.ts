@@ -13,15 +13,9 @@ export interface ChildGateway {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/**
- * Runs `src/server.ts` as a real process (what `npm start` runs, minus the build) on a free
- * port of 127.0.0.1, and resolves once it listens.
- */
-export async function startChildGateway(
-  env: Record<string, string> = {},
-  timeoutMs = 20_000,
-): Promise<ChildGateway> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+/** `src/server.ts` as a real process on 127.0.0.1, a free port and a memory store, plus `env`. */
+function spawnGateway(env: Record<string, string>) {
+  return spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
@@ -32,6 +26,17 @@ export async function startChildGateway(
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+}
+
+/**
+ * Runs `src/server.ts` as a real process (what `npm start` runs, minus the build) on a free
+ * port of 127.0.0.1, and resolves once it listens.
+ */
+export async function startChildGateway(
+  env: Record<string, string> = {},
+  timeoutMs = 20_000,
+): Promise<ChildGateway> {
+  const child = spawnGateway(env);
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -75,17 +80,7 @@ export async function startChildGateway(
 export async function runGatewayExpectingExit(
   env: Record<string, string>,
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      STORE_URL: 'memory:',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnGateway(env);
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
