@@ -176,7 +176,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
         config.polling.budgetPerSecond ??
         10,
     ),
-    logger: app.log as unknown as pino.Logger,
+    logger: app.log,
     onScheduled: (at) => poller?.wake(at),
     metrics,
     publishMedia: config.publicUrl ? media.publish : undefined,
@@ -193,7 +193,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     media.purge().catch((err: unknown) => app.log.warn({ err }, 'media purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();
   if (deps.poller !== false) {
-    poller = new Poller(store, tasks, app.log as unknown as pino.Logger);
+    poller = new Poller(store, tasks, app.log);
     app.addHook('onReady', async () => poller?.start());
   }
   if (config.webhookSecret && deps.webhooks !== false) {
@@ -202,7 +202,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       secret: config.webhookSecret,
       timeoutMs: attemptTimeoutMs,
     });
-    dispatcher = new WebhookDispatcher(store, sender, app.log as unknown as pino.Logger, {
+    dispatcher = new WebhookDispatcher(store, sender, app.log, {
       metrics,
       ...options,
     });
@@ -233,7 +233,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       store,
       models,
       tasks,
-      logger: app.log as unknown as pino.Logger,
+      logger: app.log,
     }),
   });
   await app.register(async (v1) => {

@@ -1,14 +1,8 @@
 /** The validated configuration, built once at start-up (config/load.ts) and passed in. */
 
-export interface Credential {
-  /** Stable, non-secret id recorded on tasks (e.g. `modelslab-1`). */
-  id: string;
-  secret: string;
-  /** Cap on jobs in flight with this credential, if the operator set one. */
-  maxInFlight?: number;
-  /** Status polls per second this credential may receive (file: `polls_per_second`). */
-  pollsPerSecond?: number;
-}
+import type { Credential } from '../domain/ports.js';
+
+export type { Credential };
 
 interface ProviderSettingsBase {
   baseUrl: string;

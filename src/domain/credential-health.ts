@@ -1,3 +1,4 @@
+import type { Logger } from './logger.js';
 import { isGatewayError } from '../errors/gateway-error.js';
 
 /**
@@ -73,13 +74,6 @@ export function isCredentialRefusal(err: unknown): boolean {
   return isGatewayError(err) && REFUSED.has(err.code);
 }
 
-export interface HealthLogger {
-  error(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-}
-
 /** The public view of one credential's health (no secret: the id only). */
 export interface HealthView {
   state: CircuitState;
@@ -111,7 +105,7 @@ export class CredentialHealth {
   constructor(
     private readonly provider: string,
     private readonly policy: HealthPolicy,
-    private readonly logger: HealthLogger | undefined,
+    private readonly logger: Logger | undefined,
     private readonly now: () => number,
     /** Told about every state change (so waiting creates can be served or refused). */
     private readonly onChange: () => void = () => {},

@@ -1,11 +1,11 @@
-import type { Credential } from '../config/config.js';
+import type { Credential } from './ports.js';
+import type { Logger } from './logger.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import {
   CredentialHealth,
   DEFAULT_HEALTH_POLICY,
   type CircuitState,
   type CredentialOutcome,
-  type HealthLogger,
   type HealthPolicy,
   type OutcomePhase,
 } from './credential-health.js';
@@ -30,7 +30,7 @@ export interface CredentialPoolOptions {
   /** Creates waiting for a free slot; absent: none waits (refused at once when all are full). */
   queue?: SlotQueuePolicy;
   health?: Partial<HealthPolicy>;
-  logger?: HealthLogger;
+  logger?: Logger;
   now?: () => number;
 }
 

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 
 export interface DueLoopOptions<T> {
   /** Log label, e.g. "poller". */

@@ -1,12 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { ERROR_CATALOGUE, type ErrorCode } from '../errors/catalogue.js';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
-import type {
-  IdempotencyRecord,
-  IdempotencyScope,
-  StoredCreateError,
-} from '../store/task-store.js';
-import type { TaskStore } from '../store/task-store.js';
+import type { IdempotencyRecord, IdempotencyScope, StoredCreateError } from './task-store.js';
+import type { TaskStore } from './task-store.js';
 import type { TaskRecord } from './task-record.js';
 
 /**

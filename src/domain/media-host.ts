@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { StoredMedia, TaskStore } from '../store/task-store.js';
+import type { StoredMedia, TaskStore } from './task-store.js';
 
 /** How long a published file stays reachable: long enough for an upstream to fetch it. */
 export const MEDIA_TTL_MS = 60 * 60 * 1000;

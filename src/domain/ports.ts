@@ -1,8 +1,18 @@
 import type { Readable } from 'node:stream';
 import type { Operation, TaskStatus } from '../contracts/common.js';
-import type { Credential } from '../config/config.js';
 import type { FieldError } from '../errors/gateway-error.js';
 import type { TaskError, TaskOutput } from './task-record.js';
+
+/** One upstream credential of a provider (the secret never leaves the adapter's calls). */
+export interface Credential {
+  /** Stable, non-secret id recorded on tasks (e.g. `modelslab-1`). */
+  id: string;
+  secret: string;
+  /** Cap on jobs in flight with this credential, if the operator set one. */
+  maxInFlight?: number;
+  /** Status polls per second this credential may receive (file: `polls_per_second`). */
+  pollsPerSecond?: number;
+}
 
 /** A model a provider serves, as published by GET /v1/models. */
 export interface ModelDescriptor {

@@ -1,10 +1,10 @@
 import { isDeepStrictEqual } from 'node:util';
 import { monotonicFactory } from 'ulid';
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import type { Operation, TaskStatus } from '../contracts/common.js';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
-import type { ListQuery, TaskStore } from '../store/task-store.js';
-import type { Credential } from '../config/config.js';
+import type { ListQuery, TaskStore } from './task-store.js';
+import type { Credential } from './ports.js';
 import { isCredentialRefusal } from './credential-health.js';
 import type { CredentialPool } from './credential-pool.js';
 import type { DomainMetrics, PollOutcome } from './metrics.js';

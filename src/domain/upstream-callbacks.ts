@@ -1,6 +1,6 @@
-import type { Logger } from 'pino';
+import type { Logger } from './logger.js';
 import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
-import type { TaskStore } from '../store/task-store.js';
+import type { TaskStore } from './task-store.js';
 import type { ModelRegistry } from './models.js';
 import {
   CALLBACK_STATE_KEY,

@@ -1,5 +1,5 @@
-import type { Logger } from 'pino';
-import type { TaskStore } from '../store/task-store.js';
+import type { Logger } from './logger.js';
+import type { TaskStore } from './task-store.js';
 import type { DomainMetrics } from './metrics.js';
 import type { WebhookSender } from './ports.js';
 import { DueLoop } from './due-loop.js';

@@ -12,7 +12,7 @@ import type { MediaHost } from '../domain/media-host.js';
 import type { ModelRegistry } from '../domain/models.js';
 import type { OutputService } from '../domain/output-service.js';
 import type { TaskService } from '../domain/task-service.js';
-import type { TaskStore } from '../store/task-store.js';
+import type { TaskStore } from '../domain/task-store.js';
 
 /** What route files receive: the domain services, never adapters or the HTTP client. */
 export interface RouteDeps {

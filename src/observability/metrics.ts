@@ -17,7 +17,7 @@ import type {
   UpstreamOutcome,
   WebhookDeliveryOutcome,
 } from '../domain/metrics.js';
-import type { TaskStore } from '../store/task-store.js';
+import type { TaskStore } from '../domain/task-store.js';
 
 /** One configured credential as `/metrics` shows it: its id, never its secret. */
 export interface CredentialView {

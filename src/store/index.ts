@@ -1,6 +1,6 @@
 import { MemoryTaskStore } from './memory-store.js';
 import { SqliteTaskStore } from './sqlite-store.js';
-import type { TaskStore } from './task-store.js';
+import type { TaskStore } from '../domain/task-store.js';
 
 /** Builds the store named by STORE_URL (`sqlite:<path>`, `memory:`). */
 export function createTaskStore(url: string): TaskStore {
@@ -12,4 +12,4 @@ export function createTaskStore(url: string): TaskStore {
   );
 }
 
-export type { TaskStore, ListQuery } from './task-store.js';
+export type { TaskStore, ListQuery } from '../domain/task-store.js';

@@ -7,7 +7,7 @@ import type {
   StoredMedia,
   TaskCount,
   TaskStore,
-} from './task-store.js';
+} from '../domain/task-store.js';
 
 /** In-process store (`memory:`), for tests and throwaway runs. Records are copied in and out. */
 export class MemoryTaskStore implements TaskStore {

@@ -9,7 +9,7 @@ import type {
   StoredMedia,
   TaskCount,
   TaskStore,
-} from './task-store.js';
+} from '../domain/task-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tasks (

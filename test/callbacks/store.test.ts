@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { TaskRecord } from '../../src/domain/task-record.js';
 import { MemoryTaskStore } from '../../src/store/memory-store.js';
 import { SqliteTaskStore } from '../../src/store/sqlite-store.js';
-import type { TaskStore } from '../../src/store/task-store.js';
+import type { TaskStore } from '../../src/domain/task-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'genway-callbacks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

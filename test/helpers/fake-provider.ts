@@ -12,7 +12,7 @@ import type {
   UpstreamSnapshot,
 } from '../../src/domain/ports.js';
 import type { TaskOutput, TaskRecord } from '../../src/domain/task-record.js';
-import type { TaskStore } from '../../src/store/task-store.js';
+import type { TaskStore } from '../../src/domain/task-store.js';
 import { KEY_A, KEY_B } from './test-app.js';
 
 export const TENANT_A = tenantIdForKey(KEY_A);

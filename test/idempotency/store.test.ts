@@ -10,7 +10,7 @@ import {
 } from '../../src/domain/idempotency.js';
 import { MemoryTaskStore } from '../../src/store/memory-store.js';
 import { SqliteTaskStore } from '../../src/store/sqlite-store.js';
-import type { IdempotencyRecord, TaskStore } from '../../src/store/task-store.js';
+import type { IdempotencyRecord, TaskStore } from '../../src/domain/task-store.js';
 import { taskRecord } from '../helpers/fake-provider.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'genway-idem-store-'));

@@ -6,7 +6,7 @@ import type { TaskStatus } from '../../src/contracts/common.js';
 import type { TaskRecord, WebhookDelivery } from '../../src/domain/task-record.js';
 import { MemoryTaskStore } from '../../src/store/memory-store.js';
 import { SqliteTaskStore } from '../../src/store/sqlite-store.js';
-import type { TaskCount, TaskStore } from '../../src/store/task-store.js';
+import type { TaskCount, TaskStore } from '../../src/domain/task-store.js';
 
 /** The scrape-time queries behind genway_tasks and genway_webhook_backlog, on every store. */
 let n = 0;

@@ -3,7 +3,7 @@ import type { Operation } from '../../src/contracts/common.js';
 import type { TaskRecord } from '../../src/domain/task-record.js';
 import { MemoryTaskStore } from '../../src/store/memory-store.js';
 import { SqliteTaskStore } from '../../src/store/sqlite-store.js';
-import type { TaskStore } from '../../src/store/task-store.js';
+import type { TaskStore } from '../../src/domain/task-store.js';
 
 /** What GET /openai/v1/videos and DELETE rely on from the store: type filter, order, deletion. */
 const record = (n: number, type: Operation, tenant = 'a'): TaskRecord => ({

@@ -1,5 +1,5 @@
 import type { Operation, TaskStatus } from '../contracts/common.js';
-import type { TaskRecord } from '../domain/task-record.js';
+import type { TaskRecord } from './task-record.js';
 
 /** A page of a tenant's tasks. Deleted tasks (`deletedAt` set) are never listed. */
 export interface ListQuery {
