@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { buildOpenApiDocument, serializeOpenApi } from '../src/http/openapi-document.js';
+import { buildOpenApiDocument, serializeOpenApi } from '../src/app/openapi-document.js';
 
 // Regenerates openapi/openapi.json from the zod schemas (the same document /openapi.json serves).
 const target = new URL('../openapi/openapi.json', import.meta.url);

@@ -130,6 +130,14 @@ export interface ProviderAdapter {
    */
   isOutputUrl?(url: string): boolean;
   /**
+   * For a provider whose own protocol genway also serves (a compatible surface such as
+   * `/replicate/v1`): what the adapter kept of the upstream job in `state` (the task's
+   * adapter-private state), as that protocol's own fields, for the surface to answer with.
+   * The surface reads them tolerantly (a task written by an older genway may lack some).
+   * Absent: the provider has no compatible surface.
+   */
+  surfaceFields?(state: Record<string, unknown>): Record<string, unknown>;
+  /**
    * Upstream callbacks (webhooks the upstream POSTs to genway when a job changes): absent when
    * the provider has none or they are not configured. A callback only speeds a task up;
    * polling stays the fallback.

@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import type { TenantConfig } from '../config/config.js';
-import { GatewayError } from '../errors/gateway-error.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,17 +20,9 @@ export class GatewayKeys {
     this.byDigest = new Map(tenants.flatMap((t) => t.keys.map((k) => [digest(k), t.id] as const)));
   }
 
-  /** Tenant of the request's `Authorization: Bearer|Token <key>`; throws 401 otherwise. */
-  authenticate(request: FastifyRequest): string {
-    const header = request.headers.authorization;
+  /** Tenant of an `Authorization: Bearer|Token <key>` header; undefined for anything else. */
+  tenantOf(header: string | undefined): string | undefined {
     const match = header ? /^(?:Bearer|Token)\s+(\S+)\s*$/i.exec(header) : null;
-    const tenant = match?.[1] ? this.byDigest.get(digest(match[1])) : undefined;
-    if (!tenant) {
-      throw new GatewayError(
-        'unauthorized',
-        header ? 'The gateway key is not valid' : 'Send Authorization: Bearer <gateway key>',
-      );
-    }
-    return tenant;
+    return match?.[1] ? this.byDigest.get(digest(match[1])) : undefined;
   }
 }

@@ -1,45 +1,22 @@
-import type { FastifyInstance } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
-import { ProblemSchema } from '../contracts/common.js';
-import { OPENAI_TAG } from './openai/index.js';
+import { z } from 'zod';
+import type { GatewayApp } from './route-deps.js';
+import type { Surface } from './surface.js';
 
 type OpenApiDoc = ReturnType<typeof jsonSchemaTransformObject>;
-
-/** Documented error answers of a route: the problem+json body under each status. */
-export function problemResponses(...statuses: number[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [s, ProblemSchema.describe(problemDescriptions[s] ?? 'Error')]),
-  );
-}
-
-const problemDescriptions: Record<number, string> = {
-  400: 'Invalid request: `errors` lists every bad field',
-  401: 'Missing or invalid gateway key',
-  404: 'No such resource for this tenant',
-  409: 'Conflict with the current state',
-  410: 'Gone upstream',
-  413: 'Body too large',
-  415: 'Unsupported content type',
-  416: 'The byte range is outside the file',
-  422: 'Refused by the provider or reused Idempotency-Key',
-  429: "Rate limited (`rate_limited`: this gateway key's requests per window, see the `x-ratelimit-*` headers) or every credential of the provider busy (`upstream_rate_limited`); see Retry-After",
-  500: 'Unexpected error',
-  502: 'The provider failed or refused the gateway credentials',
-  503: 'Not ready / provider unreachable',
-  504: 'The provider did not answer in time',
-};
 
 type Json = Record<string, unknown>;
 const asJson = (v: unknown): Json => (v && typeof v === 'object' ? (v as Json) : {});
 
 /**
- * Polishes the generated document: error bodies are problem+json, request bodies carry their
- * schema's first example (so "Try it out" is pre-filled), and generator noise is dropped
- * ($schema/$id inside components, components no operation uses).
+ * Polishes the generated document: error bodies are listed under their surface's media type
+ * (`errorMediaTypes`: component name → media type), request bodies carry their schema's first
+ * example (so "Try it out" is pre-filled), and generator noise is dropped ($schema/$id inside
+ * components, components no operation uses).
  */
-function polish(doc: OpenApiDoc): OpenApiDoc {
+function polish(doc: OpenApiDoc, errorMediaTypes: ReadonlyMap<string, string>): OpenApiDoc {
   const schemas = asJson(asJson(asJson(doc).components).schemas);
   for (const schema of Object.values(schemas)) {
     delete asJson(schema).$schema;
@@ -60,8 +37,9 @@ function polish(doc: OpenApiDoc): OpenApiDoc {
         const content = asJson(asJson(res).content);
         const json = asJson(content['application/json']);
         const ref = String(asJson(json.schema).$ref ?? '');
-        if (ref.endsWith('/Problem') || ref.endsWith('/ReplicateProblem')) {
-          asJson(res).content = { 'application/problem+json': json };
+        const mediaType = errorMediaTypes.get(ref.split('/').pop() ?? '');
+        if (mediaType && mediaType !== 'application/json') {
+          asJson(res).content = { [mediaType]: json };
         }
       }
     }
@@ -90,7 +68,22 @@ export const OPENAPI_INFO = {
     'Every generation becomes a task: create it, then read it (`?wait=N` long-polls).',
 };
 
-export async function registerOpenApi(app: FastifyInstance): Promise<void> {
+/** Component name of each surface's error schema → the media type its errors are sent as. */
+function errorMediaTypesOf(surfaces: readonly Surface[]): Map<string, string> {
+  const types = new Map<string, string>();
+  for (const { errorDocs } of surfaces) {
+    const id = z.globalRegistry.get(errorDocs.schema)?.id;
+    if (id) types.set(id, errorDocs.mediaType);
+  }
+  return types;
+}
+
+/** /openapi.json and /docs; each surface adds its tag (if any) and its error media type. */
+export async function registerOpenApi(
+  app: GatewayApp,
+  surfaces: readonly Surface[],
+): Promise<void> {
+  const errorMediaTypes = errorMediaTypesOf(surfaces);
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -102,12 +95,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
         { name: 'models', description: 'Models and their enforced limits' },
         { name: 'operations', description: 'Health, readiness and metrics' },
         { name: 'media', description: 'Files genway publishes for providers that only take URLs' },
-        {
-          name: 'replicate-compatible',
-          description:
-            'Replicate\'s predictions API at `/replicate/v1`, for existing Replicate clients (the official `replicate` npm client with `baseUrl: "<genway>/replicate/v1"` and a gateway key as `auth`, sent as `Bearer` or `Token`). Each prediction is a genway task of the replicate provider; errors use Replicate\'s `{title, detail, status}` shape.',
-        },
-        OPENAI_TAG,
+        ...surfaces.flatMap((s) => (s.tag ? [s.tag] : [])),
       ],
       components: {
         securitySchemes: {
@@ -120,7 +108,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       },
     },
     transform: jsonSchemaTransform,
-    transformObject: (input) => polish(jsonSchemaTransformObject(input)),
+    transformObject: (input) => polish(jsonSchemaTransformObject(input), errorMediaTypes),
   });
   await app.register(fastifySwaggerUi, {
     routePrefix: '/docs',

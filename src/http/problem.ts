@@ -1,8 +1,9 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { ErrorCode } from '../errors/catalogue.js';
 import { GatewayError, isGatewayError, type FieldError } from '../errors/gateway-error.js';
-import type { Problem } from '../contracts/common.js';
+import { ProblemSchema, type Problem } from '../contracts/common.js';
+import { documentedErrors, sendSurfaceError, type Surface } from './surface.js';
 
 export const problemType = (code: string) => `urn:genway:error:${code}`;
 
@@ -66,30 +67,44 @@ export function toProblem(err: GatewayError, requestId: string): Problem {
   };
 }
 
-export function sendProblem(reply: FastifyReply, err: GatewayError): FastifyReply {
-  if (err.retryAfterMs !== undefined)
-    reply.header('retry-after', Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
-  if (err.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
-  return reply
-    .code(err.status)
-    .type('application/problem+json')
-    .send(toProblem(err, reply.request.id));
-}
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Invalid request: `errors` lists every bad field',
+  401: 'Missing or invalid gateway key',
+  404: 'No such resource for this tenant',
+  409: 'Conflict with the current state',
+  410: 'Gone upstream',
+  413: 'Body too large',
+  415: 'Unsupported content type',
+  416: 'The byte range is outside the file',
+  422: 'Refused by the provider or reused Idempotency-Key',
+  429: "Rate limited (`rate_limited`: this gateway key's requests per window, see the `x-ratelimit-*` headers) or every credential of the provider busy (`upstream_rate_limited`); see Retry-After",
+  500: 'Unexpected error',
+  502: 'The provider failed or refused the gateway credentials',
+  503: 'Not ready / provider unreachable',
+  504: 'The provider did not answer in time',
+};
+
+/** Documented error answers of a route: the problem+json body under each status. */
+export const problemResponses = documentedErrors(ProblemSchema, PROBLEM_DESCRIPTIONS);
 
 /**
- * The one place errors become HTTP answers (problem+json). Surfaces with their own error
- * dialect (Replicate, OpenAI) register a `renderError` decorator on their scope.
+ * genway's own surface (`/v1`): errors are problem+json. It is also how the routes outside
+ * every surface (health, docs, media, callbacks) and unknown URLs are answered.
  */
-export function registerErrorHandling(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const err = toGatewayError(error);
-    if (err.status >= 500) request.log.error({ err: error, code: err.code }, 'request failed');
-    return sendProblem(reply, err);
-  });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
-      reply,
-      new GatewayError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+export const NORMALIZED_SURFACE: Surface<typeof ProblemSchema> = {
+  prefix: '/v1',
+  toError: toGatewayError,
+  render: (reply, err) =>
+    reply.code(err.status).type('application/problem+json').send(toProblem(err, reply.request.id)),
+  challenge: 'Bearer',
+  authMessages: {
+    missing: 'Send Authorization: Bearer <gateway key>',
+    invalid: 'The gateway key is not valid',
+  },
+  errorDocs: { schema: ProblemSchema, mediaType: 'application/problem+json' },
+  errorResponses: problemResponses,
+};
+
+export function sendProblem(reply: FastifyReply, err: GatewayError): FastifyReply {
+  return sendSurfaceError(reply, NORMALIZED_SURFACE, err);
 }

@@ -1,12 +1,9 @@
 import fastifyRateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Config, RateLimit } from '../config/config.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { problemResponses } from './openapi.js';
-import { openaiErrorResponses } from './openai/errors.js';
-import { OPENAI_PREFIX } from './openai/mapping.js';
-import { replicateProblemResponses } from './replicate/errors.js';
-import { SURFACE_PREFIX as REPLICATE_PREFIX } from './replicate/prediction.js';
+import type { GatewayApp } from './route-deps.js';
+import { surfaceAt, type Surface } from './surface.js';
 
 const describeWindow = (ms: number) =>
   ms % 3_600_000 === 0
@@ -19,20 +16,24 @@ const describeWindow = (ms: number) =>
 
 /**
  * Requests per window per tenant (@fastify/rate-limit, in-memory store of this process), on
- * every route whose scope authenticated a gateway key: `/v1`, `/replicate/v1`, `/openai/v1`.
+ * every route whose scope authenticated a gateway key: the routes of every API surface.
  * The key is the tenant, so all keys of a tenant and all surfaces share one budget.
  *
  * It runs as a root `preParsing` hook: after the scopes' `onRequest` authentication (a request
  * without a valid key is answered 401 before it and never counts against anyone; such requests
  * are not limited per IP either: a 401 costs one hash lookup) and before the body is read. A
- * request over the limit is thrown as 429 `rate_limited` with `Retry-After`, rendered by the
- * error handler of the route's surface (problem+json, Replicate's or OpenAI's shape); every
- * limited answer carries `x-ratelimit-limit`, `-remaining` and `-reset` (seconds).
+ * request over the limit is thrown as 429 `rate_limited` with `Retry-After`, answered by the
+ * error handler of the route's surface in its own error shape; every limited answer carries
+ * `x-ratelimit-limit`, `-remaining` and `-reset` (seconds).
  *
  * Must be called before the scopes are registered (hooks are copied into child scopes then).
  */
-export async function registerTenantRateLimit(app: FastifyInstance, config: Config): Promise<void> {
-  documentRateLimit(app);
+export async function registerTenantRateLimit(
+  app: GatewayApp,
+  config: Config,
+  surfaces: readonly Surface[],
+): Promise<void> {
+  documentRateLimit(app, surfaces);
   const fallback: RateLimit = config.rateLimit ?? { max: 0, windowMs: 60_000 };
   const byTenant = new Map<string, RateLimit>(
     config.tenants.map((t) => [t.id, t.rateLimit ?? fallback]),
@@ -73,18 +74,11 @@ export async function registerTenantRateLimit(app: FastifyInstance, config: Conf
  * where the route does not list 429 itself (whatever the configured limits, so the committed
  * document does not depend on them).
  */
-function documentRateLimit(app: FastifyInstance): void {
+function documentRateLimit(app: GatewayApp, surfaces: readonly Surface[]): void {
   app.addHook('onRoute', (route) => {
     const responses = route.schema?.response as Record<string, unknown> | undefined;
     if (!responses || route.schema?.hide || '429' in responses) return;
-    const url = route.url;
-    const doc = url.startsWith(`${OPENAI_PREFIX}/`)
-      ? openaiErrorResponses(429)
-      : url.startsWith(`${REPLICATE_PREFIX}/`)
-        ? replicateProblemResponses(429)
-        : url.startsWith('/v1/')
-          ? problemResponses(429)
-          : undefined;
-    if (doc) Object.assign(responses, doc);
+    const surface = surfaceAt(surfaces, route.url);
+    if (surface) Object.assign(responses, surface.errorResponses(429));
   });
 }

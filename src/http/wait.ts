@@ -1,9 +1,22 @@
 import type { FastifyRequest } from 'fastify';
 
-/** Seconds asked for by `Prefer: wait=N` (RFC 7240), capped; 0 when absent. */
+/**
+ * The `wait` preference of a `Prefer` header (RFC 7240; preferences and their parameters split
+ * on `,` and `;`): `wait=N` → N, a bare `wait` → null, undefined when there is none. Each
+ * surface decides what a bare `wait` and the bounds mean.
+ */
+export function preferredWait(header: string | string[] | undefined): number | null | undefined {
+  for (const token of [header ?? []].flat().join(',').split(/[,;]/)) {
+    const m = /^wait(?:\s*=\s*(\d{1,5}))?$/i.exec(token.trim());
+    if (m) return m[1] === undefined ? null : Number(m[1]);
+  }
+  return undefined;
+}
+
+/** Seconds asked for by `Prefer: wait=N`, capped; 0 when absent (a bare `wait` asks nothing). */
 export function preferWaitSeconds(prefer: string | undefined, max: number): number {
-  const match = prefer ? /(?:^|[,;\s])wait=(\d{1,5})\b/i.exec(prefer) : null;
-  return match?.[1] ? Math.min(Number(match[1]), max) : 0;
+  const asked = preferredWait(prefer);
+  return typeof asked === 'number' ? Math.min(asked, max) : 0;
 }
 
 /** Aborts when the client hangs up, so a long-poll stops waiting for nobody. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildOpenApiDocument, serializeOpenApi } from '../../src/http/openapi-document.js';
+import { buildOpenApiDocument, serializeOpenApi } from '../../src/app/openapi-document.js';
 import { buildTestApp, type TestApp } from '../helpers/test-app.js';
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,8 +1,9 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply } from 'fastify';
 import { OpenAIErrorSchema, type OpenAIErrorBody } from '../../contracts/openai.js';
 import type { ErrorCode } from '../../errors/catalogue.js';
 import { GatewayError, isGatewayError } from '../../errors/gateway-error.js';
 import { toGatewayError } from '../problem.js';
+import { documentedErrors } from '../surface.js';
 import { toOpenAIParam } from './mapping.js';
 
 declare module 'fastify' {
@@ -102,31 +103,16 @@ function mayHaveStartedJob(err: GatewayError): boolean {
   );
 }
 
-export function sendOpenAIError(reply: FastifyReply, err: GatewayError): FastifyReply {
+/**
+ * OpenAI's envelope, status and content type; on a create, `x-should-retry` tells the official
+ * client whether re-sending is safe (`retry-after` and the challenge are set by the caller).
+ */
+export function renderOpenAIError(reply: FastifyReply, err: GatewayError): FastifyReply {
   const { status, body } = toOpenAIError(err);
-  if (err.retryAfterMs !== undefined) {
-    reply.header('retry-after', Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
-  }
-  if (err.code === 'unauthorized') reply.header('www-authenticate', 'Bearer');
   if (reply.request.routeOptions.config?.openaiCreate && SDK_RETRIED(status)) {
     reply.header('x-should-retry', mayHaveStartedJob(err) ? 'false' : 'true');
   }
   return reply.code(status).type('application/json; charset=utf-8').send(body);
-}
-
-/** Error and not-found handlers of the `/openai/v1` scope (OpenAI's envelope, never problem+json). */
-export function registerOpenAIErrors(scope: FastifyInstance): void {
-  scope.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const err = toOpenAIGatewayError(error);
-    if (err.status >= 500) request.log.error({ err: error, code: err.code }, 'request failed');
-    return sendOpenAIError(reply, err);
-  });
-  scope.setNotFoundHandler((request, reply) =>
-    sendOpenAIError(
-      reply,
-      new GatewayError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
 }
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -145,8 +131,4 @@ const DESCRIPTIONS: Record<number, string> = {
 };
 
 /** Documented error answers of an `/openai/v1` route. */
-export function openaiErrorResponses(...statuses: number[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [s, OpenAIErrorSchema.describe(DESCRIPTIONS[s] ?? 'Error')]),
-  );
-}
+export const openaiErrorResponses = documentedErrors(OpenAIErrorSchema, DESCRIPTIONS);

@@ -3,7 +3,7 @@ import { isGatewayError } from '../../errors/gateway-error.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { replicateProblemResponses } from './errors.js';
 import { PredictionIdParams } from './get-prediction.js';
-import { findPrediction, surfaceBase, toPrediction } from './prediction.js';
+import { findPrediction, surfaceBase, renderPrediction } from './prediction.js';
 
 export function cancelPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
   app.post(
@@ -26,10 +26,14 @@ export function cancelPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
       const base = surfaceBase(deps.config, request);
       const task = await findPrediction(deps.tasks, request.tenant, request.params.id);
       try {
-        return toPrediction(await deps.tasks.cancel(request.tenant, task.id), base);
+        return renderPrediction(
+          deps.models,
+          await deps.tasks.cancel(request.tenant, task.id),
+          base,
+        );
       } catch (err) {
         if (!isGatewayError(err) || err.code !== 'task_already_finished') throw err;
-        return toPrediction(await deps.tasks.get(request.tenant, task.id), base);
+        return renderPrediction(deps.models, await deps.tasks.get(request.tenant, task.id), base);
       }
     },
   );

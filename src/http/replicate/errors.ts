@@ -1,8 +1,8 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import type { ReplicateProblemBody } from '../../contracts/replicate.js';
 import { ReplicateProblemSchema } from '../../contracts/replicate.js';
-import { GatewayError } from '../../errors/gateway-error.js';
-import { toGatewayError } from '../problem.js';
+import type { GatewayError } from '../../errors/gateway-error.js';
+import { documentedErrors } from '../surface.js';
 
 /**
  * The one error renderer of `/replicate/v1`: Replicate's problem shape `{title, detail, status}`
@@ -41,34 +41,10 @@ export function toReplicateProblem(err: GatewayError): ReplicateProblemBody {
   }
 }
 
-export function sendReplicateProblem(reply: FastifyReply, err: GatewayError): FastifyReply {
-  if (err.retryAfterMs !== undefined) {
-    reply.header('retry-after', Math.max(1, Math.ceil(err.retryAfterMs / 1000)));
-  }
+/** Replicate's problem shape, status and content type (`retry-after` is set by the caller). */
+export function renderReplicateProblem(reply: FastifyReply, err: GatewayError): FastifyReply {
   const body = toReplicateProblem(err);
   return reply.code(body.status).type('application/problem+json').send(body);
-}
-
-/** Error and not-found handlers of the `/replicate/v1` scope. */
-export function registerReplicateErrors(scope: FastifyInstance): void {
-  scope.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const err = toGatewayError(error);
-    if (err.status >= 500) request.log.error({ err: error, code: err.code }, 'request failed');
-    return sendReplicateProblem(reply, err);
-  });
-  scope.setNotFoundHandler((request, reply) =>
-    sendReplicateProblem(
-      reply,
-      new GatewayError('not_found', `No route ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
-}
-
-/** Documented error answers of a `/replicate/v1` route. */
-export function replicateProblemResponses(...statuses: number[]) {
-  return Object.fromEntries(
-    statuses.map((s) => [s, ReplicateProblemSchema.describe(DESCRIPTIONS[s] ?? 'Error')]),
-  );
 }
 
 const DESCRIPTIONS: Record<number, string> = {
@@ -84,3 +60,6 @@ const DESCRIPTIONS: Record<number, string> = {
   503: 'Replicate unreachable or not configured',
   504: 'Replicate did not answer in time',
 };
+
+/** Documented error answers of a `/replicate/v1` route. */
+export const replicateProblemResponses = documentedErrors(ReplicateProblemSchema, DESCRIPTIONS);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ReplicatePredictionSchema } from '../../contracts/replicate.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { replicateProblemResponses } from './errors.js';
-import { findPrediction, surfaceBase, toPrediction } from './prediction.js';
+import { findPrediction, surfaceBase, renderPrediction } from './prediction.js';
 
 export const PredictionIdParams = z.object({
   id: z.string().max(200).meta({
@@ -27,7 +27,7 @@ export function getPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
     },
     async (request) => {
       const task = await findPrediction(deps.tasks, request.tenant, request.params.id);
-      return toPrediction(task, surfaceBase(deps.config, request));
+      return renderPrediction(deps.models, task, surfaceBase(deps.config, request));
     },
   );
 }

@@ -3,7 +3,7 @@ import { ReplicatePredictionListSchema } from '../../contracts/replicate.js';
 import type { TaskRecord } from '../../domain/task-record.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { replicateProblemResponses } from './errors.js';
-import { REPLICATE_PROVIDER, surfaceBase, toPrediction } from './prediction.js';
+import { REPLICATE_PROVIDER, surfaceBase, renderPrediction } from './prediction.js';
 
 /** Tasks read from the store per batch while filling a page with replicate tasks. */
 const BATCH = 200;
@@ -82,7 +82,11 @@ export function listPredictionsRoute(app: GatewayApp, deps: RouteDeps): void {
         if (created_before !== undefined) url.searchParams.set('created_before', created_before);
         next = url.toString();
       }
-      return { previous: null, next, results: page.map((t) => toPrediction(t, base)) };
+      return {
+        previous: null,
+        next,
+        results: page.map((t) => renderPrediction(deps.models, t, base)),
+      };
     },
   );
 }

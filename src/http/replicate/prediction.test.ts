@@ -51,7 +51,7 @@ describe('preferWait', () => {
 
 describe('toPrediction', () => {
   it('falls back on the task model when the adapter view is missing', () => {
-    const p = toPrediction(task(), BASE);
+    const p = toPrediction(task(), {}, BASE);
     expect(p).toMatchObject({
       model: 'stability-ai/stable-diffusion',
       version: SD,
@@ -61,13 +61,13 @@ describe('toPrediction', () => {
       output: null,
     });
     expect(
-      toPrediction(task({ model: 'replicate/black-forest-labs/flux-schnell' }), BASE).version,
+      toPrediction(task({ model: 'replicate/black-forest-labs/flux-schnell' }), {}, BASE).version,
     ).toBe('hidden');
   });
 
   it('speaks Replicate statuses; aborted upstream is canceled here', () => {
-    expect(toPrediction(task({ status: 'running' }), BASE).status).toBe('processing');
-    expect(toPrediction(task({ status: 'running' }), BASE, { created: true }).status).toBe(
+    expect(toPrediction(task({ status: 'running' }), {}, BASE).status).toBe('processing');
+    expect(toPrediction(task({ status: 'running' }), {}, BASE, { created: true }).status).toBe(
       'starting',
     );
     const aborted = task({
@@ -75,7 +75,7 @@ describe('toPrediction', () => {
       upstreamStatus: 'aborted',
       completedAt: Date.now(),
     });
-    expect(toPrediction(aborted, BASE).status).toBe('canceled');
+    expect(toPrediction(aborted, {}, BASE).status).toBe('canceled');
   });
 
   it('renders one URL or a list as the model did, and data_removed without outputs', () => {
@@ -84,22 +84,24 @@ describe('toPrediction', () => {
     ];
     const done = { status: 'succeeded' as const, completedAt: Date.parse('2026-01-01T00:00:05Z') };
     const view = (kind: string | null, removed = false) => ({
-      replicate: { output_kind: kind, data_removed: removed, metrics: { predict_time: 2 } },
+      output_kind: kind,
+      data_removed: removed,
+      metrics: { predict_time: 2 },
     });
-    expect(
-      toPrediction(task({ ...done, outputs, upstreamState: view('string') }), BASE).output,
-    ).toBe('https://replicate.delivery/a/out.mp4');
-    const list = toPrediction(task({ ...done, outputs, upstreamState: view('list') }), BASE);
+    expect(toPrediction(task({ ...done, outputs }), view('string'), BASE).output).toBe(
+      'https://replicate.delivery/a/out.mp4',
+    );
+    const list = toPrediction(task({ ...done, outputs }), view('list'), BASE);
     expect(list.output).toEqual(['https://replicate.delivery/a/out.mp4']);
     expect(list.metrics).toEqual({ predict_time: 2, total_time: 5 });
-    const removed = toPrediction(task({ ...done, upstreamState: view('list', true) }), BASE);
+    const removed = toPrediction(task({ ...done }), view('list', true), BASE);
     expect(removed).toMatchObject({ output: null, data_removed: true });
-    const kept = toPrediction(task({ ...done, outputs, upstreamState: view('list', true) }), BASE);
+    const kept = toPrediction(task({ ...done, outputs }), view('list', true), BASE);
     expect(kept).toMatchObject({ output: [outputs[0]!.url], data_removed: false });
   });
 
   it('points urls at genway', () => {
-    const p = toPrediction(task(), BASE);
+    const p = toPrediction(task(), {}, BASE);
     expect(p.urls).toEqual({
       get: `${BASE}/predictions/task_01JD7Z6Q4N8K2V3W5X6Y7Z8A9B`,
       cancel: `${BASE}/predictions/task_01JD7Z6Q4N8K2V3W5X6Y7Z8A9B/cancel`,
@@ -113,7 +115,7 @@ describe('toPrediction', () => {
       completedAt: Date.now(),
       error: { code: 'upstream_rejected', message: 'NSFW content detected.' },
     });
-    expect(toPrediction(failed, BASE)).toMatchObject({
+    expect(toPrediction(failed, {}, BASE)).toMatchObject({
       status: 'failed',
       error: 'NSFW content detected.',
     });

@@ -2,9 +2,11 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Config } from '../../config/config.js';
 import type { ReplicatePredictionBody } from '../../contracts/replicate.js';
+import type { ModelRegistry } from '../../domain/models.js';
 import type { TaskService } from '../../domain/task-service.js';
 import { isTerminal, type TaskRecord } from '../../domain/task-record.js';
 import { GatewayError } from '../../errors/gateway-error.js';
+import { preferredWait } from '../wait.js';
 
 export const REPLICATE_PROVIDER = 'replicate';
 export const SURFACE_PREFIX = '/replicate/v1';
@@ -13,11 +15,11 @@ export const SURFACE_PREFIX = '/replicate/v1';
 const PREDICTION_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
- * What the replicate adapter keeps of the upstream prediction in the task's adapter state
- * (`upstreamState.replicate`, written by providers/replicate/mapping.ts). Read tolerantly: a
- * task written by an older genway may lack it, and then defaults apply.
+ * The prediction fields the provider's adapter keeps for this surface (`surfaceFields` of the
+ * adapter port). Read tolerantly: a task written by an older genway may lack them, and then
+ * defaults apply.
  */
-const ViewSchema = z.object({
+const FieldsSchema = z.object({
   model: z.string().nullish(),
   version: z.string().nullish(),
   input: z.record(z.string(), z.unknown()).nullish(),
@@ -26,6 +28,7 @@ const ViewSchema = z.object({
   completed_at: z.string().nullish(),
   metrics: z.object({ predict_time: z.number().optional() }).loose().nullish(),
   data_removed: z.boolean().nullish(),
+  /** Shape of the upstream `output`: one URL (`string`) or a list (`list`), to render it alike. */
   output_kind: z.enum(['string', 'list']).nullish(),
 });
 
@@ -82,13 +85,17 @@ export interface RenderOptions {
   created?: boolean;
 }
 
-/** A task of the replicate provider as a Replicate prediction object. */
+/**
+ * A task of the replicate provider as a Replicate prediction object; `fields` are what its
+ * adapter kept of the upstream prediction (see `renderPrediction`).
+ */
 export function toPrediction(
   task: TaskRecord,
+  fields: Record<string, unknown>,
   base: string,
   options: RenderOptions = {},
 ): ReplicatePredictionBody {
-  const parsed = ViewSchema.safeParse(task.upstreamState.replicate);
+  const parsed = FieldsSchema.safeParse(fields);
   const view = parsed.success ? parsed.data : {};
   const fallback = modelAndVersion(task);
   const succeeded = task.status === 'succeeded';
@@ -136,14 +143,23 @@ export function toPrediction(
   };
 }
 
+/** The task as a prediction, with the fields its provider's adapter exposes to this surface. */
+export function renderPrediction(
+  models: ModelRegistry,
+  task: TaskRecord,
+  base: string,
+  options: RenderOptions = {},
+): ReplicatePredictionBody {
+  const fields = models.adapter(task.provider)?.surfaceFields?.(task.upstreamState) ?? {};
+  return toPrediction(task, fields, base, options);
+}
+
 /**
  * `Prefer: wait` → the most genway holds (60 s, or MAX_WAIT_SECONDS), `wait=N` → N s
  * clamped to 1..that; undefined when the client did not ask to wait.
  */
 export function preferWait(header: string | string[] | undefined, max: number): number | undefined {
-  for (const token of [header ?? []].flat().join(',').split(/[,;]/)) {
-    const m = /^wait(?:\s*=\s*(\d{1,5}))?$/i.exec(token.trim());
-    if (m) return m[1] === undefined ? max : Math.min(Math.max(Number(m[1]), 1), max);
-  }
-  return undefined;
+  const asked = preferredWait(header);
+  if (asked === undefined) return undefined;
+  return asked === null ? max : Math.min(Math.max(asked, 1), max);
 }

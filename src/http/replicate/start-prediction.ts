@@ -5,7 +5,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import { idempotencyOf, keyedCreate } from '../idempotency.js';
 import type { RouteDeps } from '../route-deps.js';
 import { clientGone } from '../wait.js';
-import { REPLICATE_PROVIDER, preferWait, surfaceBase, toPrediction } from './prediction.js';
+import { REPLICATE_PROVIDER, preferWait, surfaceBase, renderPrediction } from './prediction.js';
 
 /** Bodies with `data:` URI inputs reach 10 MB (the official client's inline limit). */
 export const CREATE_BODY_LIMIT = 16 * 1024 * 1024;
@@ -74,7 +74,9 @@ export async function startPrediction(
     }
     reply.header('preference-applied', `wait=${wait}`);
   }
-  const prediction = toPrediction(task, surfaceBase(deps.config, request), { created: true });
+  const prediction = renderPrediction(deps.models, task, surfaceBase(deps.config, request), {
+    created: true,
+  });
   // 202: created, but the wait ran out before the outputs (Replicate's meaning).
   return reply
     .code(wait !== undefined && !isTerminal(task.status) ? 202 : 201)

@@ -80,6 +80,12 @@ export class ReplicateAdapter implements ProviderAdapter {
     return isTrustedOutputUrl(url, this.settings.emulated ? this.origin : '', [DELIVERY_HOST]);
   }
 
+  /** The prediction fields `/replicate/v1` answers with (kept under `replicate`; {} if none). */
+  surfaceFields(state: Record<string, unknown>): Record<string, unknown> {
+    const view = (state as Partial<ReplicateState>).replicate;
+    return view && typeof view === 'object' ? { ...view } : {};
+  }
+
   async start(call: StartCall): Promise<UpstreamSnapshot> {
     const ref = parseModelRef(call.model);
     if (!ref) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { GatewayError } from '../../../errors/gateway-error.js';
-import { problemResponses } from '../../openapi.js';
+import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 
 declare module 'fastify' {
@@ -11,7 +11,7 @@ declare module 'fastify' {
 }
 
 /**
- * GET /media/{token}: files genway published for an upstream that only takes URLs (Haiper).
+ * GET /media/{token}: files genway published for an upstream that only takes URLs.
  * No gateway key: the provider fetches it; the 256-bit token is the only credential.
  */
 export function getMediaRoute(app: GatewayApp, deps: RouteDeps): void {

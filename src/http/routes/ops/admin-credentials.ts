@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { CredentialAdminListSchema } from '../../../contracts/credentials.js';
 import type { CredentialPool } from '../../../domain/credential-pool.js';
 import { GatewayError } from '../../../errors/gateway-error.js';
-import { problemResponses } from '../../openapi.js';
+import { problemResponses } from '../../problem.js';
 import type { GatewayApp } from '../../route-deps.js';
 
 export interface AdminRouteDeps {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CredentialReadinessSchema } from '../../../contracts/credentials.js';
-import { problemResponses } from '../../openapi.js';
+import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { GatewayError } from '../../../errors/gateway-error.js';
 

@@ -1,6 +1,6 @@
 import { TaskSchema } from '../../../contracts/task.js';
 import { toPublicTask } from '../../../domain/task-record.js';
-import { problemResponses } from '../../openapi.js';
+import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { TaskIdParams } from './get-task.js';
 

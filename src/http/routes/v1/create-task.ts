@@ -3,7 +3,7 @@ import type { Operation } from '../../../contracts/common.js';
 import { TaskSchema } from '../../../contracts/task.js';
 import { toPublicTask } from '../../../domain/task-record.js';
 import { IdempotencyKeyHeaderSchema, idempotencyOf, keyedCreate } from '../../idempotency.js';
-import { problemResponses } from '../../openapi.js';
+import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone, preferWaitSeconds } from '../../wait.js';
 

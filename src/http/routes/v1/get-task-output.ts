@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { GatewayError } from '../../../errors/gateway-error.js';
-import { problemResponses } from '../../openapi.js';
-import { sendProblem } from '../../problem.js';
+import { problemResponses, sendProblem } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { TaskIdParams } from './get-task.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TaskSchema } from '../../../contracts/task.js';
 import { toPublicTask } from '../../../domain/task-record.js';
-import { problemResponses } from '../../openapi.js';
+import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone } from '../../wait.js';
 

@@ -1,5 +1,5 @@
 import { ModelListSchema } from '../../../contracts/models.js';
-import { problemResponses } from '../../openapi.js';
+import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 
 export function listModelsRoute(app: GatewayApp, deps: RouteDeps): void {

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { TaskStatusSchema } from '../../../contracts/common.js';
 import { TaskListSchema } from '../../../contracts/task.js';
 import { toPublicTask } from '../../../domain/task-record.js';
-import { problemResponses } from '../../openapi.js';
+import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 
 export function listTasksRoute(app: GatewayApp, deps: RouteDeps): void {

@@ -8,7 +8,7 @@ import {
   type TaskChange,
   type TaskRecord,
 } from '../../../domain/task-record.js';
-import { problemResponses } from '../../openapi.js';
+import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { TaskIdParams } from './get-task.js';
 

@@ -1,0 +1,37 @@
+import type { Config } from '../config/config.js';
+import { GatewayKeys } from '../http/auth.js';
+import { registerOpenApi } from '../http/openapi.js';
+import { registerTenantRateLimit } from '../http/rate-limit.js';
+import type { GatewayApp, RouteDeps } from '../http/route-deps.js';
+import { callbackRoutes } from '../http/routes/callbacks/index.js';
+import { getMediaRoute } from '../http/routes/media/get-media.js';
+import { adminCredentialsRoute } from '../http/routes/ops/admin-credentials.js';
+import { healthRoutes } from '../http/routes/ops/health.js';
+import { metricsRoute } from '../http/routes/ops/metrics.js';
+import { registerSurface } from '../http/surface.js';
+import { SURFACES, SURFACE_ROUTES } from '../http/surfaces.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { RuntimeServices } from './runtime.js';
+
+/**
+ * Every route of the app: the rate limit and the OpenAPI document first (their hooks must
+ * reach the routes), then operations, media, upstream callbacks and the API surfaces.
+ */
+export async function registerRoutes(
+  app: GatewayApp,
+  config: Config,
+  services: RuntimeServices,
+  metrics: GatewayMetrics,
+): Promise<void> {
+  const { tasks, models, store, outputs, media, pools, callbacks } = services;
+  await registerTenantRateLimit(app, config, SURFACES);
+  await registerOpenApi(app, SURFACES);
+  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, pools };
+  healthRoutes(app, routeDeps);
+  adminCredentialsRoute(app, { pools, token: config.adminToken });
+  metricsRoute(app, { metrics, token: config.metricsToken });
+  getMediaRoute(app, routeDeps);
+  await callbackRoutes(app, { callbacks });
+  const keys = new GatewayKeys(config.tenants);
+  for (const surface of SURFACE_ROUTES) await registerSurface(app, surface, routeDeps, keys);
+}

@@ -1,0 +1,114 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import pino, { type DestinationStream } from 'pino';
+import type { Config } from '../config/config.js';
+import { secretsOf } from '../config/load.js';
+import { MAX_JSON_DEPTH, nestedDeeperThan, tooDeeplyNested } from '../http/json-depth.js';
+import { NORMALIZED_SURFACE } from '../http/problem.js';
+import type { GatewayApp } from '../http/route-deps.js';
+import {
+  registerSurfaceErrors,
+  sendSurfaceError,
+  surfaceAt,
+  type Surface,
+} from '../http/surface.js';
+import { loggerOptions, scrubbingDestination } from '../logging.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+
+export interface ShellOptions {
+  /** Where log lines go (tests capture them); stdout by default. */
+  logStream?: DestinationStream;
+  metrics: GatewayMetrics;
+  /** The API surfaces: router-level errors under a surface's prefix answer in its shape. */
+  surfaces: readonly Surface[];
+}
+
+/**
+ * The Fastify instance with everything that is not a route: server options, the scrubbing
+ * logger, body parsers, the app-wide error and not-found answers (problem+json), the request
+ * id and the one log line per request. Knows no store, provider or task.
+ */
+export function createShell(config: Config, { logStream, metrics, surfaces }: ShellOptions) {
+  const logger: FastifyBaseLogger = pino(
+    loggerOptions(config.logLevel),
+    scrubbingDestination(secretsOf(config), logStream),
+  );
+  const app: GatewayApp = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.limits.bodyLimitBytes,
+    genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
+    // One line per request, written in onResponse below, instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    routerOptions: { maxParamLength: 200 },
+    // Router-level errors (undecodable URL, over-long path parameter) skip the error handler
+    // and the hooks: answer them in the shape of the surface the URL is under, with the
+    // request id (problem+json outside every surface).
+    frameworkErrors: (error, request, reply) => {
+      // The onResponse hook never sees these: counted here, as route "unmatched".
+      reply.raw.once('finish', () =>
+        metrics.httpRequest(undefined, request.method, reply.statusCode, reply.elapsedTime / 1000),
+      );
+      const surface = surfaceAt(surfaces, request.url) ?? NORMALIZED_SURFACE;
+      return sendSurfaceError(
+        reply.header('x-request-id', request.id),
+        surface,
+        surface.toError(error),
+      );
+    },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  // Responses are built from typed domain objects; plain JSON.stringify keeps reads fast.
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerSurfaceErrors(app, NORMALIZED_SURFACE, { notFound: true });
+  registerJsonParser(app);
+
+  // Answers finished while shutting down close their connection, so a keep-alive client
+  // cannot hold the process open after its in-flight request was served.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    // A getter that builds a new object on every read: read once. No url: no route matched.
+    const route = request.routeOptions;
+    metrics.httpRequest(route.url, request.method, reply.statusCode, reply.elapsedTime / 1000);
+    request.log.info(
+      {
+        method: request.method,
+        url: route.config?.logRouteOnly ? route.url : request.url.split('?')[0],
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 100) / 100,
+      },
+      'request',
+    );
+  });
+  return app;
+}
+
+/**
+ * JSON parser that accepts an empty body (clients send `content-type: application/json`
+ * with nothing on cancel) and keeps Fastify's prototype-poisoning protection.
+ */
+function registerJsonParser(app: GatewayApp): void {
+  const defaultParser = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  // Only JSON bodies: Fastify's default text/plain parser would turn a 415 into a 400.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body === '' || (typeof body === 'string' && body.trim() === ''))
+      return done(null, undefined);
+    defaultParser(request, body as string, (err, parsed) => {
+      if (err) return done(err);
+      if (nestedDeeperThan(parsed, MAX_JSON_DEPTH)) return done(tooDeeplyNested());
+      done(null, parsed);
+    });
+  });
+}
