@@ -109,6 +109,23 @@ describe('ReplicateAdapter', () => {
     expect((s.state as { replicate: { input: unknown } }).replicate.input).toEqual(raw);
   });
 
+  it('exposes the prediction fields it keeps to the compatible surface, never the rest', async () => {
+    const { client, adapter } = setup();
+    client.answers.push({ status: 201, headers: {}, json: prediction({ logs: 'step 1' }) });
+    const s = await adapter.start(start());
+    const state = { ...s.state, early_outputs: [] };
+    expect(adapter.surfaceFields(state)).toMatchObject({
+      model: 'stability-ai/stable-diffusion',
+      version: SD,
+      logs: 'step 1',
+      input: { prompt: 'x', num_inference_steps: 20 },
+    });
+    expect(adapter.surfaceFields(state)).not.toHaveProperty('early_outputs');
+    // A task written before the adapter kept anything (or with a damaged state): nothing.
+    expect(adapter.surfaceFields({})).toEqual({});
+    expect(adapter.surfaceFields({ replicate: 'garbage' })).toEqual({});
+  });
+
   it('polls and cancels at paths built from the base, never at urls.get / urls.cancel', async () => {
     const { client, adapter } = setup();
     client.answers.push(
