@@ -130,7 +130,9 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     );
   });
 
-  const store = deps.store ?? createTaskStore(config.storeUrl);
+  const store =
+    deps.store ??
+    createTaskStore(config.storeUrl, { redisKeyPrefix: config.redisKeyPrefix, logger: app.log });
   const registrations = deps.providers ?? buildProviders(config, { metrics });
   const pools = new Map<string, CredentialPool>();
   const entries = new Map<string, ProviderEntry>();

@@ -1,0 +1,117 @@
+import { Redis, ReplyError } from 'ioredis';
+import type { Logger } from '../../domain/logger.js';
+
+/**
+ * Thrown by the Redis store when Redis cannot answer (down, unreachable, too slow): the
+ * request that needed it can answer 503, and the process keeps running.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`store unavailable: ${message}`, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export interface RedisConnectionOptions {
+  /** How long a command waits for a (re)connection before failing (default 2 s). */
+  connectWaitMs?: number;
+  /** How long one command may take before it fails (default 5 s). */
+  commandTimeoutMs?: number;
+  /** Where outages and recoveries are reported (once each, not per retry). */
+  logger?: Logger;
+}
+
+/**
+ * One ioredis connection that never crashes the process: errors are listened to, reconnects
+ * are retried forever with a bounded back-off, and commands fail fast with a
+ * StoreUnavailableError while Redis is away (no offline queue that would hold requests).
+ */
+export class RedisConnection {
+  readonly client: Redis;
+  private readonly connectWaitMs: number;
+  private readyWaiter?: Promise<void>;
+  private down = false;
+  private closed = false;
+
+  constructor(url: string, options: RedisConnectionOptions = {}) {
+    this.connectWaitMs = options.connectWaitMs ?? 2000;
+    const logger = options.logger;
+    this.client = new Redis(url, {
+      enableOfflineQueue: false,
+      // A command that was sent when the connection dropped fails instead of being re-sent
+      // later: the caller re-reads and decides (the scripts are compare-and-set anyway).
+      autoResendUnfulfilledCommands: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: options.commandTimeoutMs ?? 5000,
+      connectTimeout: 3000,
+      retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+    });
+    this.client.on('error', (err: Error) => {
+      if (this.down || this.closed) return;
+      this.down = true;
+      logger?.error({ err }, 'redis: connection lost; retrying');
+    });
+    this.client.on('ready', () => {
+      if (!this.down) return;
+      this.down = false;
+      logger?.info({}, 'redis: connection back');
+    });
+  }
+
+  /**
+   * Runs `command` once the connection is ready (waiting at most connectWaitMs). Anything
+   * but a Redis reply error (a script's own error) becomes a StoreUnavailableError.
+   */
+  async run<T>(command: () => Promise<T>): Promise<T> {
+    await this.ready();
+    try {
+      return await command();
+    } catch (err) {
+      if (err instanceof ReplyError) throw err;
+      throw new StoreUnavailableError(err instanceof Error ? err.message : String(err), {
+        cause: err,
+      });
+    }
+  }
+
+  private async ready(): Promise<void> {
+    if (this.client.status === 'ready') return;
+    if (this.closed || this.client.status === 'end') {
+      throw new StoreUnavailableError('the Redis connection is closed');
+    }
+    // One listener for every waiting command, however many there are.
+    this.readyWaiter ??= new Promise<void>((resolve) => {
+      this.client.once('ready', () => {
+        this.readyWaiter = undefined;
+        resolve();
+      });
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`Redis not reachable (${this.client.status})`)),
+        this.connectWaitMs,
+      );
+    });
+    try {
+      await Promise.race([this.readyWaiter, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.client.status === 'ready') {
+      try {
+        await this.client.quit();
+        return;
+      } catch {
+        // Fall through: drop the socket.
+      }
+    }
+    this.client.disconnect();
+  }
+}
