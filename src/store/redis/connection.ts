@@ -31,7 +31,8 @@ export class RedisConnection {
   readonly client: Redis;
   private readonly connectWaitMs: number;
   private readyWaiter?: Promise<void>;
-  private down = false;
+  /** `starting` until the first connection; `down` from a lost connection until the next one. */
+  private state: 'starting' | 'up' | 'down' = 'starting';
   private closed = false;
 
   constructor(url: string, options: RedisConnectionOptions = {}) {
@@ -39,23 +40,26 @@ export class RedisConnection {
     const logger = options.logger;
     this.client = new Redis(url, {
       enableOfflineQueue: false,
-      // A command that was sent when the connection dropped fails instead of being re-sent
-      // later: the caller re-reads and decides (the scripts are compare-and-set anyway).
+      // Commands in flight when the connection drops fail at once (0 retries) instead of
+      // being re-sent after a reconnect: the caller re-reads and decides.
+      maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      maxRetriesPerRequest: 1,
       commandTimeout: options.commandTimeoutMs ?? 5000,
       connectTimeout: 3000,
-      retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     });
-    this.client.on('error', (err: Error) => {
-      if (this.down || this.closed) return;
-      this.down = true;
-      logger?.error({ err }, 'redis: connection lost; retrying');
+    const lost = (err?: Error) => {
+      if (this.state === 'down' || this.closed) return;
+      this.state = 'down';
+      logger?.error({ err }, 'redis: connection lost; reconnecting');
+    };
+    this.client.on('error', (err: Error) => lost(err));
+    this.client.on('close', () => {
+      if (this.state === 'up') lost();
     });
     this.client.on('ready', () => {
-      if (!this.down) return;
-      this.down = false;
-      logger?.info({}, 'redis: connection back');
+      if (this.state === 'down') logger?.info({}, 'redis: connection back');
+      this.state = 'up';
     });
   }
 
@@ -79,6 +83,10 @@ export class RedisConnection {
     if (this.client.status === 'ready') return;
     if (this.closed || this.client.status === 'end') {
       throw new StoreUnavailableError('the Redis connection is closed');
+    }
+    // During an outage, fail at once; only the first connection is worth waiting for.
+    if (this.state === 'down') {
+      throw new StoreUnavailableError(`Redis not reachable (${this.client.status})`);
     }
     // One listener for every waiting command, however many there are.
     this.readyWaiter ??= new Promise<void>((resolve) => {
