@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Operation, TaskStatus } from '../../src/contracts/common.js';
-import { IN_PROGRESS_LEASE_MS } from '../../src/domain/idempotency.js';
+import { IN_PROGRESS_LEASE_MS, IdempotencyKeys } from '../../src/domain/idempotency.js';
 import type { TaskRecord, WebhookDelivery } from '../../src/domain/task-record.js';
 import type { IdempotencyRecord, TaskCount, TaskStore } from '../../src/domain/task-store.js';
 
@@ -537,6 +537,48 @@ export function describeTaskStoreConformance(kind: string, open: OpenStore): voi
         expect(results.filter((r) => r === 'claimed')).toHaveLength(1);
         const winner = (await other.getIdempotencyKey(idemScope))?.owner;
         expect(results.every((r) => r === 'claimed' || r.owner === winner)).toBe(true);
+      });
+    });
+
+    describe('Idempotency-Keys after a crash (the domain on this store)', () => {
+      it('takes over a claim whose process died before storing its task', async () => {
+        const { store } = await fresh();
+        let now = 1000;
+        await store.claimIdempotencyKey(idemRecord(), now);
+        now += IN_PROGRESS_LEASE_MS;
+        const task = taskRecord(1, { status: 'queued' });
+        const keys = new IdempotencyKeys({ store, now: () => now, getTask: async () => task });
+        const out = await keys.run(idemScope, 'fp', async (reserve) => {
+          await reserve(task.id);
+          await store.insert(task);
+          return task;
+        });
+        expect(out).toEqual({ task, replayed: false });
+        expect(await store.getIdempotencyKey(idemScope)).toMatchObject({
+          state: 'completed',
+          taskId: task.id,
+        });
+      });
+
+      it('replays the task of a claim whose process died after storing it, starting nothing', async () => {
+        const { store } = await fresh();
+        const task = taskRecord(1, { status: 'queued' });
+        await store.insert(task);
+        let now = 1000;
+        await store.claimIdempotencyKey(idemRecord({ taskId: task.id }), now);
+        now += IN_PROGRESS_LEASE_MS;
+        const keys = new IdempotencyKeys({
+          store,
+          now: () => now,
+          getTask: async (_tenant, id) => (await store.get(id))!,
+        });
+        let started = 0;
+        const out = await keys.run(idemScope, 'fp', async () => {
+          started++;
+          return task;
+        });
+        expect(out).toEqual({ task, replayed: true });
+        expect(started).toBe(0);
       });
     });
 
