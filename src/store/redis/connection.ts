@@ -30,7 +30,8 @@ export interface RedisConnectionOptions {
 export class RedisConnection {
   readonly client: Redis;
   private readonly connectWaitMs: number;
-  private readyWaiter?: Promise<void>;
+  /** Settles with the first connection: ready, or failed. */
+  private readonly firstConnection: Promise<void>;
   /** `starting` until the first connection; `down` from a lost connection until the next one. */
   private state: 'starting' | 'up' | 'down' = 'starting';
   private closed = false;
@@ -46,26 +47,40 @@ export class RedisConnection {
       autoResendUnfulfilledCommands: false,
       commandTimeout: options.commandTimeoutMs ?? 5000,
       connectTimeout: 3000,
+      // Reconnect forever, at most a second apart.
       retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     });
-    const lost = (err?: Error) => {
-      if (this.state === 'down' || this.closed) return;
-      this.state = 'down';
-      logger?.error({ err }, 'redis: connection lost; reconnecting');
-    };
-    this.client.on('error', (err: Error) => lost(err));
-    this.client.on('close', () => {
-      if (this.state === 'up') lost();
+    let settleFirst: (err?: Error) => void = () => {};
+    this.firstConnection = new Promise<void>((resolve, reject) => {
+      settleFirst = (err) => (err ? reject(err) : resolve());
     });
+    this.firstConnection.catch(() => {});
+    let lastError: Error | undefined;
+    const lost = () => {
+      if (this.state === 'down' || this.closed) return;
+      const what = this.state === 'starting' ? 'not reachable' : 'connection lost';
+      this.state = 'down';
+      settleFirst(new StoreUnavailableError(`Redis ${what}`, { cause: lastError }));
+      logger?.error({ err: lastError }, `redis: ${what}; reconnecting`);
+    };
+    // Listening to 'error' is what keeps ioredis from crashing the process; a fatal error
+    // is followed by 'close'.
+    this.client.on('error', (err: Error) => {
+      lastError = err;
+      if (this.client.status !== 'ready') lost();
+    });
+    this.client.on('close', lost);
     this.client.on('ready', () => {
       if (this.state === 'down') logger?.info({}, 'redis: connection back');
       this.state = 'up';
+      lastError = undefined;
+      settleFirst();
     });
   }
 
   /**
-   * Runs `command` once the connection is ready (waiting at most connectWaitMs). Anything
-   * but a Redis reply error (a script's own error) becomes a StoreUnavailableError.
+   * Runs `command` once the connection is ready. Anything but a Redis reply error (a
+   * script's own error) becomes a StoreUnavailableError.
    */
   async run<T>(command: () => Promise<T>): Promise<T> {
     await this.ready();
@@ -79,22 +94,15 @@ export class RedisConnection {
     }
   }
 
+  /** Ready now, or the first connection within connectWaitMs; during an outage, fail at once. */
   private async ready(): Promise<void> {
     if (this.client.status === 'ready') return;
     if (this.closed || this.client.status === 'end') {
       throw new StoreUnavailableError('the Redis connection is closed');
     }
-    // During an outage, fail at once; only the first connection is worth waiting for.
-    if (this.state === 'down') {
+    if (this.state !== 'starting') {
       throw new StoreUnavailableError(`Redis not reachable (${this.client.status})`);
     }
-    // One listener for every waiting command, however many there are.
-    this.readyWaiter ??= new Promise<void>((resolve) => {
-      this.client.once('ready', () => {
-        this.readyWaiter = undefined;
-        resolve();
-      });
-    });
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -103,7 +111,7 @@ export class RedisConnection {
       );
     });
     try {
-      await Promise.race([this.readyWaiter, timeout]);
+      await Promise.race([this.firstConnection, timeout]);
     } finally {
       clearTimeout(timer);
     }
