@@ -352,6 +352,25 @@ export function describeTaskStoreConformance(kind: string, open: OpenStore): voi
         expect(await store.countActiveByCredential('modelslab')).toEqual(new Map([['c1', 2]]));
       });
 
+      it('a task moved to another credential and provider (a failover) is counted there', async () => {
+        const { store, again } = await fresh();
+        const task = taskRecord(1, { status: 'queued', credentialId: 'c1' });
+        await store.insert(task);
+        const moved = next(task, {
+          provider: 'replicate',
+          credentialId: 'r1',
+          model: 'replicate/m',
+        });
+        expect(await store.update(moved)).toBe(true);
+        const other = await again();
+        expect(await other.countActiveByCredential('modelslab')).toEqual(new Map());
+        expect(await other.countActiveByCredential('replicate')).toEqual(new Map([['r1', 1]]));
+        expect(await other.countByStatus!()).toEqual([
+          { provider: 'replicate', status: 'queued', count: 1 },
+        ]);
+        expect(await other.get(task.id)).toEqual(moved);
+      });
+
       it('finds a task by its upstream job, the newest when several, deleted ones too', async () => {
         const { store } = await fresh();
         await store.insert(taskRecord(1, { provider: 'pixverse', upstreamId: '312345678901' }));
