@@ -64,7 +64,9 @@ export async function createRuntime(
   deps: RuntimeDeps,
   { metrics, logger }: RuntimeContext,
 ): Promise<Runtime> {
-  const store = deps.store ?? createTaskStore(config.storeUrl);
+  const store =
+    deps.store ??
+    createTaskStore(config.storeUrl, { redisKeyPrefix: config.redisKeyPrefix, logger });
   const registrations = deps.providers ?? buildProviders(config, { metrics });
   const pools = new Map<string, CredentialPool>();
   const entries = new Map<string, ProviderEntry>();

@@ -74,6 +74,8 @@ export interface Config {
   host: string;
   publicUrl: string | null;
   storeUrl: string;
+  /** Prefix of every Redis key when STORE_URL is redis:// (REDIS_KEY_PREFIX). */
+  redisKeyPrefix: string;
   logLevel: string;
   tenants: TenantConfig[];
   /** No gateway key configured: the documented development key is accepted (emulator mode only). */

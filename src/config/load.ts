@@ -73,10 +73,14 @@ const EnvSchema = z.object({
   STORE_URL: z
     .string()
     .regex(
-      /^(sqlite:.+|memory:)$/,
-      'expected sqlite:<path> or memory: (redis:// is not implemented yet)',
+      /^(sqlite:.+|memory:|rediss?:\/\/.+)$/,
+      'expected sqlite:<path>, memory:, redis://host:port or rediss://host:port',
     )
     .default('sqlite:./data/genway.db'),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[^{}\s]*$/, 'must not contain braces or whitespace')
+    .default('genway:'),
   PUBLIC_URL: httpUrl.optional(),
   WEBHOOK_SECRET: z
     .string()
@@ -369,6 +373,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.HOST,
     publicUrl: e.PUBLIC_URL ?? null,
     storeUrl: e.STORE_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     logLevel: e.LOG_LEVEL,
     tenants,
     devKey,

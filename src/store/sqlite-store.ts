@@ -169,7 +169,9 @@ export class SqliteTaskStore implements TaskStore {
       ),
       get: this.db.prepare<[string], { data: string }>('SELECT data FROM tasks WHERE id = ?'),
       update: this.db.prepare(
-        `UPDATE tasks SET status = @status, next_poll_at = @nextPollAt, next_webhook_at = @nextWebhookAt,
+        // Provider and credential too: a create's failover moves its task to another one.
+        `UPDATE tasks SET tenant = @tenant, provider = @provider, credential_id = @credentialId,
+           status = @status, next_poll_at = @nextPollAt, next_webhook_at = @nextWebhookAt,
            version = @version, data = @data
          WHERE id = @id AND version = @version - 1`,
       ),

@@ -1,0 +1,133 @@
+import { Redis, ReplyError } from 'ioredis';
+import type { Logger } from '../../domain/logger.js';
+
+/**
+ * Thrown by the Redis store when Redis cannot answer (down, unreachable, too slow): the
+ * request that needed it can answer 503, and the process keeps running.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`store unavailable: ${message}`, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export interface RedisConnectionOptions {
+  /** How long a command waits for a (re)connection before failing (default 2 s). */
+  connectWaitMs?: number;
+  /** How long one command may take before it fails (default 5 s). */
+  commandTimeoutMs?: number;
+  /** Where outages and recoveries are reported (once each, not per retry). */
+  logger?: Logger;
+}
+
+/**
+ * One ioredis connection that never crashes the process: errors are listened to, reconnects
+ * are retried forever with a bounded back-off, and commands fail fast with a
+ * StoreUnavailableError while Redis is away (no offline queue that would hold requests).
+ */
+export class RedisConnection {
+  readonly client: Redis;
+  private readonly connectWaitMs: number;
+  /** Settles with the first connection: ready, or failed. */
+  private readonly firstConnection: Promise<void>;
+  /** `starting` until the first connection; `down` from a lost connection until the next one. */
+  private state: 'starting' | 'up' | 'down' = 'starting';
+  private closed = false;
+
+  constructor(url: string, options: RedisConnectionOptions = {}) {
+    this.connectWaitMs = options.connectWaitMs ?? 2000;
+    const logger = options.logger;
+    this.client = new Redis(url, {
+      enableOfflineQueue: false,
+      // Commands in flight when the connection drops fail at once (0 retries) instead of
+      // being re-sent after a reconnect: the caller re-reads and decides.
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: options.commandTimeoutMs ?? 5000,
+      connectTimeout: 3000,
+      // Reconnect forever, at most a second apart.
+      retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+    });
+    let settleFirst: (err?: Error) => void = () => {};
+    this.firstConnection = new Promise<void>((resolve, reject) => {
+      settleFirst = (err) => (err ? reject(err) : resolve());
+    });
+    this.firstConnection.catch(() => {});
+    let lastError: Error | undefined;
+    const lost = () => {
+      if (this.state === 'down' || this.closed) return;
+      const what = this.state === 'starting' ? 'not reachable' : 'connection lost';
+      this.state = 'down';
+      settleFirst(new StoreUnavailableError(`Redis ${what}`, { cause: lastError }));
+      logger?.error({ err: lastError }, `redis: ${what}; reconnecting`);
+    };
+    // Listening to 'error' is what keeps ioredis from crashing the process; a fatal error
+    // is followed by 'close'.
+    this.client.on('error', (err: Error) => {
+      lastError = err;
+      if (this.client.status !== 'ready') lost();
+    });
+    this.client.on('close', lost);
+    this.client.on('ready', () => {
+      if (this.state === 'down') logger?.info({}, 'redis: connection back');
+      this.state = 'up';
+      lastError = undefined;
+      settleFirst();
+    });
+  }
+
+  /**
+   * Runs `command` once the connection is ready. Anything but a Redis reply error (a
+   * script's own error) becomes a StoreUnavailableError.
+   */
+  async run<T>(command: () => Promise<T>): Promise<T> {
+    await this.ready();
+    try {
+      return await command();
+    } catch (err) {
+      if (err instanceof ReplyError) throw err;
+      throw new StoreUnavailableError(err instanceof Error ? err.message : String(err), {
+        cause: err,
+      });
+    }
+  }
+
+  /** Ready now, or the first connection within connectWaitMs; during an outage, fail at once. */
+  private async ready(): Promise<void> {
+    if (this.client.status === 'ready') return;
+    if (this.closed || this.client.status === 'end') {
+      throw new StoreUnavailableError('the Redis connection is closed');
+    }
+    if (this.state !== 'starting') {
+      throw new StoreUnavailableError(`Redis not reachable (${this.client.status})`);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`Redis not reachable (${this.client.status})`)),
+        this.connectWaitMs,
+      );
+    });
+    try {
+      await Promise.race([this.firstConnection, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.client.status === 'ready') {
+      try {
+        await this.client.quit();
+        return;
+      } catch {
+        // Fall through: drop the socket.
+      }
+    }
+    this.client.disconnect();
+  }
+}
