@@ -1,6 +1,19 @@
 import type { Operation, TaskStatus } from '../contracts/common.js';
 import type { TaskRecord } from './task-record.js';
 
+/**
+ * Thrown by a store that cannot answer right now (a networked store whose server is down,
+ * unreachable or too slow): the request that needed it answers 503 `store_unavailable`, and
+ * the process keeps running.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store_unavailable';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(`store unavailable: ${message}`, options);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 /** A page of a tenant's tasks. Deleted tasks (`deletedAt` set) are never listed. */
 export interface ListQuery {
   status?: TaskStatus;

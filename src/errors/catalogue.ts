@@ -44,6 +44,7 @@ export const ERROR_CATALOGUE = {
   upstream_bad_response: { status: 502, title: 'The provider sent an answer genway cannot read' },
   upstream_unavailable: { status: 503, title: 'The provider is unreachable' },
   no_credential_available: { status: 503, title: 'No usable credential for this provider' },
+  store_unavailable: { status: 503, title: 'The task store is unreachable; retry shortly' },
   upstream_timeout: { status: 504, title: 'The provider did not answer in time' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

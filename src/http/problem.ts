@@ -2,6 +2,7 @@ import type { FastifyError, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import type { ErrorCode } from '../errors/catalogue.js';
 import { GatewayError, isGatewayError, type FieldError } from '../errors/gateway-error.js';
+import { StoreUnavailableError } from '../domain/task-store.js';
 import { ProblemSchema, type Problem } from '../contracts/common.js';
 import { documentedErrors, sendSurfaceError, type Surface } from './surface.js';
 
@@ -38,8 +39,20 @@ function fieldErrors(err: FastifyError): FieldError[] {
 }
 
 /** Any thrown value as a GatewayError; unknown errors become `internal` with no details. */
+/** A networked store reconnects within about a second (see store/redis/connection.ts). */
+const STORE_RETRY_AFTER_MS = 2000;
+
 export function toGatewayError(err: unknown): GatewayError {
   if (isGatewayError(err)) return err;
+  if (err instanceof StoreUnavailableError) {
+    return new GatewayError(
+      'store_unavailable',
+      'The task store cannot be reached; retry shortly',
+      {
+        retryAfterMs: STORE_RETRY_AFTER_MS,
+      },
+    );
+  }
   const fe = err as FastifyError;
   const errors = fieldErrors(fe);
   if (errors.length > 0) return GatewayError.invalid(errors);

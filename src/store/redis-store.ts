@@ -13,7 +13,7 @@ import { RedisConnection, type RedisConnectionOptions } from './redis/connection
 import { RedisKeys, idempotencyMember } from './redis/keys.js';
 import { TASK_FIELDS, withStoreScripts, type StoreScripts } from './redis/scripts.js';
 
-export { StoreUnavailableError } from './redis/connection.js';
+export { StoreUnavailableError } from '../domain/task-store.js';
 
 export interface RedisStoreOptions extends RedisConnectionOptions {
   /** Every key starts with `<keyPrefix>{gw}:` (REDIS_KEY_PREFIX, default `genway:`). */

@@ -132,7 +132,10 @@ describe('the app when Redis goes away', () => {
       expect(down.statusCode).toBe(503);
       // Commands fail fast during the outage (no queue, no wait for a reconnect).
       const read = await a.inject({ method: 'GET', url: `/v1/tasks/${id}`, headers: auth() });
-      expect(read.statusCode).toBeGreaterThanOrEqual(500);
+      expect(read.statusCode).toBe(503);
+      expect(read.headers['content-type']).toContain('application/problem+json');
+      expect(read.headers['retry-after']).toBe('2');
+      expect(read.json()).toMatchObject({ code: 'store_unavailable', status: 503 });
       expect(Date.now() - cutAt).toBeLessThan(1000);
       // Long enough for the poller, the webhook loop and the reconnects to run into it.
       await new Promise((r) => setTimeout(r, 1500));

@@ -1,17 +1,6 @@
 import { Redis, ReplyError } from 'ioredis';
 import type { Logger } from '../../domain/logger.js';
-
-/**
- * Thrown by the Redis store when Redis cannot answer (down, unreachable, too slow): the
- * request that needed it can answer 503, and the process keeps running.
- */
-export class StoreUnavailableError extends Error {
-  readonly code = 'store_unavailable';
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(`store unavailable: ${message}`, options);
-    this.name = 'StoreUnavailableError';
-  }
-}
+import { StoreUnavailableError } from '../../domain/task-store.js';
 
 export interface RedisConnectionOptions {
   /** How long a command waits for a (re)connection before failing (default 2 s). */
