@@ -45,7 +45,9 @@ import { videoExtendRoute } from './http/routes/v1/video-extend.js';
 import { loggerOptions, scrubbingDestination } from './logging.js';
 import { GatewayMetrics, poolCredentials } from './observability/metrics.js';
 import { UndiciOutputFetcher } from './providers/output-fetcher.js';
-import { buildProviders, type ProviderRegistration } from './providers/registry.js';
+import { settingsIn, type ProviderModule } from './providers/provider-module.js';
+import { buildProviders, type ProviderRegistration } from './providers/registrations.js';
+import { PROVIDERS } from './providers/registry.js';
 import { createTaskStore, type TaskStore } from './store/index.js';
 import { createOutbound, type Outbound } from './net/outbound.js';
 import { callerUrlCheck } from './net/url-check.js';
@@ -56,6 +58,8 @@ export interface AppDeps {
   /** Where log lines go (tests capture them); stdout by default. */
   logStream?: DestinationStream;
   providers?: Map<string, ProviderRegistration>;
+  /** The providers genway knows (their adapters, callback routes, secrets); tests add one. */
+  registry?: readonly ProviderModule[];
   /** Calls to caller-supplied URLs (webhooks); tests inject a resolver and a loopback guard. */
   outbound?: Outbound;
   /** Tests that drive polls by hand turn the background poller off. */
@@ -69,9 +73,10 @@ export interface AppDeps {
 
 /** Wires config, store, adapters, domain and routes. Does not listen: server.ts does. */
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const registry = deps.registry ?? PROVIDERS;
   const logger = pino(
     loggerOptions(config.logLevel),
-    scrubbingDestination(secretsOf(config), deps.logStream),
+    scrubbingDestination(secretsOf(config, registry), deps.logStream),
   );
   // One registry per app (never prom-client's global one): GET /metrics.
   const metrics = new GatewayMetrics();
@@ -131,19 +136,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
 
   const store = deps.store ?? createTaskStore(config.storeUrl);
-  const registrations = deps.providers ?? buildProviders(config, { metrics });
+  const registrations = deps.providers ?? buildProviders(config, { metrics, registry });
   const pools = new Map<string, CredentialPool>();
   const entries = new Map<string, ProviderEntry>();
   for (const [id, reg] of registrations) {
     const policy = config.credentialPolicy;
     const pool = new CredentialPool(id, reg.credentials, reg.strategy, {
       defaultMaxInFlight: reg.defaultMaxInFlight,
-      ...(policy
-        ? {
-            queue: { max: policy.queueMax, waitMs: policy.queueWaitMs },
-            health: { failureThreshold: policy.failureThreshold, coolDownMs: policy.coolDownMs },
-          }
-        : {}),
+      queue: { max: policy.queueMax, waitMs: policy.queueWaitMs },
+      health: { failureThreshold: policy.failureThreshold, coolDownMs: policy.coolDownMs },
       logger: app.log,
     });
     pool.seed(await store.countActiveByCredential(id));
@@ -172,9 +173,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     pollBudget: new PollBudget(
       (provider, credentialId) =>
         pools.get(provider)?.byId(credentialId)?.pollsPerSecond ??
-        config.providers[provider as keyof typeof config.providers]?.pollsPerSecond ??
-        config.polling.budgetPerSecond ??
-        10,
+        settingsIn(config.providers, provider)?.pollsPerSecond ??
+        config.polling.budgetPerSecond,
     ),
     logger: app.log,
     onScheduled: (at) => poller?.wake(at),
@@ -235,6 +235,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
       tasks,
       logger: app.log,
     }),
+    registry,
   });
   await app.register(async (v1) => {
     const keys = new GatewayKeys(config.tenants);

@@ -33,7 +33,7 @@ const describeWindow = (ms: number) =>
  */
 export async function registerTenantRateLimit(app: FastifyInstance, config: Config): Promise<void> {
   documentRateLimit(app);
-  const fallback: RateLimit = config.rateLimit ?? { max: 0, windowMs: 60_000 };
+  const fallback: RateLimit = config.rateLimit;
   const byTenant = new Map<string, RateLimit>(
     config.tenants.map((t) => [t.id, t.rateLimit ?? fallback]),
   );
