@@ -91,6 +91,11 @@ export interface EmulatorContext {
   callbackUrl?: string;
 }
 
+/** What every provider's settings hold when its emulator serves it (one credential). */
+export function emulatedSettings(id: string, baseUrl: string, secret: string): ProviderSettings {
+  return { baseUrl, credentials: [{ id: `${id}-emulator`, secret }], emulated: true };
+}
+
 export interface StartedEmulator<S extends ProviderSettings> {
   handle: EmulatorHandle;
   /** Settings pointing at it (`emulated: true`). */

@@ -3,6 +3,7 @@ import { httpUrl, intString } from '../../config/values.js';
 import {
   commonSettings,
   defineProvider,
+  emulatedSettings,
   providerFileSchema,
   type ProviderSettings,
 } from '../provider-module.js';
@@ -54,10 +55,8 @@ export const haiper = defineProvider({
     return {
       handle,
       settings: {
-        baseUrl: handle.basePath,
+        ...emulatedSettings('haiper', handle.basePath, EMULATOR_KEY),
         endpointPath: handle.endpointPath,
-        credentials: [{ id: 'haiper-emulator', secret: EMULATOR_KEY }],
-        emulated: true,
       },
     };
   },

@@ -4,6 +4,7 @@ import {
   CALLBACK_BODY_LIMIT,
   commonSettings,
   defineProvider,
+  emulatedSettings,
   providerFileSchema,
   type ProviderSettings,
 } from '../provider-module.js';
@@ -67,9 +68,7 @@ export const modelslab = defineProvider({
     return {
       handle,
       settings: {
-        baseUrl: handle.url,
-        credentials: [{ id: 'modelslab-emulator', secret: EMULATOR_KEY }],
-        emulated: true,
+        ...emulatedSettings('modelslab', handle.url, EMULATOR_KEY),
         loadBalancer: true,
         videoPath: VIDEO_PATHS[0],
       },

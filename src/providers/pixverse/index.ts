@@ -5,6 +5,7 @@ import {
   CALLBACK_BODY_LIMIT,
   commonSettings,
   defineProvider,
+  emulatedSettings,
   providerFileSchema,
   type ProviderSettings,
 } from '../provider-module.js';
@@ -77,9 +78,7 @@ export const pixverse = defineProvider({
     return {
       handle,
       settings: {
-        baseUrl: handle.baseUrl,
-        credentials: [{ id: 'pixverse-emulator', secret: EMULATOR_KEY }],
-        emulated: true,
+        ...emulatedSettings('pixverse', handle.baseUrl, EMULATOR_KEY),
         webhookId: webhook.id,
         webhookSecret: webhook.secret,
       },

@@ -3,6 +3,7 @@ import { httpUrl, intString, list } from '../../config/values.js';
 import {
   commonSettings,
   defineProvider,
+  emulatedSettings,
   providerFileSchema,
   type ProviderSettings,
 } from '../provider-module.js';
@@ -73,9 +74,7 @@ export const replicate = defineProvider({
     return {
       handle,
       settings: {
-        baseUrl: handle.baseUrl,
-        credentials: [{ id: 'replicate-emulator', secret: EMULATOR_TOKEN }],
-        emulated: true,
+        ...emulatedSettings('replicate', handle.baseUrl, EMULATOR_TOKEN),
         models: [],
         webhookSecrets: [handle.webhookSecret],
       },

@@ -4,6 +4,7 @@ import {
   CALLBACK_BODY_LIMIT,
   commonSettings,
   defineProvider,
+  emulatedSettings,
   providerFileSchema,
   type ProviderSettings,
 } from '../../../src/providers/provider-module.js';
@@ -53,11 +54,7 @@ export const acme = defineProvider({
     const handle = await startAcmeEmulator({ host, apiKey });
     return {
       handle,
-      settings: {
-        baseUrl: handle.url,
-        credentials: [{ id: 'acme-emulator', secret: apiKey }],
-        emulated: true,
-      },
+      settings: emulatedSettings('acme', handle.url, apiKey),
     };
   },
   callbackRoute: { routing: 'task', bodyLimit: CALLBACK_BODY_LIMIT },
