@@ -61,6 +61,17 @@ function describe(issue: z.core.$ZodIssue): string {
   return `${where}: ${issue.message}`;
 }
 
+/** Every problem, in the order of the input: variables, then the file (read, then fields). */
+function problemsOf(error: z.ZodError | undefined, fileProblems: string[]): string[] {
+  const issues = error?.issues ?? [];
+  const inFile = (issue: z.core.$ZodIssue) => issue.path[0] === 'file';
+  return [
+    ...issues.filter((i) => !inFile(i)).map(describe),
+    ...fileProblems,
+    ...issues.filter(inFile).map(describe),
+  ];
+}
+
 /**
  * Reads and validates the whole configuration at once. Throws ConfigError listing every
  * problem, each naming its variable. `registry`: the providers whose variables and file
@@ -76,23 +87,13 @@ export function loadConfig(
     : undefined;
   const input = { env, providerEnv: env, file: file ?? {} };
   const schema = configSchema(registry);
-  // A file that could not be read or names unset variables is not what the operator meant:
-  // its values are checked, but no rule across fields runs over them.
-  const parsed =
-    fileProblems.length > 0
-      ? { ...schema.in.safeParse(input), data: undefined }
-      : schema.safeParse(input);
-  const issues =
-    parsed.error?.issues.map((issue) => ({
-      file: issue.path[0] === 'file',
-      text: describe(issue),
-    })) ?? [];
-  const problems = [
-    ...issues.filter((i) => !i.file).map((i) => i.text),
-    ...fileProblems,
-    ...issues.filter((i) => i.file).map((i) => i.text),
-  ];
-  if (problems.length > 0 || !parsed.data) throw new ConfigError(problems);
+  if (fileProblems.length > 0) {
+    // A file that could not be read or names unset variables is not what the operator meant:
+    // its values are checked, but no rule across fields runs over them.
+    throw new ConfigError(problemsOf(schema.in.safeParse(input).error, fileProblems));
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.error, []));
   return parsed.data;
 }
 
