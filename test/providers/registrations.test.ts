@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../config/load.js';
-import { buildProviders } from './registrations.js';
-import { PROVIDERS } from './registry.js';
+import { loadConfig } from '../../src/config/load.js';
+import { buildProviders } from '../../src/providers/registrations.js';
+import { PROVIDERS } from '../../src/providers/registry.js';
 
 const config = loadConfig({
   GATEWAY_API_KEYS: 'gw_registrations_0123456789',
