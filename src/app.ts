@@ -9,6 +9,7 @@ import type { Config } from './config/config.js';
 import type { TaskService } from './domain/task-service.js';
 import { SURFACES } from './http/surfaces.js';
 import { GatewayMetrics } from './observability/metrics.js';
+import { PROVIDERS } from './providers/registry.js';
 
 export interface AppDeps extends RuntimeDeps {
   /** Where log lines go (tests capture them); stdout by default. */
@@ -23,8 +24,14 @@ export interface AppDeps extends RuntimeDeps {
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   // One registry per app (never prom-client's global one): GET /metrics.
   const metrics = new GatewayMetrics();
-  const app = createShell(config, { logStream: deps.logStream, metrics, surfaces: SURFACES });
-  const runtime = await createRuntime(config, deps, { metrics, logger: app.log });
+  const registry = deps.registry ?? PROVIDERS;
+  const app = createShell(config, {
+    logStream: deps.logStream,
+    metrics,
+    surfaces: SURFACES,
+    registry,
+  });
+  const runtime = await createRuntime(config, { ...deps, registry }, { metrics, logger: app.log });
   app.addHook('onReady', async () => runtime.start());
   app.decorate('tasks', runtime.tasks);
   app.addHook('onClose', () => runtime.close());

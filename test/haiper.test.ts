@@ -1,6 +1,6 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { HaiperSettings } from '../src/config/config.js';
+import type { HaiperSettings } from '../src/providers/haiper/index.js';
 import { startHaiperEmulator, type HaiperEmulator } from '../src/emulators/haiper/server.js';
 import {
   auth,

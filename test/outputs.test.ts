@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ModelslabSettings } from '../src/config/config.js';
+import type { ModelslabSettings } from '../src/providers/modelslab/index.js';
 import {
   startModelslabEmulator,
   type ModelslabEmulator,

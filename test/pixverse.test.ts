@@ -1,6 +1,6 @@
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { PixverseSettings } from '../src/config/config.js';
+import type { PixverseSettings } from '../src/providers/pixverse/index.js';
 import { makePng } from '../src/emulators/shared/png.js';
 import {
   startPixverseEmulator,

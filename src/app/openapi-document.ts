@@ -3,6 +3,7 @@ import '../contracts/index.js';
 import { loadConfig } from '../config/load.js';
 import { SURFACES } from '../http/surfaces.js';
 import { GatewayMetrics } from '../observability/metrics.js';
+import { PROVIDERS } from '../providers/registry.js';
 import { MemoryTaskStore } from '../store/memory-store.js';
 import { registerRoutes } from './routes.js';
 import { createRuntime } from './runtime.js';
@@ -16,10 +17,10 @@ import { createShell } from './shell.js';
 export async function buildOpenApiDocument(): Promise<unknown> {
   const config = loadConfig({ STORE_URL: 'memory:', LOG_LEVEL: 'silent' });
   const metrics = new GatewayMetrics();
-  const app = createShell(config, { metrics, surfaces: SURFACES });
+  const app = createShell(config, { metrics, surfaces: SURFACES, registry: PROVIDERS });
   const runtime = await createRuntime(
     config,
-    { store: new MemoryTaskStore(), poller: false },
+    { store: new MemoryTaskStore(), poller: false, registry: PROVIDERS },
     { metrics, logger: app.log },
   );
   try {

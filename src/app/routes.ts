@@ -23,7 +23,7 @@ export async function registerRoutes(
   services: RuntimeServices,
   metrics: GatewayMetrics,
 ): Promise<void> {
-  const { tasks, models, store, outputs, media, pools, callbacks } = services;
+  const { tasks, models, store, outputs, media, pools, callbacks, registry } = services;
   await registerTenantRateLimit(app, config, SURFACES);
   await registerOpenApi(app, SURFACES);
   const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, pools };
@@ -31,7 +31,7 @@ export async function registerRoutes(
   adminCredentialsRoute(app, { pools, token: config.adminToken });
   metricsRoute(app, { metrics, token: config.metricsToken });
   getMediaRoute(app, routeDeps);
-  await callbackRoutes(app, { callbacks });
+  await callbackRoutes(app, { callbacks, registry });
   const keys = new GatewayKeys(config.tenants);
   for (const surface of SURFACE_ROUTES) await registerSurface(app, surface, routeDeps, keys);
 }

@@ -16,12 +16,16 @@ import { callerUrlCheck } from '../net/url-check.js';
 import { createWebhookSender } from '../net/webhook-sender.js';
 import { poolCredentials, type GatewayMetrics } from '../observability/metrics.js';
 import { UndiciOutputFetcher } from '../providers/output-fetcher.js';
-import { buildProviders, type ProviderRegistration } from '../providers/registry.js';
+import { settingsIn, type ProviderModule } from '../providers/provider-module.js';
+import { buildProviders, type ProviderRegistration } from '../providers/registrations.js';
+import { PROVIDERS } from '../providers/registry.js';
 import { createTaskStore } from '../store/index.js';
 
 export interface RuntimeDeps {
   store?: TaskStore;
   providers?: Map<string, ProviderRegistration>;
+  /** The providers genway knows (their adapters, callback routes, secrets); tests add one. */
+  registry?: readonly ProviderModule[];
   /** Calls to caller-supplied URLs (webhooks); tests inject a resolver and a loopback guard. */
   outbound?: Outbound;
   /** Tests that drive polls by hand turn the background poller off. */
@@ -42,6 +46,8 @@ export interface RuntimeServices {
   outputs: OutputService;
   media: MediaHost;
   callbacks: UpstreamCallbackService;
+  /** The provider modules this app serves (their callback routes among them). */
+  registry: readonly ProviderModule[];
 }
 
 /**
@@ -64,22 +70,19 @@ export async function createRuntime(
   deps: RuntimeDeps,
   { metrics, logger }: RuntimeContext,
 ): Promise<Runtime> {
+  const registry = deps.registry ?? PROVIDERS;
   const store =
     deps.store ??
     createTaskStore(config.storeUrl, { redisKeyPrefix: config.redisKeyPrefix, logger });
-  const registrations = deps.providers ?? buildProviders(config, { metrics });
+  const registrations = deps.providers ?? buildProviders(config, { metrics, registry });
   const pools = new Map<string, CredentialPool>();
   const entries = new Map<string, ProviderEntry>();
   for (const [id, reg] of registrations) {
     const policy = config.credentialPolicy;
     const pool = new CredentialPool(id, reg.credentials, reg.strategy, {
       defaultMaxInFlight: reg.defaultMaxInFlight,
-      ...(policy
-        ? {
-            queue: { max: policy.queueMax, waitMs: policy.queueWaitMs },
-            health: { failureThreshold: policy.failureThreshold, coolDownMs: policy.coolDownMs },
-          }
-        : {}),
+      queue: { max: policy.queueMax, waitMs: policy.queueWaitMs },
+      health: { failureThreshold: policy.failureThreshold, coolDownMs: policy.coolDownMs },
       logger,
     });
     pool.seed(await store.countActiveByCredential(id));
@@ -108,9 +111,8 @@ export async function createRuntime(
     pollBudget: new PollBudget(
       (provider, credentialId) =>
         pools.get(provider)?.byId(credentialId)?.pollsPerSecond ??
-        config.providers[provider as keyof typeof config.providers]?.pollsPerSecond ??
-        config.polling.budgetPerSecond ??
-        10,
+        settingsIn(config.providers, provider)?.pollsPerSecond ??
+        config.polling.budgetPerSecond,
     ),
     logger,
     onScheduled: (at) => poller?.wake(at),
@@ -152,6 +154,7 @@ export async function createRuntime(
     outputs,
     media,
     callbacks,
+    registry,
     start() {
       poller?.start();
       dispatcher?.start();

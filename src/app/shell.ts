@@ -4,6 +4,7 @@ import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-z
 import pino, { type DestinationStream } from 'pino';
 import type { Config } from '../config/config.js';
 import { secretsOf } from '../config/load.js';
+import type { ProviderModule } from '../providers/provider-module.js';
 import { MAX_JSON_DEPTH, nestedDeeperThan, tooDeeplyNested } from '../http/json-depth.js';
 import { NORMALIZED_SURFACE } from '../http/problem.js';
 import type { GatewayApp } from '../http/route-deps.js';
@@ -22,6 +23,8 @@ export interface ShellOptions {
   metrics: GatewayMetrics;
   /** The API surfaces: router-level errors under a surface's prefix answer in its shape. */
   surfaces: readonly Surface[];
+  /** The provider modules: their secrets are scrubbed from every log line. */
+  registry: readonly ProviderModule[];
 }
 
 /**
@@ -29,10 +32,13 @@ export interface ShellOptions {
  * logger, body parsers, the app-wide error and not-found answers (problem+json), the request
  * id and the one log line per request. Knows no store, provider or task.
  */
-export function createShell(config: Config, { logStream, metrics, surfaces }: ShellOptions) {
+export function createShell(
+  config: Config,
+  { logStream, metrics, surfaces, registry }: ShellOptions,
+) {
   const logger: FastifyBaseLogger = pino(
     loggerOptions(config.logLevel),
-    scrubbingDestination(secretsOf(config), logStream),
+    scrubbingDestination(secretsOf(config, registry), logStream),
   );
   const app: GatewayApp = Fastify({
     loggerInstance: logger,

@@ -34,7 +34,7 @@ export async function registerTenantRateLimit(
   surfaces: readonly Surface[],
 ): Promise<void> {
   documentRateLimit(app, surfaces);
-  const fallback: RateLimit = config.rateLimit ?? { max: 0, windowMs: 60_000 };
+  const fallback: RateLimit = config.rateLimit;
   const byTenant = new Map<string, RateLimit>(
     config.tenants.map((t) => [t.id, t.rateLimit ?? fallback]),
   );

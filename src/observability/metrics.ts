@@ -22,7 +22,7 @@ import type { TaskStore } from '../domain/task-store.js';
 /** One configured credential as `/metrics` shows it: its id, never its secret. */
 export interface CredentialView {
   provider: string;
-  /** The operator-chosen credential id (`modelslab-1`). */
+  /** The operator-chosen credential id (`<provider>-1` for a key from the environment). */
   credential: string;
   /** Its current state, one of a small fixed set (see CREDENTIAL_STATES). */
   state: string;

@@ -23,7 +23,8 @@ export interface UpstreamRequest {
 export interface UpstreamClientOptions {
   /** Provider id, for error messages. */
   provider: string;
-  timeoutMs?: number;
+  /** Headers and body timeout of each call (UPSTREAM_TIMEOUT_MS in the app). */
+  timeoutMs: number;
   /** Largest JSON answer accepted; anything bigger is a bad response, not a memory spike. */
   maxBodyBytes?: number;
   dispatcher?: Dispatcher;
@@ -42,7 +43,7 @@ export class UpstreamClient {
   private readonly maxBodyBytes: number;
 
   constructor(private readonly options: UpstreamClientOptions) {
-    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.timeoutMs = options.timeoutMs;
     this.maxBodyBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
     this.ownsDispatcher = !options.dispatcher;
     this.dispatcher =

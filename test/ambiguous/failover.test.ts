@@ -6,7 +6,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
-import type { ModelslabSettings, ReplicateSettings } from '../../src/config/config.js';
+import type { ModelslabSettings } from '../../src/providers/modelslab/index.js';
+import type { ReplicateSettings } from '../../src/providers/replicate/index.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { StartCall, UpstreamSnapshot } from '../../src/domain/ports.js';
 import {

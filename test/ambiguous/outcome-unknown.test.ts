@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ModelslabSettings } from '../../src/config/config.js';
+import type { ModelslabSettings } from '../../src/providers/modelslab/index.js';
 import { KEY_A, auth, buildTestApp, findSecrets, type TestApp } from '../helpers/test-app.js';
 import { startFakeUpstream, type FakeMode, type FakeUpstream } from './fake-upstream.js';
 

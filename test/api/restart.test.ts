@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ModelslabSettings } from '../../src/config/config.js';
+import type { ModelslabSettings } from '../../src/providers/modelslab/index.js';
 import {
   startModelslabEmulator,
   type ModelslabEmulator,

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PixverseSettings } from '../../src/config/config.js';
+import type { PixverseSettings } from '../../src/providers/pixverse/index.js';
 import {
   startPixverseEmulator,
   type PixverseEmulator,

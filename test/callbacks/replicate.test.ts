@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ReplicateSettings } from '../../src/config/config.js';
+import type { ReplicateSettings } from '../../src/providers/replicate/index.js';
 import {
   startReplicateEmulator,
   type ReplicateEmulator,

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import type { HaiperSettings } from '../../src/config/config.js';
+import type { HaiperSettings } from '../../src/providers/haiper/index.js';
 import {
   startHaiperEmulator,
   type HaiperEmulator,

@@ -35,7 +35,7 @@ faultSuite('replicate', async () => {
     // Unscripted predictions start `starting` and need polls.
     scriptPolled: () => undefined,
     secrets: [R8_TOKEN],
-    // The Replicate client accepts answers up to 32 MB (registry.ts): 64 MB must be cut off.
+    // The Replicate client accepts answers up to 32 MB (providers/replicate/index.ts): 64 MB must be cut off.
     hugeBytes: 64 * 1024 * 1024,
     async close() {
       await t.close();

@@ -3,6 +3,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp, type AppDeps } from '../../src/app.js';
 import type { Config, ProvidersConfig } from '../../src/config/config.js';
 import { loadConfig, secretsOf } from '../../src/config/load.js';
+import type { ProviderModule } from '../../src/providers/provider-module.js';
 import { SecretScan, onFlush, type LabelledSecret } from './secret-scan.js';
 
 /** Gateway keys of two tenants (long enough for the config's 16-character rule). */
@@ -38,21 +39,24 @@ export interface TestAppOptions extends Omit<AppDeps, 'logStream' | 'providers'>
  */
 export async function buildTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const { env, providers, ...deps } = options;
-  const base = loadConfig({
-    GATEWAY_API_KEYS: `${KEY_A},${KEY_B}`,
-    STORE_URL: 'memory:',
-    POLL_INTERVAL_MS: '20',
-    POLL_MAX_INTERVAL_MS: '200',
-    // Tests poll every 20 ms: the production default (10 polls/s per credential) would slow
-    // them; tests of the budget set it per credential.
-    POLL_BUDGET_PER_SECOND: '1000',
-    // Per-tenant rate limits and credential cool-downs stay out of tests that do not ask for
-    // them (test/limits/ does): many tests share one app and fail a credential on purpose.
-    RATE_LIMIT_MAX: '0',
-    CREDENTIAL_COOLDOWN_MS: '0',
-    LOG_LEVEL: 'info',
-    ...env,
-  });
+  const base = loadConfig(
+    {
+      GATEWAY_API_KEYS: `${KEY_A},${KEY_B}`,
+      STORE_URL: 'memory:',
+      POLL_INTERVAL_MS: '20',
+      POLL_MAX_INTERVAL_MS: '200',
+      // Tests poll every 20 ms: the production default (10 polls/s per credential) would slow
+      // them; tests of the budget set it per credential.
+      POLL_BUDGET_PER_SECOND: '1000',
+      // Per-tenant rate limits and credential cool-downs stay out of tests that do not ask for
+      // them (test/limits/ does): many tests share one app and fail a credential on purpose.
+      RATE_LIMIT_MAX: '0',
+      CREDENTIAL_COOLDOWN_MS: '0',
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    deps.registry,
+  );
   const config: Config = providers ? { ...base, providers, useEmulators: false } : base;
   const logs: string[] = [];
   const logStream = new Writable({
@@ -62,13 +66,13 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
   });
   const app = await buildApp(config, { ...deps, logStream });
-  const scan = watchSecrets(app, config, logs);
+  const scan = watchSecrets(app, config, logs, deps.registry);
   await app.ready();
   return {
     app,
     config,
     logs,
-    secrets: secretsOf(config),
+    secrets: secretsOf(config, deps.registry),
     leaks: () => scan.leaks(),
     close: async () => {
       await scan.flush();
@@ -80,7 +84,7 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
 }
 
 /** Configured secrets with what they are, for leak reports that never print the value. */
-function labelledSecrets(config: Config): LabelledSecret[] {
+function labelledSecrets(config: Config, registry?: readonly ProviderModule[]): LabelledSecret[] {
   const out: LabelledSecret[] = [];
   for (const [provider, settings] of Object.entries(config.providers)) {
     for (const c of settings?.credentials ?? []) {
@@ -92,7 +96,8 @@ function labelledSecrets(config: Config): LabelledSecret[] {
   }
   if (config.webhookSecret) out.push({ label: 'WEBHOOK_SECRET', value: config.webhookSecret });
   // Whatever else the app treats as secret (metrics token, ...); the dev key is public.
-  for (const value of secretsOf(config)) out.push({ label: 'a configured secret', value });
+  for (const value of secretsOf(config, registry))
+    out.push({ label: 'a configured secret', value });
   return out;
 }
 
@@ -101,8 +106,13 @@ function labelledSecrets(config: Config): LabelledSecret[] {
  * servers are covered too, plus `inject`'s own answers for router-level errors that skip the
  * hooks), every log line and, when the app has it, a scrape of GET /metrics.
  */
-function watchSecrets(app: FastifyInstance, config: Config, logs: string[]) {
-  const scan = new SecretScan('the test app', labelledSecrets(config));
+function watchSecrets(
+  app: FastifyInstance,
+  config: Config,
+  logs: string[],
+  registry?: readonly ProviderModule[],
+) {
+  const scan = new SecretScan('the test app', labelledSecrets(config, registry));
   const where = (method: string, url: string, status: number) =>
     `response to ${method} ${url.split('?')[0]} (${status})`;
   const checkResponse = (

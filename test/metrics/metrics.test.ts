@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { ModelslabSettings } from '../../src/config/config.js';
+import type { ModelslabSettings } from '../../src/providers/modelslab/index.js';
 import { startModelslabEmulator } from '../../src/emulators/modelslab/server.js';
 import { auth, buildTestApp, findSecrets } from '../helpers/test-app.js';
 import {

@@ -150,7 +150,7 @@ describe.concurrent('ModelslabAdapter, called directly', () => {
         loadBalancer: true,
         videoPath: `${API}/video/text2video`,
       },
-      new UpstreamClient({ provider: 'modelslab' }),
+      new UpstreamClient({ provider: 'modelslab', timeoutMs: 30_000 }),
     );
     files.defer(() => adapter.close());
     const credential = { id: 'c1', secret: ML_KEYS[0] };

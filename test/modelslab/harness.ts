@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { ModelslabSettings } from '../../src/config/config.js';
+import type { ModelslabSettings } from '../../src/providers/modelslab/index.js';
 import {
   startModelslabEmulator,
   type ModelslabEmulator,

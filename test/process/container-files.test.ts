@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
@@ -86,8 +86,15 @@ describe('docker-compose.yml', () => {
   it('reads an optional env file, whose example names real configuration variables', () => {
     expect(service.env_file).toEqual([{ path: '.env', required: false }]);
     const example = read('.env.example');
+    // genway's own variables, and each provider's in its module.
+    const schemas = [
+      read('src/config/schema.ts'),
+      ...readdirSync(new URL('src/providers/', root), { withFileTypes: true })
+        .filter((entry) => entry.isDirectory())
+        .map((entry) => read(`src/providers/${entry.name}/index.ts`)),
+    ].join('\n');
     for (const name of example.matchAll(/^#?\s*([A-Z_]+)=/gm)) {
-      expect(read('src/config/load.ts'), name[1]).toContain(`${name[1]}:`);
+      expect(schemas, name[1]).toContain(`${name[1]}:`);
     }
   });
 });

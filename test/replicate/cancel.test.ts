@@ -10,7 +10,7 @@ import {
   startPixverseEmulator,
   type PixverseEmulator,
 } from '../../src/emulators/pixverse/server.js';
-import { buildProviders } from '../../src/providers/registry.js';
+import { buildProviders } from '../../src/providers/registrations.js';
 import { KEY_A, KEY_B, auth } from '../helpers/test-app.js';
 import {
   LAYOUTS,

@@ -1,5 +1,6 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
-import type { ProvidersConfig, ReplicateSettings } from '../../src/config/config.js';
+import type { ProvidersConfig } from '../../src/config/config.js';
+import type { ReplicateSettings } from '../../src/providers/replicate/index.js';
 import {
   startReplicateEmulator,
   type ReplicateEmulator,

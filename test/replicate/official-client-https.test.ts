@@ -70,7 +70,7 @@ it('run() returns FileOutput objects whose bytes are the PNGs', async () => {
         {
           adapter: new ReplicateAdapter(
             settings,
-            new UpstreamClient({ provider: 'replicate', dispatcher: agent }),
+            new UpstreamClient({ provider: 'replicate', timeoutMs: 30_000, dispatcher: agent }),
           ),
           credentials: settings.credentials,
           strategy: 'fewest-in-flight' as const,

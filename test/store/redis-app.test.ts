@@ -1,5 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { ModelslabSettings } from '../../src/config/config.js';
+import type { ModelslabSettings } from '../../src/providers/modelslab/index.js';
 import {
   startModelslabEmulator,
   type ModelslabEmulator,

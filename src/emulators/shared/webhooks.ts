@@ -21,7 +21,7 @@ export interface SentWebhook {
   body: string;
   /** The receiver's HTTP status; null when nothing was answered (refused, network error). */
   status: number | null;
-  /** The receiver's answer body (PixVerse wants `ok`). */
+  /** The receiver's answer body (some upstreams expect a particular one, such as `ok`). */
   answer: string;
   /** Why no answer came: `refused: …` for targets off loopback, or the network error. */
   error?: string;

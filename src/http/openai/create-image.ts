@@ -14,8 +14,6 @@ import { clientGone } from '../wait.js';
 import { openaiErrorResponses } from './errors.js';
 import { createOptionsOf, defaultModel, parseSize } from './mapping.js';
 
-/** Default of OPENAI_IMAGES_WAIT_SECONDS. */
-export const DEFAULT_IMAGES_WAIT_SECONDS = 120;
 /** Caps on reading one output for `b64_json` (it is held in memory to encode it). */
 export const B64_MAX_BYTES = 25 * 1024 * 1024;
 export const B64_TIMEOUT_MS = 60_000;
@@ -101,7 +99,7 @@ async function collect(body: Readable, max: number, tooBig: () => Error): Promis
 }
 
 export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
-  const waitSeconds = deps.config.limits.openaiImagesWaitSeconds ?? DEFAULT_IMAGES_WAIT_SECONDS;
+  const waitSeconds = deps.config.limits.openaiImagesWaitSeconds;
   app.post(
     '/images/generations',
     {

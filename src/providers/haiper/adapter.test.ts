@@ -25,7 +25,7 @@ describe('HaiperAdapter (against the emulator)', () => {
         credentials: [credential],
         emulated: false,
       },
-      new UpstreamClient({ provider: 'haiper' }),
+      new UpstreamClient({ provider: 'haiper', timeoutMs: 30_000 }),
     );
   });
   afterAll(async () => {

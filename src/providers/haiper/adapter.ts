@@ -1,5 +1,5 @@
 import type { Operation } from '../../contracts/common.js';
-import type { HaiperSettings } from '../../config/config.js';
+import type { HaiperSettings } from './index.js';
 import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { decodeDataUrl } from '../data-url.js';

@@ -1,5 +1,5 @@
 import type { Operation } from '../../contracts/common.js';
-import type { ModelslabSettings } from '../../config/config.js';
+import type { ModelslabSettings } from './index.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
 import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http-client.js';

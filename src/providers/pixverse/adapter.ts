@@ -2,7 +2,7 @@ import { Blob } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { FormData } from 'undici';
 import type { Operation } from '../../contracts/common.js';
-import type { PixverseSettings } from '../../config/config.js';
+import type { PixverseSettings } from './index.js';
 import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest } from '../http-client.js';

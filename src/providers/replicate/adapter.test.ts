@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { ReplicateSettings } from '../../config/config.js';
+import type { ReplicateSettings } from './index.js';
 import { ModelRegistry } from '../../domain/models.js';
 import type { PollCall, StartCall } from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';

@@ -1,5 +1,5 @@
 import type { Operation } from '../../contracts/common.js';
-import type { ReplicateSettings } from '../../config/config.js';
+import type { ReplicateSettings } from './index.js';
 import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest } from '../http-client.js';

@@ -12,7 +12,6 @@ import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { TaskIdParams } from './get-task.js';
 
-export const DEFAULT_SSE_HEARTBEAT_MS = 15_000;
 /** Reconnection delay suggested to EventSource clients (`retry:` field). */
 const RETRY_MS = 2000;
 
@@ -56,7 +55,7 @@ const NothingMoreResponse = z.null().meta({
 
 /** `GET /v1/tasks/{id}/events`: the task's changes as Server-Sent Events. */
 export function taskEventsRoute(app: GatewayApp, deps: RouteDeps): void {
-  const heartbeatMs = deps.config.limits.sseHeartbeatMs ?? DEFAULT_SSE_HEARTBEAT_MS;
+  const heartbeatMs = deps.config.limits.sseHeartbeatMs;
   // Open streams end when the app closes, or they would hold the server open.
   const open = new Set<PassThrough>();
   // The followers of one task wake together: they share one store read and its events.

@@ -1,11 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { pixverseSignature, pixverseSignedText } from '../../providers/pixverse/callbacks.js';
-import { startModelslabEmulator } from '../modelslab/server.js';
-import { startPixverseEmulator } from '../pixverse/server.js';
-import { startReplicateEmulator } from '../replicate/server.js';
-import { isLoopbackUrl } from './webhooks.js';
+import { pixverseSignature, pixverseSignedText } from '../../src/providers/pixverse/callbacks.js';
+import { startModelslabEmulator } from '../../src/emulators/modelslab/server.js';
+import { startPixverseEmulator } from '../../src/emulators/pixverse/server.js';
+import { startReplicateEmulator } from '../../src/emulators/replicate/server.js';
+import { isLoopbackUrl } from '../../src/emulators/shared/webhooks.js';
 
 interface Received {
   path: string;

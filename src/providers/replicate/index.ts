@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { httpUrl, intString, list } from '../../config/values.js';
+import {
+  commonSettings,
+  defineProvider,
+  emulatedSettings,
+  providerFileSchema,
+  type ProviderSettings,
+} from '../provider-module.js';
+import { ReplicateAdapter } from './adapter.js';
+
+export interface ReplicateSettings extends ProviderSettings {
+  models: string[];
+  /**
+   * The account's `whsec_` webhook signing secret(s) (REPLICATE_WEBHOOK_SECRET, from
+   * `GET /webhooks/default/secret`; one per account when tokens span accounts). Unset: genway
+   * asks Replicate for no webhooks and polls only.
+   */
+  webhookSecrets?: string[];
+}
+
+const EMULATOR_TOKEN = 'r8_emulator_token';
+
+/** Replicate predictions, direct or through a relay; Standard Webhooks callbacks. */
+export const replicate = defineProvider({
+  id: 'replicate',
+  config: {
+    env: {
+      REPLICATE_BASE_URL: httpUrl.default('https://api.replicate.com/v1'),
+      REPLICATE_API_TOKEN: z.string().optional(),
+      REPLICATE_MODELS: z.string().optional(),
+      REPLICATE_WEBHOOK_SECRET: z
+        .string()
+        .regex(
+          /^whsec_[A-Za-z0-9+/=]{16,}(\s*,\s*whsec_[A-Za-z0-9+/=]{16,})*$/,
+          'expected the whsec_ secret from GET /webhooks/default/secret (comma-separated for several accounts)',
+        )
+        .optional(),
+      REPLICATE_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
+    },
+    file: providerFileSchema.extend({ models: z.array(z.string()).optional() }),
+    settings: ({ env, file }): ReplicateSettings | undefined => {
+      const common = commonSettings(
+        'replicate',
+        {
+          baseUrl: env.REPLICATE_BASE_URL,
+          keys: env.REPLICATE_API_TOKEN,
+          maxInFlight: env.REPLICATE_MAX_IN_FLIGHT,
+        },
+        file,
+      );
+      return (
+        common && {
+          ...common,
+          models: file?.models ?? list(env.REPLICATE_MODELS),
+          ...(env.REPLICATE_WEBHOOK_SECRET
+            ? { webhookSecrets: list(env.REPLICATE_WEBHOOK_SECRET) }
+            : {}),
+        }
+      );
+    },
+  },
+  secrets: (settings) => settings.webhookSecrets ?? [],
+  // No concurrency cap, but 600 creates per minute, §2 [R8]; 100 in flight keeps a gateway
+  // well inside that.
+  defaultMaxInFlight: 100,
+  credentialStrategy: () => 'fewest-in-flight',
+  // Replicate echoes `input` in every answer, data: URIs included (up to ~10 MB each).
+  upstream: { maxBodyBytes: 32 * 1024 * 1024 },
+  adapter: (settings, client) => new ReplicateAdapter(settings, client),
+  emulator: async ({ host }) => {
+    const { startReplicateEmulator } = await import('../../emulators/replicate/server.js');
+    const handle = await startReplicateEmulator({ host, tokens: [EMULATOR_TOKEN] });
+    return {
+      handle,
+      settings: {
+        ...emulatedSettings('replicate', handle.baseUrl, EMULATOR_TOKEN),
+        models: [],
+        webhookSecrets: [handle.webhookSecret],
+      },
+    };
+  },
+  // Signed webhooks (Standard Webhooks) per task; a prediction echoes its input.
+  callbackRoute: { routing: 'task', bodyLimit: 1024 * 1024 },
+});
