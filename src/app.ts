@@ -5,6 +5,7 @@ import pino, { type DestinationStream } from 'pino';
 import type { Config } from './config/config.js';
 import { secretsOf } from './config/load.js';
 import { CredentialPool } from './domain/credential-pool.js';
+import { createDueSignals } from './domain/due-signal.js';
 import { MediaHost, MEDIA_PURGE_EVERY_MS } from './domain/media-host.js';
 import { ModelRegistry, type ProviderEntry } from './domain/models.js';
 import { OutputService } from './domain/output-service.js';
@@ -158,8 +159,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   const models = new ModelRegistry(entries, config.aliases);
   const events = new TaskEvents();
-  let poller: Poller | undefined;
-  let dispatcher: WebhookDispatcher | undefined;
+  // Raised by the task writer, heard by the poller and the webhook dispatcher.
+  const due = createDueSignals();
   const media = new MediaHost({ store, publicUrl: config.publicUrl });
   const outbound = deps.outbound ?? createOutbound({ allowlist: config.outboundAllowlist });
   const tasks = new TaskService({
@@ -177,13 +178,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
         10,
     ),
     logger: app.log,
-    onScheduled: (at) => poller?.wake(at),
+    due,
     metrics,
     publishMedia: config.publicUrl ? media.publish : undefined,
     // Upstream webhooks are asked for only when genway knows its own public URL.
-    callbackBaseUrl: config.publicUrl ?? undefined,
+    callbackUrl: callbackUrlUnder(config.publicUrl),
     checkWebhookUrl: config.webhookSecret ? callerUrlCheck(outbound, 'webhook.url') : undefined,
-    onWebhookScheduled: (at) => dispatcher?.wake(at),
     idempotency: config.idempotency,
     fallbacks: config.fallbacks,
   });
@@ -192,22 +192,24 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   const mediaPurge = setInterval(() => {
     media.purge().catch((err: unknown) => app.log.warn({ err }, 'media purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();
-  if (deps.poller !== false) {
-    poller = new Poller(store, tasks, app.log);
-    app.addHook('onReady', async () => poller?.start());
-  }
-  if (config.webhookSecret && deps.webhooks !== false) {
-    const { attemptTimeoutMs, ...options } = deps.webhooks ?? {};
-    const sender = createWebhookSender(outbound, {
-      secret: config.webhookSecret,
-      timeoutMs: attemptTimeoutMs,
-    });
-    dispatcher = new WebhookDispatcher(store, sender, app.log, {
-      metrics,
-      ...options,
-    });
-    app.addHook('onReady', async () => dispatcher?.start());
-  }
+  const poller =
+    deps.poller !== false ? new Poller(store, tasks, app.log, { due: due.polls }) : undefined;
+  if (poller) app.addHook('onReady', async () => poller.start());
+  // Client webhook delivery: only with WEBHOOK_SECRET, unless the test turned it off.
+  const { attemptTimeoutMs, ...webhookOptions } = deps.webhooks || {};
+  const dispatcher =
+    config.webhookSecret && deps.webhooks !== false
+      ? new WebhookDispatcher(
+          store,
+          createWebhookSender(outbound, {
+            secret: config.webhookSecret,
+            timeoutMs: attemptTimeoutMs,
+          }),
+          app.log,
+          { metrics, due: due.webhooks, ...webhookOptions },
+        )
+      : undefined;
+  if (dispatcher) app.addHook('onReady', async () => dispatcher.start());
   app.decorate('tasks', tasks);
   app.addHook('onClose', async () => {
     for (const pool of pools.values()) pool.close();
@@ -261,6 +263,15 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await replicateSurface(app, routeDeps);
   await openaiSurface(app, routeDeps);
   return app as unknown as FastifyInstance;
+}
+
+/** `{PUBLIC_URL}/callbacks/{provider}/{taskId}`: where upstreams call back (callback routes). */
+function callbackUrlUnder(
+  publicUrl: string | null | undefined,
+): ((provider: string, taskId: string) => string) | undefined {
+  if (!publicUrl) return undefined;
+  return (provider, taskId) =>
+    `${publicUrl}/callbacks/${encodeURIComponent(provider)}/${encodeURIComponent(taskId)}`;
 }
 
 /**

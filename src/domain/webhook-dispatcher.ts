@@ -3,6 +3,7 @@ import type { TaskStore } from './task-store.js';
 import type { DomainMetrics } from './metrics.js';
 import type { WebhookSender } from './ports.js';
 import { DueLoop } from './due-loop.js';
+import type { DueSignal } from './due-signal.js';
 import type { TaskRecord, WebhookDelivery } from './task-record.js';
 
 /**
@@ -35,6 +36,8 @@ export interface WebhookDispatcherOptions {
   /** Upper bound on sleeping between passes (picks up deliveries written by other processes). */
   idleMs?: number;
   metrics?: Pick<DomainMetrics, 'webhookDelivery'>;
+  /** Raised when a delivery gets an attempt time in this process (the task writer). */
+  due?: DueSignal;
   now?: () => number;
 }
 
@@ -80,6 +83,7 @@ export class WebhookDispatcher {
       logger,
       batchSize: options.batchSize ?? 32,
       idleMs: options.idleMs ?? 1000,
+      wakeOn: options.due,
       now: this.now,
     });
   }
@@ -101,11 +105,6 @@ export class WebhookDispatcher {
     const stopping = this.loop.stop();
     this.inFlight.abort(new Error('gateway shutting down'));
     await stopping;
-  }
-
-  /** A delivery got an attempt time: make sure the loop wakes up for it. */
-  wake(at: number): void {
-    this.loop.wake(at);
   }
 
   /**
