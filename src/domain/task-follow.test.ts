@@ -84,7 +84,7 @@ describe('changesSince', () => {
 
 describe('TaskFollowers', () => {
   /** A store of one task that the test rewrites, and the events that announce it. */
-  function setup(initial: TaskRecord) {
+  function setup(initial: TaskRecord | undefined) {
     let current: TaskRecord | undefined = initial;
     let reads = 0;
     const events = new TaskEvents();
