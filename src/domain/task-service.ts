@@ -1,74 +1,51 @@
 import type { Operation } from '../contracts/common.js';
-import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
-import type { CredentialPool } from './credential-pool.js';
-import type { DueSignals } from './due-signal.js';
-import type { IdempotencyPolicy, IdempotentOutcome } from './idempotency.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import type { IdempotentOutcome } from './idempotency.js';
 import type { Logger } from './logger.js';
-import type { DomainMetrics, PollOutcome } from './metrics.js';
+import type { PollOutcome } from './metrics.js';
 import type { ModelRegistry } from './models.js';
 import type { PollBudget } from './poll-budget.js';
-import {
-  afterTransientFailure,
-  pollDelayMs,
-  type PollingPolicy,
-  type RandomSource,
-} from './poll-schedule.js';
-import type { Credential, PollCall, StartCall, UpstreamSnapshot } from './ports.js';
-import type { TaskEvents } from './task-events.js';
+import { pollDelayMs, type PollingPolicy, type RandomSource } from './poll-schedule.js';
+import type { Credential, PollCall, UpstreamSnapshot } from './ports.js';
 import { TaskFollowers, type FollowOptions, type TaskFollow } from './task-follow.js';
 import { isTerminal, isVisibleTo, type TaskRecord } from './task-record.js';
-import { TaskStarter, type CreateOptions, type CreateTaskInput } from './task-starter.js';
-import type { ListQuery, TaskStore } from './task-store.js';
 import {
+  TaskStarter,
+  type CreateOptions,
+  type CreateTaskInput,
+  type TaskStarterDeps,
+} from './task-starter.js';
+import type { ListQuery } from './task-store.js';
+import {
+  afterFailedPoll,
   applySnapshot,
   failTask,
-  isRetryable,
   movesForward,
   toTaskError,
-  unreachableError,
+  type PollPlan,
 } from './task-transitions.js';
-import { TaskWriter } from './task-writer.js';
+import { TaskWriter, type TaskWriterDeps } from './task-writer.js';
 
 export type { CreateOptions, CreateTaskInput } from './task-starter.js';
 
-export interface TaskServiceDeps {
-  store: TaskStore;
+/** What creates need besides the core (see TaskStarterDeps). */
+type CreateDeps = Pick<
+  TaskStarterDeps,
+  'checkWebhookUrl' | 'publishMedia' | 'callbackUrl' | 'idempotency' | 'fallbacks'
+>;
+
+/** The store, pools, events, due signals and metrics are the writer's (see TaskWriterDeps). */
+export interface TaskServiceDeps extends TaskWriterDeps, CreateDeps {
   models: ModelRegistry;
-  pools: ReadonlyMap<string, CredentialPool>;
-  events: TaskEvents;
   polling: PollingPolicy;
   logger: Logger;
-  now?: () => number;
   /** Jitter of poll times (Math.random by default; tests pass a fixed source). */
   random?: RandomSource;
-  /** Raised with every poll and webhook attempt time written, so their loops wake up early. */
-  due?: DueSignals;
-  /**
-   * Refuses a webhook URL genway must not call (SSRF rules, no WEBHOOK_SECRET): throws a
-   * GatewayError. Absent: webhooks are refused.
-   */
-  checkWebhookUrl?: (url: string) => Promise<void>;
-  /** Handed to adapters as `StartCall.publishMedia`; set only when PUBLIC_URL is configured. */
-  publishMedia?: StartCall['publishMedia'];
-  /**
-   * The URL where `provider`'s upstream calls back about `taskId`; set only when genway knows
-   * its public URL. Unset: adapters never ask for callbacks, tasks are polled only.
-   */
-  callbackUrl?: (provider: string, taskId: string) => string;
-  /** Task transitions and polls, for `/metrics`. */
-  metrics?: DomainMetrics;
   /** Polls per second per upstream credential; a due task over budget is pushed back. */
   pollBudget?: PollBudget;
-  /** Idempotency-Key expiry and wait (IDEMPOTENCY_TTL_SECONDS, IDEMPOTENCY_WAIT_MS). */
-  idempotency?: Partial<IdempotencyPolicy>;
-  /**
-   * Models a create may move to when its model's provider provably got nothing (`fallbacks`
-   * in GATEWAY_CONFIG): public model id or alias → fallback models, in order.
-   */
-  fallbacks?: Readonly<Record<string, readonly string[]>>;
 }
 
-/** Writes a change re-reads and re-applies after losing a compare-and-set race. */
+/** How often a cancel or callback re-reads the task and re-applies its answer after losing a race. */
 const CONFLICT_RETRIES = 5;
 
 /**
@@ -90,7 +67,7 @@ export class TaskService {
       ...deps,
       writer: this.writer,
       now: this.now,
-      pollDelayMs: (task, hintMs) => this.pollDelay(task, task.pollAttempts, hintMs),
+      pollDelayMs: (task, hintMs) => this.pollDelay(task, hintMs),
       getTask: (tenant, id) => this.get(tenant, id),
     });
     this.followers = new TaskFollowers((id) => deps.store.get(id), deps.events);
@@ -317,53 +294,36 @@ export class TaskService {
       pool?.reportOutcome(task.credentialId, 'success', 'poll');
     } catch (err) {
       pool?.reportOutcome(task.credentialId, { error: err }, 'poll');
-      next = this.afterFailedPoll(task, err, now);
+      const at = { polledAt: now, failedAt: this.now() };
+      next = afterFailedPoll(task, err, at, this.pollPlanOf(task));
       outcome = next.status === 'failed' ? 'failed' : 'retry';
+      if (outcome === 'retry') {
+        const log = { taskId: task.id, provider: task.provider, code: toTaskError(err).code };
+        this.deps.logger.warn(log, 'poll failed, will retry');
+      }
     }
     this.deps.metrics?.pollDone(task.provider, outcome);
     await this.writer.write(next, task);
-  }
-
-  /** The task after a failed poll: given up, or polled again later (see poll-schedule.ts). */
-  private afterFailedPoll(task: TaskRecord, err: unknown, now: number): TaskRecord {
-    const error = toTaskError(err);
-    if (!isRetryable(err)) return failTask(task, error, this.now());
-    const attempts = task.pollAttempts + 1;
-    const verdict = afterTransientFailure(
-      now,
-      this.deps.polling,
-      { ...this.timingOf(task, attempts), lastContactAt: task.lastContactAt },
-      isGatewayError(err) ? err.retryAfterMs : undefined,
-      this.random,
-    );
-    if ('unreachableForMs' in verdict) {
-      const { unreachableForMs, deadlineMs } = verdict;
-      const gaveUp = unreachableError(task.provider, unreachableForMs, deadlineMs, error);
-      return failTask(task, gaveUp, this.now());
-    }
-    this.deps.logger.warn(
-      { taskId: task.id, provider: task.provider, code: error.code },
-      'poll failed, will retry',
-    );
-    return { ...task, pollAttempts: attempts, nextPollAt: verdict.retryAt };
   }
 
   /** The task after an upstream answer received at `now` (the upstream was reached). */
   private answered(task: TaskRecord, snapshot: UpstreamSnapshot, now = this.now()): TaskRecord {
     const reached = { ...task, lastContactAt: now };
     const answeredAt = this.now();
-    const pollAt = (hintMs?: number) =>
-      answeredAt + this.pollDelay(task, task.pollAttempts, hintMs);
+    const pollAt = (hintMs?: number) => answeredAt + this.pollDelay(task, hintMs);
     return applySnapshot(reached, snapshot, answeredAt, pollAt);
   }
 
-  private pollDelay(task: TaskRecord, attempts: number, hintMs: number | undefined): number {
-    return pollDelayMs(this.deps.polling, this.timingOf(task, attempts), hintMs, this.random);
+  /** How long after an answer (with the upstream's hint) the task is polled again. */
+  private pollDelay(task: TaskRecord, hintMs: number | undefined): number {
+    const { policy, adapterIntervalMs, random } = this.pollPlanOf(task);
+    return pollDelayMs(policy, { adapterIntervalMs, attempts: task.pollAttempts }, hintMs, random);
   }
 
-  private timingOf(task: TaskRecord, attempts: number) {
+  private pollPlanOf(task: TaskRecord): PollPlan {
     const adapter = this.deps.models.adapter(task.provider);
-    return { adapterIntervalMs: adapter?.pollIntervalMs?.(task.type), attempts };
+    const adapterIntervalMs = adapter?.pollIntervalMs?.(task.type);
+    return { policy: this.deps.polling, adapterIntervalMs, random: this.random };
   }
 
   private credentialOf(task: TaskRecord): Credential | undefined {

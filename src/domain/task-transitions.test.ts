@@ -3,6 +3,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import { CALLBACK_STATE_KEY, type UpstreamSnapshot } from './ports.js';
 import { CHANGE_HISTORY_LIMIT, type TaskRecord } from './task-record.js';
 import {
+  afterFailedPoll,
   applySnapshot,
   callbackStateOf,
   duration,
@@ -151,6 +152,37 @@ describe('failing a task', () => {
       'up could not be reached for 12 min (limit 10 min, UPSTREAM_UNREACHABLE_DEADLINE_MS); the task was given up. Last error: reset',
     );
     expect(duration(1500)).toBe('1.5 s');
+  });
+});
+
+describe('afterFailedPoll', () => {
+  const plan = {
+    policy: { intervalMs: 1000, maxIntervalMs: 30_000, unreachableDeadlineMs: 60_000 },
+    adapterIntervalMs: undefined,
+    random: () => 0.5,
+  };
+  const at = { polledAt: NOW, failedAt: NOW + 10 };
+
+  it('a transient failure counts the poll and retries later', () => {
+    const failed = new GatewayError('upstream_unavailable', 'down', { retryable: true });
+    const next = afterFailedPoll(task({ lastContactAt: NOW - 5000 }), failed, at, plan);
+    expect(next).toMatchObject({ status: 'running', pollAttempts: 4, nextPollAt: NOW + 5000 });
+  });
+
+  it('a definitive failure fails the task with its error, when it was seen', () => {
+    const refused = new GatewayError('upstream_error', 'no such job');
+    expect(afterFailedPoll(task(), refused, at, plan)).toMatchObject({
+      status: 'failed',
+      error: { code: 'upstream_error', message: 'no such job' },
+      completedAt: NOW + 10,
+    });
+  });
+
+  it('past the unreachable deadline the task is given up with upstream_timeout', () => {
+    const next = afterFailedPoll(task({ lastContactAt: NOW - 61_000 }), new Error('x'), at, plan);
+    expect(next.status).toBe('failed');
+    expect(next.error?.code).toBe('upstream_timeout');
+    expect(next.error?.message).toContain('up could not be reached for 61 s');
   });
 });
 

@@ -1,6 +1,12 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TaskStatus } from '../contracts/common.js';
 import { isGatewayError } from '../errors/gateway-error.js';
+import {
+  afterTransientFailure,
+  type PollingPolicy,
+  type PollTiming,
+  type RandomSource,
+} from './poll-schedule.js';
 import { CALLBACK_STATE_KEY, type CallbackPlan, type UpstreamSnapshot } from './ports.js';
 import {
   CHANGE_HISTORY_LIMIT,
@@ -49,6 +55,51 @@ export function applySnapshot(
 /** The task failed for good: no outputs, no more polls. */
 export function failTask(task: TaskRecord, error: TaskError, now: number): TaskRecord {
   return { ...task, status: 'failed', error, outputs: [], nextPollAt: null, completedAt: now };
+}
+
+/** How a task's polls are timed (see poll-schedule.ts). */
+export interface PollPlan {
+  policy: PollingPolicy;
+  /** The adapter's own interval for the task's operation, if it has one. */
+  adapterIntervalMs: number | undefined;
+  random: RandomSource;
+}
+
+/**
+ * The task after a poll sent at `polledAt` failed (seen at `failedAt`): failed for good when
+ * the error is not retryable or the upstream has been unreachable past the deadline, else
+ * polled again later with backoff.
+ */
+export function afterFailedPoll(
+  task: TaskRecord,
+  err: unknown,
+  at: { polledAt: number; failedAt: number },
+  plan: PollPlan,
+): TaskRecord {
+  const error = toTaskError(err);
+  if (!isRetryable(err)) return failTask(task, error, at.failedAt);
+  const attempts = task.pollAttempts + 1;
+  const timing: PollTiming & { lastContactAt: number } = {
+    adapterIntervalMs: plan.adapterIntervalMs,
+    attempts,
+    lastContactAt: task.lastContactAt,
+  };
+  const retryAfterMs = isGatewayError(err) ? err.retryAfterMs : undefined;
+  const verdict = afterTransientFailure(
+    at.polledAt,
+    plan.policy,
+    timing,
+    retryAfterMs,
+    plan.random,
+  );
+  if ('retryAt' in verdict) return { ...task, pollAttempts: attempts, nextPollAt: verdict.retryAt };
+  const gaveUp = unreachableError(
+    task.provider,
+    verdict.unreachableForMs,
+    verdict.deadlineMs,
+    error,
+  );
+  return failTask(task, gaveUp, at.failedAt);
 }
 
 /** The error recorded on a task for a failed upstream call (internals are never shown). */
