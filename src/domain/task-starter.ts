@@ -1,7 +1,6 @@
 import { monotonicFactory } from 'ulid';
 import type { Operation } from '../contracts/common.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { isCredentialRefusal } from './credential-health.js';
 import type { CredentialPool } from './credential-pool.js';
 import {
   IdempotencyKeys,
@@ -20,6 +19,7 @@ import type {
   StartCall,
   UpstreamSnapshot,
 } from './ports.js';
+import { fallbackModels, StartFailover, type StartTarget } from './start-failover.js';
 import { outcomeUnknownError, startFailureOf } from './start-outcome.js';
 import type { TaskRecord, WebhookEvent } from './task-record.js';
 import type { TaskStore } from './task-store.js';
@@ -78,13 +78,6 @@ export interface TaskStarterDeps {
 
 /** Upstream calls one create may make when the earlier ones provably sent nothing. */
 const MAX_START_ATTEMPTS = 4;
-
-/** Where one attempt of a create goes: a model, and a slot on a credential of its provider. */
-interface StartTarget {
-  model: ResolvedModel;
-  pool: CredentialPool;
-  credential: Credential;
-}
 
 const newUlid = monotonicFactory();
 const newTaskId = () => `task_${newUlid()}`;
@@ -185,8 +178,16 @@ export class TaskStarter {
     let snapshot: UpstreamSnapshot;
     let current = queued;
     let target: StartTarget = { model: resolved, pool, credential };
-    const tried = new Set<string>();
-    const fallbacks = this.fallbacksOf(requested, resolved, operation, input, options.raw);
+    const failover = new StartFailover(
+      this.deps.pools,
+      fallbackModels(this.deps.models, this.deps.fallbacks, {
+        requested,
+        resolved,
+        operation,
+        input,
+        raw: options.raw,
+      }),
+    );
     const write = this.deps.writer.write.bind(this.deps.writer);
     for (let attempt = 1; ; attempt++) {
       const call: StartCall = {
@@ -205,10 +206,7 @@ export class TaskStarter {
         break;
       } catch (err) {
         target.pool.reportOutcome(target.credential.id, { error: err });
-        const next =
-          attempt < MAX_START_ATTEMPTS
-            ? await this.failover(target, err, tried, fallbacks)
-            : undefined;
+        const next = attempt < MAX_START_ATTEMPTS ? await failover.next(target, err) : undefined;
         if (next) {
           this.deps.logger.warn(
             {
@@ -267,65 +265,6 @@ export class TaskStarter {
       (hint) => answeredAt + this.deps.pollDelayMs(current, hint),
     );
     return (await write(started, current)) ?? (await this.deps.store.get(queued.id)) ?? started;
-  }
-
-  /**
-   * Where a create goes after a failed attempt that started nothing: another credential of the
-   * same provider (when nothing was sent, or the provider refused that credential itself),
-   * else, only when nothing was sent, the next fallback model with a free credential.
-   * Undefined when the create must fail.
-   */
-  private async failover(
-    target: StartTarget,
-    err: unknown,
-    tried: Set<string>,
-    fallbacks: ResolvedModel[],
-  ): Promise<StartTarget | undefined> {
-    const notSent = startFailureOf(err) === 'not-sent';
-    if (notSent || isCredentialRefusal(err)) {
-      tried.add(target.credential.id);
-      const other = await target.pool.reserve(tried).catch(() => undefined);
-      if (other) return { ...target, credential: other };
-    }
-    if (!notSent) return undefined;
-    for (let model = fallbacks.shift(); model; model = fallbacks.shift()) {
-      const pool = this.deps.pools.get(model.provider);
-      if (!pool) continue;
-      try {
-        const credential = await pool.reserve();
-        tried.clear();
-        return { model, pool, credential };
-      } catch {
-        // No usable credential for this fallback either: the next one.
-      }
-    }
-    return undefined;
-  }
-
-  /**
-   * Fallback models configured for the requested model (by public id or by the name asked
-   * for) that serve the operation and accept the input. None for raw compatible-surface
-   * inputs: they only fit the model they were written for.
-   */
-  private fallbacksOf(
-    requested: string,
-    resolved: ResolvedModel,
-    operation: Operation,
-    input: GenerationInput,
-    raw: Record<string, unknown> | undefined,
-  ): ResolvedModel[] {
-    const names = this.deps.fallbacks?.[resolved.publicId] ?? this.deps.fallbacks?.[requested];
-    if (raw || !names) return [];
-    const usable: ResolvedModel[] = [];
-    for (const name of names) {
-      try {
-        const model = this.deps.models.resolve(name, operation);
-        if (model.adapter.validate(operation, model.model, input).length === 0) usable.push(model);
-      } catch {
-        // Unknown model, or one without this operation: not a fallback for this create.
-      }
-    }
-    return usable;
   }
 
   /** The job a create whose answer was lost started, where its adapter can find it for sure. */

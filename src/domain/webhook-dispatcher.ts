@@ -50,7 +50,7 @@ type Outcome = Pick<
 const CONFLICT_RETRIES = 10;
 
 /**
- * Delivers the client webhooks recorded on tasks (TaskService writes them as `pending`
+ * Delivers the client webhooks recorded on tasks (TaskWriter writes them as `pending`
  * deliveries in the same store update as the change that caused them). A task with a due
  * delivery is claimed from the store with a lease, its pending deliveries are sent one at a
  * time in order of creation (a later one waits while an earlier one is still pending), and
