@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/config.js';
 import { CredentialPool } from '../domain/credential-pool.js';
+import { createDueSignals } from '../domain/due-signal.js';
 import { MediaHost, MEDIA_PURGE_EVERY_MS } from '../domain/media-host.js';
 import { ModelRegistry, type ProviderEntry } from '../domain/models.js';
 import { OutputService } from '../domain/output-service.js';
@@ -11,6 +12,7 @@ import { TaskService } from '../domain/task-service.js';
 import type { TaskStore } from '../domain/task-store.js';
 import { UpstreamCallbackService } from '../domain/upstream-callbacks.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../domain/webhook-dispatcher.js';
+import { callbackUrlUnder } from '../http/routes/callbacks/index.js';
 import { createOutbound, type Outbound } from '../net/outbound.js';
 import { callerUrlCheck } from '../net/url-check.js';
 import { createWebhookSender } from '../net/webhook-sender.js';
@@ -97,8 +99,8 @@ export async function createRuntime(
   });
   const models = new ModelRegistry(entries, config.aliases);
   const events = new TaskEvents();
-  let poller: Poller | undefined;
-  let dispatcher: WebhookDispatcher | undefined;
+  // Raised by the task writer, heard by the poller and the webhook dispatcher.
+  const due = createDueSignals();
   const media = new MediaHost({ store, publicUrl: config.publicUrl });
   const outbound = deps.outbound ?? createOutbound({ allowlist: config.outboundAllowlist });
   const tasks = new TaskService({
@@ -115,13 +117,12 @@ export async function createRuntime(
         config.polling.budgetPerSecond,
     ),
     logger,
-    onScheduled: (at) => poller?.wake(at),
+    due,
     metrics,
     publishMedia: config.publicUrl ? media.publish : undefined,
     // Upstream webhooks are asked for only when genway knows its own public URL.
-    callbackBaseUrl: config.publicUrl ?? undefined,
+    callbackUrl: callbackUrlUnder(config.publicUrl),
     checkWebhookUrl: config.webhookSecret ? callerUrlCheck(outbound, 'webhook.url') : undefined,
-    onWebhookScheduled: (at) => dispatcher?.wake(at),
     idempotency: config.idempotency,
     fallbacks: config.fallbacks,
   });
@@ -130,20 +131,22 @@ export async function createRuntime(
   const mediaPurge = setInterval(() => {
     media.purge().catch((err: unknown) => logger.warn({ err }, 'media purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();
-  if (deps.poller !== false) {
-    poller = new Poller(store, tasks, logger);
-  }
-  if (config.webhookSecret && deps.webhooks !== false) {
-    const { attemptTimeoutMs, ...options } = deps.webhooks ?? {};
-    const sender = createWebhookSender(outbound, {
-      secret: config.webhookSecret,
-      timeoutMs: attemptTimeoutMs,
-    });
-    dispatcher = new WebhookDispatcher(store, sender, logger, {
-      metrics,
-      ...options,
-    });
-  }
+  const poller =
+    deps.poller !== false ? new Poller(store, tasks, logger, { due: due.polls }) : undefined;
+  // Client webhook delivery: only with WEBHOOK_SECRET, unless the test turned it off.
+  const { attemptTimeoutMs, ...webhookOptions } = deps.webhooks || {};
+  const dispatcher =
+    config.webhookSecret && deps.webhooks !== false
+      ? new WebhookDispatcher(
+          store,
+          createWebhookSender(outbound, {
+            secret: config.webhookSecret,
+            timeoutMs: attemptTimeoutMs,
+          }),
+          logger,
+          { metrics, due: due.webhooks, ...webhookOptions },
+        )
+      : undefined;
   const callbacks = new UpstreamCallbackService({ store, models, tasks, logger });
 
   return {

@@ -13,8 +13,8 @@ import { SlotQueue, type SlotQueuePolicy } from './credential-slots.js';
 
 /**
  * How a provider's credentials are chosen for a new task:
- * - `first`: always the first one (an upstream load balancer spreads the work, as ModelsLab's
- *   enterprise balancer does when given the first server's key);
+ * - `first`: always the first one (an upstream load balancer spreads the work, as some
+ *   enterprise balancers do when given the first server's key);
  * - `fewest-in-flight`: the credential with the fewest unfinished tasks (ties: list order).
  * Later calls for a task always use the credential that created it (looked up by id).
  *

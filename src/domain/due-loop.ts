@@ -1,3 +1,4 @@
+import type { DueSignal } from './due-signal.js';
 import type { Logger } from './logger.js';
 
 export interface DueLoopOptions<T> {
@@ -15,6 +16,8 @@ export interface DueLoopOptions<T> {
   batchSize: number;
   /** Upper bound on sleeping between passes (picks up work written by other processes). */
   idleMs: number;
+  /** Raised when work gets a due time in this process: the loop wakes up for it while running. */
+  wakeOn?: DueSignal;
   now?: () => number;
 }
 
@@ -28,6 +31,7 @@ export class DueLoop<T> {
   private wakeAt = Infinity;
   private running: Promise<void> | undefined;
   private stopped = true;
+  private stopListening: (() => void) | undefined;
   private readonly now: () => number;
 
   constructor(private readonly o: DueLoopOptions<T>) {
@@ -40,12 +44,15 @@ export class DueLoop<T> {
 
   start(): void {
     this.stopped = false;
+    this.stopListening ??= this.o.wakeOn?.listen((at) => this.wake(at));
     this.schedule(this.now());
   }
 
   /** Stops scheduling passes and waits for the one in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopListening?.();
+    this.stopListening = undefined;
     clearTimeout(this.timer);
     await this.running;
   }

@@ -27,7 +27,11 @@ import type { TaskRecord } from './task-record.js';
  *   over once IN_PROGRESS_LEASE_MS passed; one that recorded a task id replays that task.
  */
 
-export type IdempotencySurface = 'normalized' | 'replicate' | 'openai';
+/**
+ * The API surface a create came through: each surface passes its own fixed name (the same key
+ * on two surfaces is two keys). Stored with the key, so a name never changes once used.
+ */
+export type IdempotencySurface = string;
 
 export interface IdempotencyRequest {
   surface: IdempotencySurface;

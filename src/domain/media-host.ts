@@ -26,7 +26,7 @@ export interface MediaHostOptions {
 
 /**
  * Serves bytes at unguessable, expiring URLs under PUBLIC_URL (`/media/{token}`), for upstreams
- * that only take URLs (Haiper). The bytes live in the task store so they survive a restart.
+ * that take files only as URLs. The bytes live in the task store so they survive a restart.
  */
 export class MediaHost {
   private readonly ttlMs: number;

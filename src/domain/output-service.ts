@@ -163,7 +163,7 @@ function fileHeaders(res: OutputFetchResponse, output: TaskOutput): Record<strin
   return out;
 }
 
-/** Drops a body nobody will read (undici reports that as an abort nobody waits for). */
+/** Drops a body nobody will read (its HTTP client reports that as an abort nobody waits for). */
 function discard(res: OutputFetchResponse): void {
   res.body.on('error', () => {}).destroy();
 }

@@ -1,6 +1,7 @@
 import type { Logger } from './logger.js';
 import type { TaskStore } from './task-store.js';
 import { DueLoop } from './due-loop.js';
+import type { DueSignal } from './due-signal.js';
 import type { TaskRecord } from './task-record.js';
 import type { TaskService } from './task-service.js';
 
@@ -11,6 +12,8 @@ export interface PollerOptions {
   leaseMs?: number;
   /** Upper bound on sleeping between passes (picks up tasks written by other processes). */
   idleMs?: number;
+  /** Raised when a task gets a poll time in this process (the task writer): wakes the loop. */
+  due?: DueSignal;
 }
 
 /**
@@ -31,6 +34,7 @@ export class Poller {
       logger,
       batchSize: options.batchSize ?? 64,
       idleMs: options.idleMs ?? 1000,
+      wakeOn: options.due,
     });
   }
 
@@ -40,10 +44,5 @@ export class Poller {
 
   stop(): Promise<void> {
     return this.loop.stop();
-  }
-
-  /** A task got a poll time: make sure the loop wakes up for it. */
-  wake(at: number): void {
-    this.loop.wake(at);
   }
 }

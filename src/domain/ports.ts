@@ -5,7 +5,7 @@ import type { TaskError, TaskOutput } from './task-record.js';
 
 /** One upstream credential of a provider (the secret never leaves the adapter's calls). */
 export interface Credential {
-  /** Stable, non-secret id recorded on tasks (e.g. `modelslab-1`). */
+  /** Stable, non-secret id recorded on tasks (e.g. `{provider}-1`). */
   id: string;
   secret: string;
   /** Cap on jobs in flight with this credential, if the operator set one. */
@@ -52,11 +52,11 @@ export interface StartCall {
   signal?: AbortSignal;
   /**
    * Serves bytes at an unguessable, expiring public URL under PUBLIC_URL, for upstreams that
-   * only take URLs (Haiper). Absent when genway has no PUBLIC_URL.
+   * take files only as URLs. Absent when genway has no PUBLIC_URL.
    */
   publishMedia?: (bytes: Buffer, contentType: string) => Promise<string>;
   /**
-   * The upstream's own input object, from a compatible surface (`/replicate/v1`): sent as is
+   * The upstream's own input object, from a surface that speaks its protocol: sent as is
    * instead of mapping `input`. Only adapters serving such a surface read it.
    */
   raw?: Record<string, unknown>;
@@ -92,7 +92,7 @@ export interface UpstreamSnapshot {
   error?: TaskError;
   /** Replaces the adapter-private state kept on the task, when given. */
   state?: Record<string, unknown>;
-  /** The upstream's own hint for the next poll (ModelsLab `eta`, Retry-After). */
+  /** The upstream's own hint for the next poll (an `eta` in its answer, Retry-After). */
   pollAfterMs?: number;
 }
 
@@ -104,7 +104,7 @@ export interface ProviderAdapter {
   readonly id: string;
   models(): ModelDescriptor[];
   /**
-   * For providers whose model names are open-ended (Replicate): a descriptor for a well-formed
+   * For providers whose model names are open-ended (`owner/name`): a descriptor for a well-formed
    * name that models() does not list, or undefined when the name is not usable.
    */
   describeModel?(name: string): ModelDescriptor | undefined;
@@ -162,7 +162,7 @@ export interface OutputFetchResponse {
 }
 
 /**
- * Streams output files from providers (implemented with undici in providers/). Throws a
+ * Streams output files from providers (implemented in providers/). Throws a
  * GatewayError for transport failures (502 upstream_error, 504 upstream_timeout).
  */
 export interface OutputFetcher {
@@ -196,13 +196,13 @@ export const CALLBACK_STATE_KEY = 'callback';
 export interface CallbackTarget {
   taskId: string;
   operation: Operation;
-  /** `{PUBLIC_URL}/callbacks/{provider}/{taskId}`: the route that names the task. */
+  /** genway's public callback URL for this provider and task (it names the task). */
   url: string;
 }
 
 /** What an adapter adds to a create so that the upstream calls back. */
 export interface CallbackPlan {
-  /** Merged into the upstream create body (ModelsLab `webhook` + `track_id`, ...). */
+  /** Merged into the upstream create body (e.g. a webhook URL and a tracking id). */
   fields: Record<string, unknown>;
   /**
    * Kept on the task for verify() (upstream state, key CALLBACK_STATE_KEY). Never a secret:
@@ -246,9 +246,9 @@ export interface VerifiedCallback {
  */
 export interface UpstreamCallbacks {
   /**
-   * `task`: the URL of each create names the genway task (`/callbacks/{provider}/{taskId}`).
-   * `upstream-id`: one fixed URL set in the provider's console (`/callbacks/{provider}`); the
-   * task is found by the upstream id of the verified body.
+   * `task`: the callback URL of each create names the genway task (`CallbackTarget.url`).
+   * `upstream-id`: one fixed URL per provider, set in the provider's console; the task is
+   * found by the upstream id of the verified body.
    */
   readonly routing: 'task' | 'upstream-id';
   /** Create-body fields asking for a callback for this task; undefined: don't ask. */

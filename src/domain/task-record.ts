@@ -97,6 +97,14 @@ export interface TaskRecord {
 const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
 export const isTerminal = (status: TaskStatus) => TERMINAL_STATUSES.has(status);
 
+/**
+ * Whether `tenant` may see the task: its own and not deleted. Another tenant's task is
+ * indistinguishable from a missing one (both are "not found").
+ */
+export function isVisibleTo(task: TaskRecord | undefined, tenant: string): task is TaskRecord {
+  return task !== undefined && task.tenant === tenant && !task.deletedAt;
+}
+
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 /** The public view: what clients see. Never includes credentials or adapter state. */

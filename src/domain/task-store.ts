@@ -46,7 +46,7 @@ export interface StoredMedia {
 /** Where an Idempotency-Key lives: the same key of another tenant or surface is another key. */
 export interface IdempotencyScope {
   tenant: string;
-  /** `normalized` (/v1), `replicate` (/replicate/v1), `openai` (/openai/v1). */
+  /** The name of the API surface the key came through (each surface passes its own). */
   surface: string;
   key: string;
 }
@@ -105,7 +105,7 @@ export interface TaskStore {
   countActiveByCredential(provider: string): Promise<Map<string, number>>;
   /**
    * The task of `provider` whose upstream job is `upstreamId` (the newest if several), for
-   * upstream callbacks that name only the upstream job (PixVerse). Deleted tasks included.
+   * upstream callbacks that name only the upstream job. Deleted tasks included.
    */
   findByUpstreamId(provider: string, upstreamId: string): Promise<TaskRecord | undefined>;
   /**

@@ -29,12 +29,12 @@ export interface CallbackReceipt {
 }
 
 /**
- * Upstream callbacks (webhooks of ModelsLab, Replicate, PixVerse): authenticates one through
+ * Upstream callbacks (webhooks an upstream POSTs when a job changes): authenticates one through
  * the provider's adapter, finds its task and hands the snapshot to TaskService.applyCallback.
  *
- * - The task comes from the callback URL (`/callbacks/{provider}/{taskId}`), never from the
- *   body; providers whose callback URL is fixed in their console (PixVerse) are looked up by
- *   the upstream id of the verified body.
+ * - The task comes from the callback URL (the task id it names), never from the body; for
+ *   providers whose callback URL is fixed in their console, it is looked up by the upstream id
+ *   of the verified body.
  * - Nothing of the body is read before it is authenticated; an unknown task is only reported
  *   to a callback that passed its signature check (so task ids cannot be probed unsigned).
  * - An authentic callback about another upstream job than the task's is refused (403).

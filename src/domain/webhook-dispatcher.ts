@@ -3,6 +3,7 @@ import type { TaskStore } from './task-store.js';
 import type { DomainMetrics } from './metrics.js';
 import type { WebhookSender } from './ports.js';
 import { DueLoop } from './due-loop.js';
+import type { DueSignal } from './due-signal.js';
 import type { TaskRecord, WebhookDelivery } from './task-record.js';
 
 /**
@@ -35,6 +36,8 @@ export interface WebhookDispatcherOptions {
   /** Upper bound on sleeping between passes (picks up deliveries written by other processes). */
   idleMs?: number;
   metrics?: Pick<DomainMetrics, 'webhookDelivery'>;
+  /** Raised when a delivery gets an attempt time in this process (the task writer). */
+  due?: DueSignal;
   now?: () => number;
 }
 
@@ -47,7 +50,7 @@ type Outcome = Pick<
 const CONFLICT_RETRIES = 10;
 
 /**
- * Delivers the client webhooks recorded on tasks (TaskService writes them as `pending`
+ * Delivers the client webhooks recorded on tasks (TaskWriter writes them as `pending`
  * deliveries in the same store update as the change that caused them). A task with a due
  * delivery is claimed from the store with a lease, its pending deliveries are sent one at a
  * time in order of creation (a later one waits while an earlier one is still pending), and
@@ -80,6 +83,7 @@ export class WebhookDispatcher {
       logger,
       batchSize: options.batchSize ?? 32,
       idleMs: options.idleMs ?? 1000,
+      wakeOn: options.due,
       now: this.now,
     });
   }
@@ -101,11 +105,6 @@ export class WebhookDispatcher {
     const stopping = this.loop.stop();
     this.inFlight.abort(new Error('gateway shutting down'));
     await stopping;
-  }
-
-  /** A delivery got an attempt time: make sure the loop wakes up for it. */
-  wake(at: number): void {
-    this.loop.wake(at);
   }
 
   /**

@@ -74,3 +74,12 @@ function callbackRequestOf(request: FastifyRequest): Omit<CallbackRequest, 'now'
     rawBody: typeof request.body === 'string' ? request.body : '',
   };
 }
+
+/** `{PUBLIC_URL}/callbacks/{provider}/{taskId}`: the URL of the routes above that names a task. */
+export function callbackUrlUnder(
+  publicUrl: string | null | undefined,
+): ((provider: string, taskId: string) => string) | undefined {
+  if (!publicUrl) return undefined;
+  return (provider, taskId) =>
+    `${publicUrl}/callbacks/${encodeURIComponent(provider)}/${encodeURIComponent(taskId)}`;
+}

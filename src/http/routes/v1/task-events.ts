@@ -1,13 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { z } from 'zod';
-import type { Task } from '../../../contracts/task.js';
-import type { TaskService } from '../../../domain/task-service.js';
-import {
-  isTerminal,
-  toPublicTask,
-  type TaskChange,
-  type TaskRecord,
-} from '../../../domain/task-record.js';
+import type { FollowedChange, FollowUpdate } from '../../../domain/task-follow.js';
 import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { TaskIdParams } from './get-task.js';
@@ -58,8 +51,6 @@ export function taskEventsRoute(app: GatewayApp, deps: RouteDeps): void {
   const heartbeatMs = deps.config.limits.sseHeartbeatMs;
   // Open streams end when the app closes, or they would hold the server open.
   const open = new Set<PassThrough>();
-  // The followers of one task wake together: they share one store read and its events.
-  const reads = new SharedReads((id) => deps.store.get(id));
   app.addHook('preClose', async () => {
     for (const stream of open) stream.end();
   });
@@ -93,33 +84,24 @@ export function taskEventsRoute(app: GatewayApp, deps: RouteDeps): void {
       },
     },
     async (request, reply) => {
+      const lastSeq = parseEventId(request.headers['last-event-id']) ?? request.query.last_event_id;
+      const done = new AbortController();
       // Unknown and other tenants' tasks: a 404 problem before anything is streamed.
-      const task = await deps.tasks.get(request.tenant, request.params.id);
-      const resumeAfter =
-        parseEventId(request.headers['last-event-id']) ?? request.query.last_event_id;
-      if (resumeAfter !== undefined && resumeAfter === task.changeSeq && isTerminal(task.status)) {
-        return reply.code(204).send(null);
-      }
+      const follow = await deps.tasks.follow(request.tenant, request.params.id, lastSeq, {
+        signal: done.signal,
+        quietMs: heartbeatMs,
+      });
+      if (follow.finished) return reply.code(204).send(null);
 
       const out = new PassThrough();
-      const done = new AbortController();
       open.add(out);
       out.once('close', () => {
         open.delete(out);
         done.abort();
       });
       reply.raw.once('close', () => done.abort());
-      void follow({
-        tasks: deps.tasks,
-        reads,
-        tenant: request.tenant,
-        id: task.id,
-        resumeAfter,
-        out,
-        signal: done.signal,
-        heartbeatMs,
-      }).catch((err: unknown) => {
-        request.log.warn({ err, taskId: task.id }, 'event stream ended by an error');
+      void writeEvents(follow.updates, out).catch((err: unknown) => {
+        request.log.warn({ err, taskId: request.params.id }, 'event stream ended by an error');
         out.end();
       });
       return reply
@@ -132,159 +114,38 @@ export function taskEventsRoute(app: GatewayApp, deps: RouteDeps): void {
   );
 }
 
-interface Follow {
-  tasks: TaskService;
-  /** Store reads shared by the followers woken by the same change. */
-  reads: SharedReads;
-  tenant: string;
-  id: string;
-  resumeAfter: number | undefined;
-  out: PassThrough;
-  signal: AbortSignal;
-  heartbeatMs: number;
-}
-
 /**
- * Writes the task's changes to `out` until a terminal status is sent or the client leaves.
- * Sleeps on the in-process change notifications (one waiter and one timer, the heartbeat);
- * the store is re-read only when woken.
+ * Writes the task's changes to `out` as events (after the `retry:` line), with a `: ping`
+ * comment when nothing was written for a heartbeat, until the updates end.
  */
-async function follow(f: Follow): Promise<void> {
-  const { tasks, tenant, id, out, signal, heartbeatMs } = f;
-  let registered = 0;
-  const listen = (timeoutMs: number) => {
-    registered = f.reads.mark();
-    return tasks.nextChange(id, timeoutMs, signal);
-  };
-  const current = async () => {
-    const record = await f.reads.read(id, registered);
-    // Deleted (or, impossibly, another tenant's) since the stream began: nothing more to say.
-    if (!record || record.tenant !== tenant || record.deletedAt) return undefined;
-    return record;
-  };
-  let lastWrite = Date.now();
+async function writeEvents(updates: AsyncIterable<FollowUpdate>, out: PassThrough): Promise<void> {
   const write = (text: string) => {
-    if (out.writableEnded) return;
-    out.write(text);
-    lastWrite = Date.now();
+    if (!out.writableEnded) out.write(text);
   };
-  // Registered before each read of the task, so that a change in between wakes us.
-  let wake = listen(heartbeatMs);
-  let task = await current();
-  if (!task) return void out.end();
-  // An id from the future (another task's, a typo) counts as no id: the current state.
-  const resume =
-    f.resumeAfter !== undefined && f.resumeAfter <= task.changeSeq ? f.resumeAfter : undefined;
-  write(`retry: ${RETRY_MS}\n\n`);
-  let lastSeq = resume ?? -1;
-  for (;;) {
-    for (const event of eventsSince(task, lastSeq)) {
-      write(event.text);
-      lastSeq = event.seq;
-    }
-    if (isTerminal(task.status) || signal.aborted) break;
-    await wake;
-    if (signal.aborted) break;
-    if (Date.now() - lastWrite >= heartbeatMs - 5) write(': ping\n\n');
-    wake = listen(Math.max(1, heartbeatMs - (Date.now() - lastWrite)));
-    const fresh = await current();
-    if (!fresh) break;
-    task = fresh;
+  let first = true;
+  for await (const update of updates) {
+    if (first) write(`retry: ${RETRY_MS}\n\n`);
+    first = false;
+    if (update.quiet) write(': ping\n\n');
+    for (const change of update.changes) write(eventText(change));
   }
   out.end();
 }
 
-interface OutEvent {
-  seq: number;
-  text: string;
-}
+const texts = new WeakMap<FollowedChange, string>();
 
-const formatted = new WeakMap<TaskRecord, Map<number, OutEvent[]>>();
-
-/**
- * The events a client that last saw change `lastSeq` (-1: none) still needs: every later
- * change from the task's history, or the current state alone when the history no longer
- * reaches back that far (or when it is the client's first connection).
- */
-function eventsSince(task: TaskRecord, lastSeq: number): OutEvent[] {
-  if (lastSeq >= 0 && task.changeSeq <= lastSeq) return [];
-  // Followers sharing a read share the serialised events too.
-  let byLastSeq = formatted.get(task);
-  if (!byLastSeq) formatted.set(task, (byLastSeq = new Map()));
-  let events = byLastSeq.get(lastSeq);
-  if (!events) byLastSeq.set(lastSeq, (events = computeEventsSince(task, lastSeq)));
-  return events;
-}
-
-function computeEventsSince(task: TaskRecord, lastSeq: number): OutEvent[] {
-  const history = task.changes;
-  const oldest = history[0];
-  const covered = lastSeq >= 0 && oldest !== undefined && oldest.seq <= lastSeq + 1;
-  if (!covered) return [format(task.changeSeq, 'task.status', toPublicTask(task))];
-  const events: OutEvent[] = [];
-  let prev: TaskChange | undefined;
-  for (const change of history) {
-    if (change.seq > lastSeq) {
-      const name = !prev || prev.status !== change.status ? 'task.status' : 'task.progress';
-      const data = change.seq === task.changeSeq ? toPublicTask(task) : asOf(task, change);
-      events.push(format(change.seq, name, data));
-    }
-    prev = change;
+/** The event of one change; followers told the same change share its text. */
+function eventText(change: FollowedChange): string {
+  let text = texts.get(change);
+  if (text === undefined) {
+    text = `id: ${change.seq}\nevent: ${change.kind}\ndata: ${JSON.stringify(change.task)}\n\n`;
+    texts.set(change, text);
   }
-  return events;
-}
-
-/** The task as of an earlier change (not the last one, so never terminal). */
-function asOf(task: TaskRecord, change: TaskChange): Task {
-  return {
-    ...toPublicTask(task),
-    status: change.status,
-    progress: change.progress,
-    outputs: [],
-    error: null,
-    updated_at: new Date(change.at).toISOString(),
-    completed_at: null,
-  };
-}
-
-function format(seq: number, name: string, data: Task): OutEvent {
-  return { seq, text: `id: ${seq}\nevent: ${name}\ndata: ${JSON.stringify(data)}\n\n` };
+  return text;
 }
 
 function parseEventId(value: string | string[] | undefined): number | undefined {
   const text = Array.isArray(value) ? value[value.length - 1] : value;
   if (text === undefined || !/^\s*\d{1,15}\s*$/.test(text)) return undefined;
   return Number(text);
-}
-
-/**
- * One store read per task for the followers woken together. A follower joins a read under
- * way only if that read began after it registered for wake-ups (`mark`), so it never gets a
- * state older than a change it was not woken for.
- */
-class SharedReads {
-  private clock = 0;
-  private readonly inFlight = new Map<
-    string,
-    { began: number; record: Promise<TaskRecord | undefined> }
-  >();
-
-  constructor(private readonly get: (id: string) => Promise<TaskRecord | undefined>) {}
-
-  /** Call right before registering for wake-ups; hand the value to `read`. */
-  mark(): number {
-    return ++this.clock;
-  }
-
-  read(id: string, registeredAt: number): Promise<TaskRecord | undefined> {
-    const pending = this.inFlight.get(id);
-    if (pending && pending.began > registeredAt) return pending.record;
-    const entry = { began: ++this.clock, record: this.get(id) };
-    this.inFlight.set(id, entry);
-    const done = () => {
-      if (this.inFlight.get(id) === entry) this.inFlight.delete(id);
-    };
-    entry.record.then(done, done);
-    return entry.record;
-  }
 }

@@ -1,0 +1,80 @@
+import { monotonicFactory } from 'ulid';
+import type { CredentialPool } from './credential-pool.js';
+import type { DueSignals } from './due-signal.js';
+import type { DomainMetrics } from './metrics.js';
+import type { TaskEvents } from './task-events.js';
+import { isTerminal, type TaskRecord } from './task-record.js';
+import type { TaskStore } from './task-store.js';
+import { isVisibleChange, onlyWebhookStateDiffers, recordChange } from './task-transitions.js';
+
+export interface TaskWriterDeps {
+  store: TaskStore;
+  /** Credential slots, released when a task reaches a terminal status. */
+  pools: ReadonlyMap<string, CredentialPool>;
+  events: TaskEvents;
+  /** Raised with every poll time and webhook attempt time written, for the loops doing them. */
+  due?: DueSignals;
+  metrics?: DomainMetrics;
+  now?: () => number;
+}
+
+const newUlid = monotonicFactory();
+const newMessageId = () => `msg_${newUlid()}`;
+
+/** Rebases over the dispatcher's bookkeeping writes before a write is given up. */
+const MAX_REBASES = 5;
+
+/**
+ * The one way task changes reach the store: compare-and-set writes, then what follows a
+ * write (the change history and webhook messages on the record, metrics, the credential
+ * slot of a finished task, waking waiters and the poll and webhook loops).
+ */
+export class TaskWriter {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: TaskWriterDeps) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Stores a new task (it has no previous state: nothing to compare). */
+  async insert(task: TaskRecord): Promise<void> {
+    await this.deps.store.insert(task);
+    this.deps.metrics?.taskChanged(task.provider, null, task.status);
+  }
+
+  /**
+   * Persists `next` over `prev` (compare-and-set) and tells waiters when something a client
+   * can see changed. A lost race (another writer got there first) is left to that writer:
+   * undefined.
+   */
+  async write(next: TaskRecord, prev: TaskRecord): Promise<TaskRecord | undefined> {
+    const visible = isVisibleChange(prev, next);
+    const now = this.now();
+    const updatedAt = visible ? now : prev.updatedAt;
+    let record = recordChange(
+      { ...next, version: prev.version + 1, updatedAt },
+      prev,
+      now,
+      newMessageId,
+    );
+    // The webhook dispatcher writes delivery bookkeeping only (claims, attempt outcomes): a
+    // write of its in between is no conflict, and this change is re-applied on top of it.
+    for (let rebase = 0; !(await this.deps.store.update(record)); rebase++) {
+      const fresh = rebase < MAX_REBASES ? await this.deps.store.get(prev.id) : undefined;
+      if (!fresh || !onlyWebhookStateDiffers(prev, fresh)) return undefined;
+      const { webhook, nextWebhookAt } = fresh;
+      const onFresh = { ...next, webhook, nextWebhookAt, version: fresh.version + 1, updatedAt };
+      record = recordChange(onFresh, fresh, now, newMessageId);
+    }
+    if (record.status !== prev.status) {
+      this.deps.metrics?.taskChanged(record.provider, prev.status, record.status);
+    }
+    if (isTerminal(record.status) && !isTerminal(prev.status)) {
+      this.deps.pools.get(record.provider)?.release(record.credentialId);
+    }
+    if (record.nextPollAt !== null) this.deps.due?.polls.raise(record.nextPollAt);
+    if (record.nextWebhookAt != null) this.deps.due?.webhooks.raise(record.nextWebhookAt);
+    if (visible) this.deps.events.notify(record.id);
+    return record;
+  }
+}
