@@ -130,8 +130,8 @@ export interface ProviderAdapter {
    */
   isOutputUrl?(url: string): boolean;
   /**
-   * For a provider whose own protocol genway also serves (a compatible surface such as
-   * `/replicate/v1`): what the adapter kept of the upstream job in `state` (the task's
+   * For a provider whose own protocol genway also serves (a compatible surface under its
+   * own prefix): what the adapter kept of the upstream job in `state` (the task's
    * adapter-private state), as that protocol's own fields, for the surface to answer with.
    * The surface reads them tolerantly (a task written by an older genway may lack some).
    * Absent: the provider has no compatible surface.
