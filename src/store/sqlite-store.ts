@@ -266,16 +266,7 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]> {
-    const claim = this.db.transaction(() => {
-      const tasks = this.stmts.due.all(now, limit).map((r) => JSON.parse(r.data) as TaskRecord);
-      for (const t of tasks) {
-        t.nextPollAt = now + leaseMs;
-        t.version += 1;
-        this.stmts.update.run(this.row(t));
-      }
-      return tasks;
-    });
-    return claim.immediate();
+    return this.claim(this.stmts.due, 'nextPollAt', now, limit, leaseMs);
   }
 
   async nextDueAt(): Promise<number | null> {
@@ -283,12 +274,21 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async claimDueWebhooks(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]> {
+    return this.claim(this.stmts.webhookDue, 'nextWebhookAt', now, limit, leaseMs);
+  }
+
+  /** Takes the due tasks of `due` and pushes their `field` a lease ahead, in one transaction. */
+  private claim(
+    due: typeof this.stmts.due,
+    field: 'nextPollAt' | 'nextWebhookAt',
+    now: number,
+    limit: number,
+    leaseMs: number,
+  ): TaskRecord[] {
     const claim = this.db.transaction(() => {
-      const tasks = this.stmts.webhookDue
-        .all(now, limit)
-        .map((r) => JSON.parse(r.data) as TaskRecord);
+      const tasks = due.all(now, limit).map((r) => JSON.parse(r.data) as TaskRecord);
       for (const t of tasks) {
-        t.nextWebhookAt = now + leaseMs;
+        t[field] = now + leaseMs;
         t.version += 1;
         this.stmts.update.run(this.row(t));
       }
