@@ -144,7 +144,7 @@ export async function createRuntime(
             timeoutMs: attemptTimeoutMs,
           }),
           logger,
-          { metrics, due: due.webhooks, ...webhookOptions },
+          { metrics, due: due.webhooks, ...config.webhookDelivery, ...webhookOptions },
         )
       : undefined;
   const callbacks = new UpstreamCallbackService({ store, models, tasks, logger });

@@ -64,6 +64,8 @@ const EnvSchema = z.object({
   QUEUE_WAIT_MS: intString(0, 600_000).default(10_000),
   CREDENTIAL_FAILURE_THRESHOLD: intString(1, 1000).default(5),
   CREDENTIAL_COOLDOWN_MS: intString(0, 86_400_000).default(60_000),
+  WEBHOOK_CONCURRENCY: intString(1, 1000).default(32),
+  WEBHOOK_TENANT_CONCURRENCY: intString(1, 1000).default(4),
 });
 type Env = z.output<typeof EnvSchema>;
 
@@ -174,6 +176,14 @@ function toConfig(
     /** No gateway key configured: the documented development key is accepted (emulator mode only). */
     devKey,
     webhookSecret: e.WEBHOOK_SECRET ?? null,
+    /**
+     * Client webhook attempts in flight at once (WEBHOOK_CONCURRENCY), and at once to one
+     * tenant's receivers (WEBHOOK_TENANT_CONCURRENCY): a slow receiver never holds up the others.
+     */
+    webhookDelivery: {
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      perTenantConcurrency: e.WEBHOOK_TENANT_CONCURRENCY,
+    },
     /** Bearer token `GET /metrics` requires (METRICS_TOKEN); absent: /metrics is open. */
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     /** Bearer token of `GET /admin/credentials` (ADMIN_TOKEN); absent: that route answers 404. */
