@@ -81,6 +81,8 @@ function fileSchema(registry: readonly ProviderModule[]) {
           id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
           keys: z.array(z.string().min(16, 'gateway keys must be at least 16 characters')).min(1),
           rate_limit: rateLimitSchema.optional(),
+          /** Share of each provider's credential slots and queue places, relative to others (1). */
+          weight: z.number().positive().max(1000).optional(),
         }),
       )
       .default([]),
@@ -137,10 +139,11 @@ function toConfig(
   }
   const useEmulators = Object.keys(providers).length === 0;
 
-  const tenants: { id: string; keys: string[]; rateLimit?: RateLimit }[] = [
+  const tenants: { id: string; keys: string[]; weight?: number; rateLimit?: RateLimit }[] = [
     ...list(e.GATEWAY_API_KEYS).map((key) => ({ id: tenantIdForKey(key), keys: [key] })),
-    ...f.tenants.map(({ rate_limit, ...t }) => ({
+    ...f.tenants.map(({ rate_limit, weight, ...t }) => ({
       ...t,
+      ...(weight !== undefined ? { weight } : {}),
       ...(rate_limit
         ? { rateLimit: { max: rate_limit.max, windowMs: rate_limit.window ?? e.RATE_LIMIT_WINDOW } }
         : {}),
@@ -171,7 +174,10 @@ function toConfig(
     /** Prefix of every Redis key when STORE_URL is redis:// (REDIS_KEY_PREFIX). */
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     logLevel: e.LOG_LEVEL,
-    /** Each with its own limit (file: `tenants[].rate_limit`) or else `rateLimit`. */
+    /**
+     * Each with its own limit (file: `tenants[].rate_limit`) or else `rateLimit`, and its weight
+     * in the fair shares of credential slots and queue places (file: `tenants[].weight`, 1).
+     */
     tenants,
     /** No gateway key configured: the documented development key is accepted (emulator mode only). */
     devKey,
