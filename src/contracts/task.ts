@@ -34,7 +34,8 @@ export const TaskCostSchema = z
   .object({
     currency: z.literal('USD'),
     estimated: z.number().nullable().meta({
-      description: "Estimated from the request at create time, by the operator's prices; null: no price applies",
+      description:
+        "Estimated from the request at create time, by the operator's prices; null: no price applies",
       example: 0.5,
     }),
     charged: z.number().nullable().meta({

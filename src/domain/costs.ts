@@ -29,7 +29,10 @@ export interface CostDeps {
   getTask: (id: string) => Promise<TaskRecord | undefined>;
   now: () => number;
   logger: Logger;
-  /** Told of every charge settled here (metrics: charged USD by provider and model). */
+  /**
+   * Told of every charge settled here (metrics: charged USD by provider and model). `model` is
+   * the matching price entry's model (operator-chosen: an exact id or `provider/*`).
+   */
   onCharged?: (provider: string, model: string, usd: number) => void;
 }
 
@@ -110,7 +113,8 @@ export class TaskCosts {
       chargedMicros: toMicros(charged),
       at: this.deps.now(),
     });
-    if (settled && charged > 0) this.deps.onCharged?.(task.provider, task.model, charged);
+    const entry = priceFor(this.deps.prices, namesOf(task), task.type);
+    if (settled && charged > 0 && entry) this.deps.onCharged?.(task.provider, entry.model, charged);
   }
 
   /**

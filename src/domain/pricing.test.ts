@@ -9,19 +9,14 @@ import {
   type PriceEntry,
 } from './pricing.js';
 
-const pixverse = { requested: 'pixverse/v5', publicId: 'pixverse/v5', provider: 'pixverse' };
-const replicate = {
-  requested: 'replicate/owner/model',
-  publicId: 'replicate/owner/model',
-  provider: 'replicate',
-};
+const acme = { requested: 'acme/v5', publicId: 'acme/v5', provider: 'acme' };
 
 const prices: PriceEntry[] = [
-  { model: 'pixverse/*', unit: 'per_task', usd: 0.5 },
-  { model: 'pixverse/*', operation: 'image-to-video', unit: 'per_task', usd: 0.6 },
-  { model: 'pixverse/v5', unit: 'per_second', usd: 0.1 },
-  { model: 'pixverse/v5', operation: 'text-to-video', unit: 'per_second', usd: 0.12 },
-  { model: 'replicate/*', unit: 'per_predict_second', usd: 0.001, estimateSeconds: 30 },
+  { model: 'acme/*', unit: 'per_task', usd: 0.5 },
+  { model: 'acme/*', operation: 'image-to-video', unit: 'per_task', usd: 0.6 },
+  { model: 'acme/v5', unit: 'per_second', usd: 0.1 },
+  { model: 'acme/v5', operation: 'text-to-video', unit: 'per_second', usd: 0.12 },
+  { model: 'initech/*', unit: 'per_predict_second', usd: 0.001, estimateSeconds: 30 },
 ];
 
 const finished = (fields: Partial<FinishedTask>): FinishedTask => ({
@@ -36,21 +31,21 @@ const finished = (fields: Partial<FinishedTask>): FinishedTask => ({
 
 describe('priceFor: the most specific entry wins', () => {
   it('prefers an exact id with the operation, then an exact id, then a pattern', () => {
-    expect(priceFor(prices, pixverse, 'text-to-video')?.usd).toBe(0.12);
-    expect(priceFor(prices, pixverse, 'image-to-video')?.usd).toBe(0.1);
-    const v4 = { requested: 'pixverse/v4', publicId: 'pixverse/v4', provider: 'pixverse' };
+    expect(priceFor(prices, acme, 'text-to-video')?.usd).toBe(0.12);
+    expect(priceFor(prices, acme, 'image-to-video')?.usd).toBe(0.1);
+    const v4 = { requested: 'acme/v4', publicId: 'acme/v4', provider: 'acme' };
     expect(priceFor(prices, v4, 'image-to-video')?.usd).toBe(0.6);
     expect(priceFor(prices, v4, 'text-to-video')?.usd).toBe(0.5);
-    const haiper = { requested: 'haiper', publicId: 'haiper/gen2', provider: 'haiper' };
-    expect(priceFor(prices, haiper, 'text-to-video')).toBeUndefined();
+    const umbrella = { requested: 'umbrella', publicId: 'umbrella/gen2', provider: 'umbrella' };
+    expect(priceFor(prices, umbrella, 'text-to-video')).toBeUndefined();
   });
 
   it('takes the first of equally specific entries', () => {
     const twice: PriceEntry[] = [
-      { model: 'pixverse/*', unit: 'per_task', usd: 1 },
-      { model: 'pixverse/*', unit: 'per_task', usd: 2 },
+      { model: 'acme/*', unit: 'per_task', usd: 1 },
+      { model: 'acme/*', unit: 'per_task', usd: 2 },
     ];
-    expect(priceFor(twice, pixverse, 'text-to-video')?.usd).toBe(1);
+    expect(priceFor(twice, acme, 'text-to-video')?.usd).toBe(1);
   });
 });
 

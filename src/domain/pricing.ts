@@ -26,7 +26,7 @@ export const DEFAULT_ESTIMATE_SECONDS = 5;
 
 /** What an upstream reported about what it charged (UpstreamSnapshot.usage). */
 export interface UpstreamUsage {
-  /** Seconds the model ran (Replicate `metrics.predict_time`). */
+  /** Seconds the model ran (e.g. a `predict_time` the upstream reports). */
   predictSeconds?: number;
   /** The upstream says it charged nothing for this job (e.g. a refund after moderation). */
   refunded?: boolean;

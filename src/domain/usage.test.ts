@@ -6,8 +6,8 @@ const entry = (fields: Partial<LedgerEntry>): LedgerEntry => ({
   taskId: 't',
   tenant: 'a',
   keyId: null,
-  provider: 'pixverse',
-  model: 'pixverse/v5',
+  provider: 'acme',
+  model: 'acme/v5',
   operation: 'text-to-video',
   status: 'succeeded',
   chargedMicros: 100_000,
@@ -19,14 +19,14 @@ describe('summarizeUsage', () => {
   const entries = [
     entry({}),
     entry({ status: 'failed', chargedMicros: 0, keyId: 'key_1' }),
-    entry({ model: 'modelslab/sdxl', tenant: 'b', at: Date.parse('2026-12-08T01:00:00Z') }),
+    entry({ model: 'globex/still', tenant: 'b', at: Date.parse('2026-12-08T01:00:00Z') }),
     entry({ status: 'canceled', chargedMicros: 200_000, keyId: 'key_1' }),
   ];
 
   it('groups by model, day, key and tenant, with exact sums', () => {
     expect(summarizeUsage(entries, 'model')).toEqual([
-      { model: 'modelslab/sdxl', tasks: 1, succeeded: 1, failed: 0, charged_usd: 0.1 },
-      { model: 'pixverse/v5', tasks: 3, succeeded: 1, failed: 1, charged_usd: 0.3 },
+      { model: 'acme/v5', tasks: 3, succeeded: 1, failed: 1, charged_usd: 0.3 },
+      { model: 'globex/still', tasks: 1, succeeded: 1, failed: 0, charged_usd: 0.1 },
     ]);
     expect(summarizeUsage(entries, 'day').map((r) => [r.day, r.tasks])).toEqual([
       ['2026-12-07', 3],
