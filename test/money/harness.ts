@@ -35,7 +35,11 @@ export interface MoneySuite {
   r8: ReplicateEmulator;
   inject(o: InjectOptions): Promise<LightMyRequestResponse>;
   /** An admin API request with ADMIN_TOKEN. */
-  admin(method: InjectOptions['method'], url: string, payload?: unknown): Promise<LightMyRequestResponse>;
+  admin(
+    method: InjectOptions['method'],
+    url: string,
+    payload?: unknown,
+  ): Promise<LightMyRequestResponse>;
   /** Creates a tenant and a key for it (with `rules`); answers the key. */
   tenantKey(id: string, tenant?: Json, rules?: Json): Promise<string>;
   /** Upstream creates over the three emulators. */
