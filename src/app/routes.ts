@@ -40,6 +40,9 @@ export async function registerRoutes(
   getMediaRoute(app, routeDeps);
   await callbackRoutes(app, { callbacks, registry });
   // Keys of the configuration, then those of the admin API (looked up in the store each time).
-  const keys = new GatewayKeys(config.tenants, { lookup: (hash) => store.admin.keyByHash(hash) });
+  const keys = new GatewayKeys(config.tenants, {
+    lookup: (hash) => store.admin.keyByHash(hash),
+    tenant: (id) => store.admin.getTenant(id),
+  });
   for (const surface of SURFACE_ROUTES) await registerSurface(app, surface, routeDeps, keys);
 }

@@ -14,6 +14,8 @@ export interface KeyRules {
 export interface Caller {
   keyId: string | null;
   rules?: KeyRules;
+  /** The request limit of an admin API tenant that has one (else the configured limits). */
+  rateLimit?: { max: number; windowMs: number };
 }
 
 /** The model a create resolved to, in every spelling a rule may use. */

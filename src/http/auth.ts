@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { TenantConfig } from '../config/config.js';
 import type { Caller } from '../domain/access.js';
-import type { ApiKeyRecord } from '../domain/admin-store.js';
+import type { ApiKeyRecord, TenantRecord } from '../domain/admin-store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -22,6 +22,8 @@ export type Identity = { tenant: string; caller: Caller } | { rejected: 'unknown
 export interface GatewayKeysOptions {
   /** Keys created at runtime (admin API), read from the store on every request: no cache. */
   lookup?: (hash: string) => Promise<ApiKeyRecord | undefined>;
+  /** The admin API tenant of such a key (its request limit); undefined: none. */
+  tenant?: (id: string) => Promise<TenantRecord | undefined>;
   now?: () => number;
 }
 
@@ -60,11 +62,13 @@ export class GatewayKeys {
     if (record.expiresAt !== null && record.expiresAt <= (this.options.now ?? Date.now)()) {
       return { rejected: 'expired' };
     }
+    const rateLimit = (await this.options.tenant?.(record.tenant))?.rateLimit;
     return {
       tenant: record.tenant,
       caller: {
         keyId: record.id,
         rules: { models: record.models, operations: record.operations },
+        ...(rateLimit ? { rateLimit } : {}),
       },
     };
   }

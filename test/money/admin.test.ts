@@ -180,4 +180,20 @@ describe('admin API: keys', () => {
     expect(mine.json()).toEqual(theirs.json());
     expect((await s.admin('POST', '/admin/tenants/nobody/keys', {})).statusCode).toBe(404);
   });
+
+  it("applies an admin tenant's own rate limit to its keys", async () => {
+    await s.admin('POST', '/admin/tenants', {
+      id: 'team-slow',
+      rate_limit: { max: 2, window_seconds: 60 },
+    });
+    const key = (await s.admin('POST', '/admin/tenants/team-slow/keys', {})).json<{ key: string }>()
+      .key;
+    expect((await modelsOf(key)).statusCode).toBe(200);
+    expect((await modelsOf(key)).statusCode).toBe(200);
+    const limited = await modelsOf(key);
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toMatchObject({ code: 'rate_limited' });
+    // Other tenants keep the configured limits (none in tests).
+    for (let i = 0; i < 3; i++) expect((await modelsOf(KEY_A)).statusCode).toBe(200);
+  });
 });
