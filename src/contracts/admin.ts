@@ -31,7 +31,17 @@ export const TenantCreateSchema = z
     budget: BudgetSchema.optional(),
     rate_limit: TenantRateLimitSchema.optional(),
   })
-  .meta({ id: 'TenantCreate' });
+  .meta({
+    id: 'TenantCreate',
+    examples: [
+      {
+        id: 'team-video',
+        name: 'Video team',
+        budget: { limit_usd: 100, period: 'month' },
+        rate_limit: { max: 600, window_seconds: 60 },
+      },
+    ],
+  });
 
 export const TenantUpdateSchema = z
   .strictObject({
@@ -39,7 +49,11 @@ export const TenantUpdateSchema = z
     budget: BudgetSchema.nullable().optional().meta({ description: 'null removes the budget' }),
     rate_limit: TenantRateLimitSchema.nullable().optional(),
   })
-  .meta({ id: 'TenantUpdate', description: 'Fields to change; absent fields stay as they are' });
+  .meta({
+    id: 'TenantUpdate',
+    description: 'Fields to change; absent fields stay as they are',
+    examples: [{ budget: { limit_usd: 250, period: 'month' } }],
+  });
 
 export const TenantSchema = z
   .object({
@@ -84,7 +98,17 @@ export const KeyCreateSchema = z
       description: 'Operations the key may use; absent: every operation',
     }),
   })
-  .meta({ id: 'GatewayKeyCreate' });
+  .meta({
+    id: 'GatewayKeyCreate',
+    examples: [
+      {
+        name: 'checkout backend',
+        expires_at: '2027-06-30T00:00:00Z',
+        models: ['pixverse/*', 'modelslab/sdxl'],
+        operations: ['text-to-video', 'text-to-image'],
+      },
+    ],
+  });
 
 export const GatewayKeySchema = z
   .object({
