@@ -27,6 +27,12 @@ export interface ModelNames {
   provider: string;
 }
 
+/** The names of a resolved model (`publicId`, `provider`) and the spelling it was asked by. */
+export const namesOf = (
+  requested: string,
+  model: { publicId: string; provider: string },
+): ModelNames => ({ requested, publicId: model.publicId, provider: model.provider });
+
 /** Whether `pattern` (an exact id or `provider/*`) names the model. */
 export function modelMatches(pattern: string, model: ModelNames): boolean {
   if (pattern.endsWith('/*')) return pattern.slice(0, -2) === model.provider;

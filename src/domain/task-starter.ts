@@ -1,7 +1,7 @@
 import { monotonicFactory } from 'ulid';
 import type { Operation } from '../contracts/common.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { checkAccess, modelAllowed, type Caller, type ModelNames } from './access.js';
+import { checkAccess, modelAllowed, namesOf, type Caller } from './access.js';
 import type { TaskCosts } from './costs.js';
 import type { CredentialPool } from './credential-pool.js';
 import {
@@ -163,13 +163,10 @@ export class TaskStarter {
     await costs?.reserve(tenant, taskId, estimated);
     // An in-flight slot on a usable credential, waiting for one if all are at their cap;
     // 429 upstream_rate_limited / 503 no_credential_available before any upstream call.
-    let credential: Credential;
-    try {
-      credential = await pool.reserve();
-    } catch (err) {
+    const credential = await pool.reserve().catch(async (err: unknown) => {
       await costs?.release(taskId);
       throw err;
-    }
+    });
 
     const now = this.deps.now();
     let callbackPlan = this.callbackPlan(resolved, taskId, operation);
@@ -361,12 +358,6 @@ interface NewTask {
   /** The estimate; undefined: the gateway prices nothing (no `cost` kept). */
   estimated: number | null | undefined;
 }
-
-const namesOf = (requested: string, model: ResolvedModel): ModelNames => ({
-  requested,
-  publicId: model.publicId,
-  provider: model.provider,
-});
 
 /** A task as stored before its upstream job is started. */
 function queuedTask(t: NewTask): TaskRecord {
