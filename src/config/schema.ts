@@ -8,6 +8,7 @@ import type {
 import { PROVIDERS, type ProvidersConfig } from '../providers/registry.js';
 import { DEV_GATEWAY_KEY } from './config.js';
 import { duration, httpUrl, intString, list } from './values.js';
+import { deriveTenantWebhookSecret } from './webhook-secrets.js';
 
 /** Requests per window: `max` 0 turns the limit off. */
 const rateLimitSchema = z.strictObject({
@@ -19,6 +20,11 @@ const rateLimitSchema = z.strictObject({
  * Environment variables of the contract (architecture §3), plus a few operational knobs. Every
  * default of the configuration is here; each provider's own variables are in its module.
  */
+/** A Standard Webhooks signing secret: `whsec_` and base64. */
+const whsecSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected whsec_ followed by a base64 secret');
+
 const EnvSchema = z.object({
   PORT: intString(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -37,10 +43,7 @@ const EnvSchema = z.object({
     .regex(/^[^{}\s]*$/, 'must not contain braces or whitespace')
     .default('genway:'),
   PUBLIC_URL: httpUrl.optional(),
-  WEBHOOK_SECRET: z
-    .string()
-    .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected whsec_ followed by a base64 secret')
-    .optional(),
+  WEBHOOK_SECRET: whsecSecret.optional(),
   OUTBOUND_ALLOWLIST: z.string().optional(),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   // Set, it replaces the adapters' own per-operation intervals.
@@ -79,6 +82,8 @@ function fileSchema(registry: readonly ProviderModule[]) {
           id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
           keys: z.array(z.string().min(16, 'gateway keys must be at least 16 characters')).min(1),
           rate_limit: rateLimitSchema.optional(),
+          /** The tenant's own signing secret; else one derived from WEBHOOK_SECRET. */
+          webhook_secret: whsecSecret.optional(),
         }),
       )
       .default([]),
@@ -135,13 +140,16 @@ function toConfig(
   }
   const useEmulators = Object.keys(providers).length === 0;
 
-  const tenants: { id: string; keys: string[]; rateLimit?: RateLimit }[] = [
+  const tenants: { id: string; keys: string[]; rateLimit?: RateLimit; webhookSecret?: string }[] = [
     ...list(e.GATEWAY_API_KEYS).map((key) => ({ id: tenantIdForKey(key), keys: [key] })),
-    ...f.tenants.map(({ rate_limit, ...t }) => ({
+    ...f.tenants.map(({ rate_limit, webhook_secret, ...t }) => ({
       ...t,
       ...(rate_limit
-        ? { rateLimit: { max: rate_limit.max, windowMs: rate_limit.window ?? e.RATE_LIMIT_WINDOW } }
+        ? {
+            rateLimit: { max: rate_limit.max, windowMs: rate_limit.window ?? e.RATE_LIMIT_WINDOW },
+          }
         : {}),
+      ...(webhook_secret ? { webhookSecret: webhook_secret } : {}),
     })),
   ];
   for (const key of list(e.GATEWAY_API_KEYS)) {
@@ -152,6 +160,13 @@ function toConfig(
     report('GATEWAY_API_KEYS', 'required once provider credentials are configured');
   }
   if (devKey) tenants.push({ id: 'tenant_dev', keys: [DEV_GATEWAY_KEY] });
+  // Every tenant signs its webhooks with its own secret (architecture §6): the file's, or one
+  // derived from WEBHOOK_SECRET and its id.
+  for (const tenant of tenants) {
+    if (tenant.webhookSecret === undefined && e.WEBHOOK_SECRET) {
+      tenant.webhookSecret = deriveTenantWebhookSecret(e.WEBHOOK_SECRET, tenant.id);
+    }
+  }
   const seen = new Set<string>();
   for (const key of tenants.flatMap((t) => t.keys)) {
     if (seen.has(key)) report('GATEWAY_API_KEYS', 'a gateway key is listed twice');
@@ -169,10 +184,15 @@ function toConfig(
     /** Prefix of every Redis key when STORE_URL is redis:// (REDIS_KEY_PREFIX). */
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     logLevel: e.LOG_LEVEL,
-    /** Each with its own limit (file: `tenants[].rate_limit`) or else `rateLimit`. */
+    /**
+     * Each with its own limit (file: `tenants[].rate_limit`) or else `rateLimit`, and its own
+     * webhook signing secret (file: `tenants[].webhook_secret`, else derived from
+     * WEBHOOK_SECRET; none when neither is set).
+     */
     tenants,
     /** No gateway key configured: the documented development key is accepted (emulator mode only). */
     devKey,
+    /** WEBHOOK_SECRET: the master secret tenants' signing secrets are derived from; never used to sign. */
     webhookSecret: e.WEBHOOK_SECRET ?? null,
     /** Bearer token `GET /metrics` requires (METRICS_TOKEN); absent: /metrics is open. */
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),

@@ -56,10 +56,10 @@ export interface TaskStarterDeps {
   /** The tenant's task, for replays of an Idempotency-Key (404 when not theirs). */
   getTask: (tenant: string, id: string) => Promise<TaskRecord>;
   /**
-   * Refuses a webhook URL genway must not call (SSRF rules, no WEBHOOK_SECRET): throws a
-   * GatewayError. Absent: webhooks are refused.
+   * Refuses a webhook URL genway must not call for `tenant` (SSRF rules, no signing secret for
+   * that tenant): throws a GatewayError. Absent: webhooks are refused.
    */
-  checkWebhookUrl?: (url: string) => Promise<void>;
+  checkWebhookUrl?: (url: string, tenant: string) => Promise<void>;
   /** Handed to adapters as `StartCall.publishMedia`; set only when PUBLIC_URL is configured. */
   publishMedia?: StartCall['publishMedia'];
   /**
@@ -134,7 +134,7 @@ export class TaskStarter {
   ): Promise<TaskRecord> {
     const { model: requested, metadata, webhook, ...given } = request;
     const resolved = this.deps.models.resolve(requested, operation);
-    if (webhook) await this.checkWebhook(webhook.url);
+    if (webhook) await this.checkWebhook(webhook.url, tenant);
     const input = await this.resolveVideoRef(tenant, operation, given);
     const ruleErrors = options.raw
       ? []
@@ -303,12 +303,12 @@ export class TaskStarter {
     return { ...input, video: videoRefUrl(ref, source, tenant, this.deps.now()) };
   }
 
-  private async checkWebhook(url: string): Promise<void> {
+  private async checkWebhook(url: string, tenant: string): Promise<void> {
     if (!this.deps.checkWebhookUrl) {
       const message = 'Webhooks are not enabled on this gateway (WEBHOOK_SECRET is not set)';
       throw GatewayError.invalid([{ path: 'webhook', message }], message);
     }
-    await this.deps.checkWebhookUrl(url);
+    await this.deps.checkWebhookUrl(url, tenant);
   }
 
   /** The fields (and state) asking `model`'s upstream to call back for the task, if it can. */

@@ -3,6 +3,7 @@ import { cancelPredictionRoute } from './cancel-prediction.js';
 import { createModelPredictionRoute } from './create-model-prediction.js';
 import { createPredictionRoute } from './create-prediction.js';
 import { getPredictionRoute } from './get-prediction.js';
+import { getWebhookSecretRoute } from './get-webhook-secret.js';
 import { listPredictionsRoute } from './list-predictions.js';
 import { REPLICATE_SURFACE } from './surface.js';
 
@@ -25,5 +26,6 @@ export const replicateApi: SurfaceRoutes = {
     getPredictionRoute,
     cancelPredictionRoute,
     listPredictionsRoute,
+    getWebhookSecretRoute,
   ],
 };

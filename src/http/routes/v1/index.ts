@@ -3,6 +3,7 @@ import type { SurfaceRoutes } from '../../surface.js';
 import { cancelTaskRoute } from './cancel-task.js';
 import { getTaskOutputRoute } from './get-task-output.js';
 import { getTaskRoute } from './get-task.js';
+import { getWebhookSecretRoute } from './get-webhook-secret.js';
 import { imageToVideoRoute } from './image-to-video.js';
 import { listModelsRoute } from './list-models.js';
 import { listTasksRoute } from './list-tasks.js';
@@ -31,5 +32,6 @@ export const normalizedApi: SurfaceRoutes = {
     cancelTaskRoute,
     listTasksRoute,
     listModelsRoute,
+    getWebhookSecretRoute,
   ],
 };
