@@ -12,6 +12,10 @@ import { TaskService } from '../domain/task-service.js';
 import type { TaskStore } from '../domain/task-store.js';
 import { UpstreamCallbackService } from '../domain/upstream-callbacks.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../domain/webhook-dispatcher.js';
+import {
+  PREDICTION_WEBHOOK_FORMAT,
+  predictionWebhookBody,
+} from '../http/replicate/prediction-webhook.js';
 import { callbackUrlUnder } from '../http/routes/callbacks/index.js';
 import { createOutbound, type Outbound } from '../net/outbound.js';
 import { callerUrlCheck } from '../net/url-check.js';
@@ -148,6 +152,8 @@ export async function createRuntime(
         : undefined,
     idempotency: config.idempotency,
     fallbacks: config.fallbacks,
+    // Webhooks asked for through /replicate/v1 carry the prediction object.
+    webhookBodies: new Map([[PREDICTION_WEBHOOK_FORMAT, predictionWebhookBody(models)]]),
   });
   const fetcher = new UndiciOutputFetcher();
   const outputs = new OutputService({ tasks, models, fetcher });

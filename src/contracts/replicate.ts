@@ -22,13 +22,24 @@ export const ReplicateInputSchema = z.record(z.string(), z.unknown()).meta({
 });
 
 const webhookFields = {
-  webhook: z.string().max(2048).optional().meta({
-    description: 'Not supported by genway yet: a request naming one is refused (422)',
-  }),
+  webhook: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .optional()
+    .meta({
+      description:
+        "POSTed the prediction object (as `GET /predictions/{id}` answers it) on the events of `webhook_events_filter`, signed Standard-Webhooks style with the caller tenant's secret (`GET /webhooks/default/secret`), retried until delivered. Checked like every caller URL (no private addresses unless allow-listed); needs webhooks enabled for the tenant",
+      example: 'https://example.com/replicate-webhook',
+    }),
   webhook_events_filter: z
     .array(z.enum(['start', 'output', 'logs', 'completed']))
+    .min(1)
     .optional()
-    .meta({ description: 'Only meaningful with `webhook` (not supported yet)' }),
+    .meta({
+      description:
+        '`start`: when the prediction starts processing; `output`: when its outputs arrive; `logs`: on each progress update from its logs; `completed`: when it succeeded, failed or was canceled. Default: all',
+      example: ['start', 'completed'],
+    }),
   stream: z.boolean().optional().meta({ description: 'Deprecated by Replicate; ignored' }),
 };
 

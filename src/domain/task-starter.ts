@@ -21,7 +21,7 @@ import type {
 } from './ports.js';
 import { fallbackModels, StartFailover, type StartTarget } from './start-failover.js';
 import { outcomeUnknownError, startFailureOf } from './start-outcome.js';
-import type { TaskRecord, WebhookEvent } from './task-record.js';
+import type { TaskRecord, WebhookEvent, WebhookFormat } from './task-record.js';
 import type { TaskStore } from './task-store.js';
 import { applySnapshot, callbackStateOf, toTaskError } from './task-transitions.js';
 import type { TaskWriter } from './task-writer.js';
@@ -30,7 +30,7 @@ import { videoRefOf, videoRefUrl } from './video-refs.js';
 export interface CreateTaskInput extends GenerationInput {
   model: string;
   metadata?: Record<string, string>;
-  webhook?: { url: string; events: WebhookEvent[] };
+  webhook?: { url: string; events: WebhookEvent[]; format?: WebhookFormat };
 }
 
 export interface CreateOptions {
@@ -362,7 +362,14 @@ function queuedTask(t: NewTask): TaskRecord {
     version: 1,
     changeSeq: 0,
     changes: [],
-    webhook: t.webhook ? { url: t.webhook.url, events: t.webhook.events, deliveries: [] } : null,
+    webhook: t.webhook
+      ? {
+          url: t.webhook.url,
+          events: t.webhook.events,
+          ...(t.webhook.format ? { format: t.webhook.format } : {}),
+          deliveries: [],
+        }
+      : null,
     nextWebhookAt: null,
   };
 }
