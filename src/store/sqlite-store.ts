@@ -6,10 +6,13 @@ import type {
   IdempotencyRecord,
   IdempotencyScope,
   ListQuery,
+  StoredFile,
+  StoredFileInfo,
   StoredMedia,
   TaskCount,
   TaskStore,
 } from '../domain/task-store.js';
+import { SqliteFiles } from './sqlite-files.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tasks (
@@ -151,6 +154,7 @@ export class SqliteTaskStore implements TaskStore {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly idem: ReturnType<typeof prepareIdempotency>;
+  private readonly files: SqliteFiles;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -162,6 +166,7 @@ export class SqliteTaskStore implements TaskStore {
     this.db.exec(SCHEMA);
     this.db.exec(IDEMPOTENCY_SCHEMA);
     this.idem = prepareIdempotency(this.db);
+    this.files = new SqliteFiles(this.db);
     this.stmts = {
       insert: this.db.prepare(
         `INSERT INTO tasks (id, tenant, provider, credential_id, status, next_poll_at, next_webhook_at, version, data)
@@ -354,6 +359,26 @@ export class SqliteTaskStore implements TaskStore {
 
   async purgeMedia(now: number): Promise<number> {
     return this.stmts.purgeMedia.run(now).changes;
+  }
+
+  async putFile(file: StoredFile): Promise<void> {
+    this.files.put(file);
+  }
+
+  async getFile(id: string): Promise<StoredFile | undefined> {
+    return this.files.get(id);
+  }
+
+  async listFiles(tenant: string, query: { limit: number; cursor?: string }) {
+    return this.files.list(tenant, query) satisfies StoredFileInfo[];
+  }
+
+  async deleteFile(id: string): Promise<boolean> {
+    return this.files.delete(id);
+  }
+
+  async purgeFiles(now: number): Promise<number> {
+    return this.files.purge(now);
   }
 
   async claimIdempotencyKey(

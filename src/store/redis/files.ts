@@ -1,0 +1,92 @@
+import type { Redis } from 'ioredis';
+import type { StoredFile, StoredFileInfo } from '../../domain/task-store.js';
+import type { RedisConnection } from './connection.js';
+
+/** Ids read per round trip while listing (purged files leave ids behind to skip). */
+const LIST_BATCH = 100;
+
+/**
+ * Uploaded files of the Redis store, under the store's key base (one hash slot):
+ * `file:<id>` HASH (info JSON, bytes), `files:<tenant>` ZSET of a tenant's ids (scores 0,
+ * ordered by id = creation time), `file-expiry` ZSET id -> expiresAt. Writes that touch several
+ * keys are MULTI transactions (atomic); a purge (the store's expiry script) leaves ids in the
+ * tenant sets, which listings skip and remove.
+ */
+export class RedisFiles {
+  constructor(
+    private readonly redis: Redis,
+    private readonly connection: RedisConnection,
+    private readonly base: string,
+  ) {}
+
+  private file(id: string): string {
+    return `${this.base}file:${id}`;
+  }
+
+  private tenantSet(tenant: string): string {
+    return `${this.base}files:${encodeURIComponent(tenant)}`;
+  }
+
+  /** ZSET id -> expiresAt (the store purges through it with kind `file:`). */
+  get expiry(): string {
+    return `${this.base}file-expiry`;
+  }
+
+  async put(file: StoredFile): Promise<void> {
+    const { bytes, ...info } = file;
+    await this.connection.run(() =>
+      this.redis
+        .multi()
+        .hset(this.file(file.id), 'info', JSON.stringify(info), 'bytes', bytes)
+        .zadd(this.tenantSet(file.tenant), 0, file.id)
+        .zadd(this.expiry, file.expiresAt, file.id)
+        .exec(),
+    );
+  }
+
+  async get(id: string): Promise<StoredFile | undefined> {
+    const [info, bytes] = await this.connection.run(() =>
+      this.redis.hmgetBuffer(this.file(id), 'info', 'bytes'),
+    );
+    if (!info || !bytes) return undefined;
+    return { ...(JSON.parse(info.toString()) as StoredFileInfo), bytes };
+  }
+
+  async list(tenant: string, query: { limit: number; cursor?: string }): Promise<StoredFileInfo[]> {
+    const set = this.tenantSet(tenant);
+    const out: StoredFileInfo[] = [];
+    let below = query.cursor === undefined ? '+' : `(${query.cursor}`;
+    while (out.length < query.limit) {
+      const ids = await this.connection.run(() =>
+        this.redis.zrevrangebylex(set, below, '-', 'LIMIT', 0, LIST_BATCH),
+      );
+      if (ids.length === 0) break;
+      const infos = await this.connection.run(() =>
+        Promise.all(ids.map((id) => this.redis.hget(this.file(id), 'info'))),
+      );
+      const gone = ids.filter((_, i) => infos[i] == null);
+      if (gone.length > 0) await this.connection.run(() => this.redis.zrem(set, ...gone));
+      for (const info of infos) {
+        if (info != null && out.length < query.limit) out.push(JSON.parse(info) as StoredFileInfo);
+      }
+      below = `(${ids.at(-1)!}`;
+      if (ids.length < LIST_BATCH) break;
+    }
+    return out;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const info = await this.connection.run(() => this.redis.hget(this.file(id), 'info'));
+    if (info == null) return false;
+    const { tenant } = JSON.parse(info) as StoredFileInfo;
+    const results = await this.connection.run(() =>
+      this.redis
+        .multi()
+        .del(this.file(id))
+        .zrem(this.tenantSet(tenant), id)
+        .zrem(this.expiry, id)
+        .exec(),
+    );
+    return Number(results?.[0]?.[1] ?? 0) > 0;
+  }
+}
