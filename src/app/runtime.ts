@@ -159,6 +159,8 @@ export async function createRuntime(
   const outputs = new OutputService({ tasks, models, fetcher });
   const mediaPurge = setInterval(() => {
     media.purge().catch((err: unknown) => logger.warn({ err }, 'media purge failed'));
+    // Uploaded files (/replicate/v1/files) past their expiry.
+    store.purgeFiles(Date.now()).catch((err: unknown) => logger.warn({ err }, 'file purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();
   const poller =
     deps.poller !== false ? new Poller(store, tasks, logger, { due: due.polls }) : undefined;

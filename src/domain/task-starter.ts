@@ -40,6 +40,11 @@ export interface CreateOptions {
    * model's rules (the upstream validates its own input).
    */
   raw?: Record<string, unknown>;
+  /**
+   * What an Idempotency-Key's fingerprint covers in place of `raw`: the input as the caller sent
+   * it, when the surface rewrote it (links to uploaded files made reachable for the upstream).
+   */
+  fingerprintRaw?: Record<string, unknown>;
   /** The request's Idempotency-Key and the surface it came through (see idempotency.ts). */
   idempotency?: IdempotencyRequest;
 }
@@ -114,7 +119,7 @@ export class TaskStarter {
     }
     return this.idempotency.run(
       { tenant, surface: key.surface, key: key.key },
-      fingerprintOf({ operation, request, raw: options.raw ?? null }),
+      fingerprintOf({ operation, request, raw: options.fingerprintRaw ?? options.raw ?? null }),
       (reserveKey) => this.create(tenant, operation, request, options, reserveKey),
     );
   }

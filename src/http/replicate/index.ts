@@ -2,6 +2,7 @@ import type { SurfaceRoutes } from '../surface.js';
 import { cancelPredictionRoute } from './cancel-prediction.js';
 import { createModelPredictionRoute } from './create-model-prediction.js';
 import { createPredictionRoute } from './create-prediction.js';
+import { filesRoutes } from './files.js';
 import { getPredictionRoute } from './get-prediction.js';
 import { getWebhookSecretRoute } from './get-webhook-secret.js';
 import { listPredictionsRoute } from './list-predictions.js';
@@ -27,5 +28,6 @@ export const replicateApi: SurfaceRoutes = {
     cancelPredictionRoute,
     listPredictionsRoute,
     getWebhookSecretRoute,
+    filesRoutes,
   ],
 };

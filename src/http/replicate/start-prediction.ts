@@ -5,6 +5,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import { idempotencyOf, keyedCreate } from '../idempotency.js';
 import type { RouteDeps } from '../route-deps.js';
 import { clientGone } from '../wait.js';
+import { resolveFileInputs } from './file-inputs.js';
 import { predictionWebhook, type PredictionWebhookEvent } from './prediction-webhook.js';
 import { REPLICATE_PROVIDER, preferWait, surfaceBase, renderPrediction } from './prediction.js';
 
@@ -60,12 +61,14 @@ export async function startPrediction(
     body.webhook === undefined
       ? undefined
       : predictionWebhook(body.webhook, body.webhook_events_filter, base);
+  // Links to the tenant's uploaded files become links the upstream can fetch.
+  const input = await resolveFileInputs(deps, request.tenant, base, body.input);
   const created = await keyedCreate(reply, () =>
     deps.tasks.createOrReplay(
       request.tenant,
       operationFor(operations, body.input),
       { model: `${REPLICATE_PROVIDER}/${body.ref}`, ...(webhook ? { webhook } : {}) },
-      { raw: body.input, idempotency },
+      { raw: input, fingerprintRaw: body.input, idempotency },
     ),
   );
   let task = created.task;
