@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { StoredFile, StoredFileInfo } from '../../domain/task-store.js';
 import type { RedisConnection } from './connection.js';
+import type { StoreScripts } from './scripts.js';
 
 /** Ids read per round trip while listing (purged files leave ids behind to skip). */
 const LIST_BATCH = 100;
@@ -8,13 +9,13 @@ const LIST_BATCH = 100;
 /**
  * Uploaded files of the Redis store, under the store's key base (one hash slot):
  * `file:<id>` HASH (info JSON, bytes), `files:<tenant>` ZSET of a tenant's ids (scores 0,
- * ordered by id = creation time), `file-expiry` ZSET id -> expiresAt. Writes that touch several
- * keys are MULTI transactions (atomic); a purge (the store's expiry script) leaves ids in the
- * tenant sets, which listings skip and remove.
+ * ordered by id = creation time), `file-expiry` ZSET id -> expiresAt. Puts and deletes are Lua
+ * scripts (scripts.ts); a purge (the store's expiry script) leaves ids in the tenant sets,
+ * which listings skip and remove.
  */
 export class RedisFiles {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: Redis & StoreScripts,
     private readonly connection: RedisConnection,
     private readonly base: string,
   ) {}
@@ -35,12 +36,16 @@ export class RedisFiles {
   async put(file: StoredFile): Promise<void> {
     const { bytes, ...info } = file;
     await this.connection.run(() =>
-      this.redis
-        .multi()
-        .hset(this.file(file.id), 'info', JSON.stringify(info), 'bytes', bytes)
-        .zadd(this.tenantSet(file.tenant), 0, file.id)
-        .zadd(this.expiry, file.expiresAt, file.id)
-        .exec(),
+      this.redis.gwPutFile(
+        this.file(file.id),
+        this.tenantSet(file.tenant),
+        this.expiry,
+        this.base,
+        file.id,
+        JSON.stringify(info),
+        bytes,
+        String(file.expiresAt),
+      ),
     );
   }
 
@@ -76,17 +81,9 @@ export class RedisFiles {
   }
 
   async delete(id: string): Promise<boolean> {
-    const info = await this.connection.run(() => this.redis.hget(this.file(id), 'info'));
-    if (info == null) return false;
-    const { tenant } = JSON.parse(info) as StoredFileInfo;
-    const results = await this.connection.run(() =>
-      this.redis
-        .multi()
-        .del(this.file(id))
-        .zrem(this.tenantSet(tenant), id)
-        .zrem(this.expiry, id)
-        .exec(),
+    const deleted = await this.connection.run(() =>
+      this.redis.gwDeleteFile(this.file(id), this.expiry, this.base, id),
     );
-    return Number(results?.[0]?.[1] ?? 0) > 0;
+    return deleted === 1;
   }
 }
