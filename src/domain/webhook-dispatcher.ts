@@ -188,7 +188,7 @@ export class WebhookDispatcher {
       const body = JSON.stringify(delivery.payload);
       ({ status } = await this.sender.send(
         url,
-        { id: delivery.id, timestamp: new Date(this.now()), body },
+        { id: delivery.id, timestamp: new Date(this.now()), body, tenant: task.tenant },
         this.inFlight.signal,
       ));
       if (status < 200 || status > 299) {
