@@ -12,7 +12,15 @@ const model = z.string().min(1).max(256).meta({
 const prompt = z.string().min(1).max(10_000);
 const negativePrompt = z.string().max(10_000);
 
+/** Longest deadline a create may set (a day): longer jobs simply set none. */
+export const MAX_TIMEOUT_SECONDS = 86_400;
+
 const common = {
+  timeout_seconds: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).optional().meta({
+    description:
+      'Deadline in seconds from the create. Past it genway cancels the job upstream where the provider can (Replicate; it is also told as `Cancel-After`) and otherwise stops following it; the task ends `canceled` or `failed`, with `error.code` `deadline_exceeded`, and no further upstream call is made for it.',
+    example: 300,
+  }),
   seed: SeedSchema.optional(),
   metadata: MetadataSchema.optional(),
   webhook: WebhookRequestSchema.optional(),

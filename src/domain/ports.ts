@@ -65,6 +65,12 @@ export interface StartCall {
    * (what this adapter's `callbacks.prepare()` returned for the task). Absent: no callback.
    */
   callbackFields?: Record<string, unknown>;
+  /**
+   * The task's deadline (ms since the epoch), if the caller set one. genway enforces it itself
+   * (polls stop there and it cancels through `cancel`); an upstream with its own deadline
+   * (Replicate's `Cancel-After`) is also told, and a create should not hold past it.
+   */
+  deadlineAt?: number;
 }
 
 /** A create whose answer was lost (see ProviderAdapter.recover). */

@@ -31,6 +31,11 @@ export interface CreateTaskInput extends GenerationInput {
   model: string;
   metadata?: Record<string, string>;
   webhook?: { url: string; events: WebhookEvent[] };
+  /**
+   * The caller's deadline, in seconds from the create: past it the task is canceled upstream
+   * where the provider can, else given up (`deadline_exceeded`), and never polled again.
+   */
+  timeout_seconds?: number;
 }
 
 export interface CreateOptions {
@@ -132,7 +137,7 @@ export class TaskStarter {
     /** Names the task on its Idempotency-Key before it is stored (so before any upstream call). */
     reserveKey?: (taskId: string) => Promise<void>,
   ): Promise<TaskRecord> {
-    const { model: requested, metadata, webhook, ...given } = request;
+    const { model: requested, metadata, webhook, timeout_seconds: timeout, ...given } = request;
     const resolved = this.deps.models.resolve(requested, operation);
     if (webhook) await this.checkWebhook(webhook.url);
     const input = await this.resolveVideoRef(tenant, operation, given);
@@ -164,6 +169,7 @@ export class TaskStarter {
       webhook,
       callbackPlan,
       now,
+      deadlineAt: timeout === undefined ? null : now + timeout * 1000,
     });
     // Stored before the upstream call, so a crash mid-create still leaves a trace of the job.
     try {
@@ -198,6 +204,7 @@ export class TaskStarter {
         ...(this.deps.publishMedia ? { publishMedia: this.deps.publishMedia } : {}),
         ...(options.raw ? { raw: options.raw } : {}),
         ...(callbackPlan ? { callbackFields: callbackPlan.fields } : {}),
+        ...(queued.deadlineAt != null ? { deadlineAt: queued.deadlineAt } : {}),
       };
       const sentAt = this.deps.now();
       try {
@@ -334,6 +341,7 @@ interface NewTask {
   webhook: CreateTaskInput['webhook'];
   callbackPlan: CallbackPlan | undefined;
   now: number;
+  deadlineAt: number | null;
 }
 
 /** A task as stored before its upstream job is started. */
@@ -359,6 +367,7 @@ function queuedTask(t: NewTask): TaskRecord {
     nextPollAt: null,
     pollAttempts: 0,
     lastContactAt: t.now,
+    ...(t.deadlineAt !== null ? { deadlineAt: t.deadlineAt } : {}),
     version: 1,
     changeSeq: 0,
     changes: [],

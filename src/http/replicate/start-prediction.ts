@@ -5,6 +5,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import { idempotencyOf, keyedCreate } from '../idempotency.js';
 import type { RouteDeps } from '../route-deps.js';
 import { clientGone } from '../wait.js';
+import { cancelAfterSeconds } from './cancel-after.js';
 import { REPLICATE_PROVIDER, preferWait, surfaceBase, renderPrediction } from './prediction.js';
 
 /** Bodies with `data:` URI inputs reach 10 MB (the official client's inline limit). */
@@ -55,6 +56,7 @@ export async function startPrediction(
       `"${body.ref.slice(0, 300)}" is not a 64-hex version id, owner/name:<version id>, or owner/name`,
     );
   }
+  const timeout = cancelAfterSeconds(request.headers['cancel-after']);
   const startedAt = Date.now();
   const wait = preferWait(request.headers.prefer, deps.config.limits.maxWaitSeconds);
   const idempotency = idempotencyOf(request, 'replicate');
@@ -62,7 +64,10 @@ export async function startPrediction(
     deps.tasks.createOrReplay(
       request.tenant,
       operationFor(operations, body.input),
-      { model: `${REPLICATE_PROVIDER}/${body.ref}` },
+      {
+        model: `${REPLICATE_PROVIDER}/${body.ref}`,
+        ...(timeout !== undefined ? { timeout_seconds: timeout } : {}),
+      },
       { raw: body.input, idempotency },
     ),
   );

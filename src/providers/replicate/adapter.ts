@@ -6,7 +6,9 @@ import type { UpstreamClient, UpstreamRequest } from '../http-client.js';
 import { ReplicateCallbacks } from './callbacks.js';
 import { replicateError, type ReplicateCall } from './errors.js';
 import {
+  cancelAfterOf,
   keptInput,
+  preferWaitOf,
   toCreateRequest,
   toReplicateInput,
   toSnapshot,
@@ -98,7 +100,12 @@ export class ReplicateAdapter implements ProviderAdapter {
     const { path, body: inputBody } = toCreateRequest(ref, input);
     const body = { ...inputBody, ...call.callbackFields };
     const headers: Record<string, string> = {};
-    if (this.preferWaitSeconds > 0) headers.prefer = `wait=${this.preferWaitSeconds}`;
+    const now = Date.now();
+    const wait = preferWaitOf(this.preferWaitSeconds, call.deadlineAt, now);
+    if (wait > 0) headers.prefer = `wait=${wait}`;
+    // Replicate ends the job itself at the deadline too, should genway not get to cancel it.
+    if (call.deadlineAt !== undefined)
+      headers['cancel-after'] = cancelAfterOf(call.deadlineAt, now);
     const prediction = await this.call('create', call.credential.secret, path, {
       method: 'POST',
       json: body,
