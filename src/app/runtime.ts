@@ -14,7 +14,7 @@ import { UpstreamCallbackService } from '../domain/upstream-callbacks.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../domain/webhook-dispatcher.js';
 import { callbackUrlUnder } from '../http/routes/callbacks/index.js';
 import { createOutbound, type Outbound } from '../net/outbound.js';
-import { callerUrlCheck } from '../net/url-check.js';
+import { callerUrlCheck, inputUrlCheck } from '../net/url-check.js';
 import { createWebhookSender } from '../net/webhook-sender.js';
 import { poolCredentials, type GatewayMetrics } from '../observability/metrics.js';
 import { UndiciOutputFetcher } from '../providers/output-fetcher.js';
@@ -28,7 +28,10 @@ export interface RuntimeDeps {
   providers?: Map<string, ProviderRegistration>;
   /** The providers genway knows (their adapters, callback routes, secrets); tests add one. */
   registry?: readonly ProviderModule[];
-  /** Calls to caller-supplied URLs (webhooks); tests inject a resolver and a loopback guard. */
+  /**
+   * Calls to caller-supplied URLs (webhooks) and the address check of URLs handed to upstreams;
+   * tests inject a resolver and a loopback guard.
+   */
   outbound?: Outbound;
   /** Tests that drive polls by hand turn the background poller off. */
   poller?: boolean;
@@ -123,6 +126,10 @@ export async function createRuntime(
     // Upstream webhooks are asked for only when genway knows its own public URL.
     callbackUrl: callbackUrlUnder(config.publicUrl),
     checkWebhookUrl: config.webhookSecret ? callerUrlCheck(outbound, 'webhook.url') : undefined,
+    // Caller URLs an upstream fetches itself: the same address rules (genway's own links pass).
+    checkCallerUrl: inputUrlCheck(outbound, {
+      trustedOrigins: config.publicUrl ? [new URL(config.publicUrl).origin] : [],
+    }),
     idempotency: config.idempotency,
     fallbacks: config.fallbacks,
   });

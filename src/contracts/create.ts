@@ -93,10 +93,13 @@ export type CreateRequest = TextToImageRequest | TextToVideoRequest;
 const imageRef = z
   .string()
   .max(30 * 1024 * 1024)
-  .refine((v) => /^https:\/\//i.test(v) || /^data:image\//i.test(v), {
-    message: 'expected an https:// URL or a data:image/...;base64 URL',
+  .refine((v) => /^https?:\/\//i.test(v) || /^data:image\//i.test(v), {
+    message: 'expected an http(s) URL or a data:image/...;base64 URL',
   })
-  .meta({ description: 'An `https` URL or a `data:image/...;base64,` URL (png, jpeg, webp)' });
+  .meta({
+    description:
+      'An `https` URL (`http` where the provider documents it: Haiper) or a `data:image/...;base64,` URL (png, jpeg, webp). The provider fetches the URL itself: an address genway would not call (loopback, private, link-local, metadata; unless OUTBOUND_ALLOWLIST names it) is refused with a 400.',
+  });
 
 const videoRef = z
   .string()
@@ -105,7 +108,8 @@ const videoRef = z
     message: 'expected an http(s) URL or the id of an earlier succeeded task',
   })
   .meta({
-    description: 'A video URL, or the id of an earlier succeeded task of yours (its first output)',
+    description:
+      'A video URL (the provider fetches it: the same address rules as `image`), or the id of an earlier succeeded task of yours (its first output)',
   });
 
 export const ImageToVideoRequestSchema = z

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Operation, TaskStatus } from '../contracts/common.js';
 import type { FieldError } from '../errors/gateway-error.js';
+import type { UrlInput } from './caller-urls.js';
 import type { TaskError, TaskOutput } from './task-record.js';
 
 /** One upstream credential of a provider (the secret never leaves the adapter's calls). */
@@ -114,6 +115,11 @@ export interface ProviderAdapter {
    * name that models() does not list, or undefined when the name is not usable.
    */
   describeModel?(name: string): ModelDescriptor | undefined;
+  /**
+   * Normalized inputs (`image`, `video`) for which this upstream documents plain `http://` URLs
+   * (it fetches them itself). Every other caller URL must be https. Absent: none.
+   */
+  readonly plainHttpInputs?: readonly UrlInput[];
   /** Model rules checked before any upstream call: one FieldError per broken rule. */
   validate(operation: Operation, model: string, input: GenerationInput): FieldError[];
   start(call: StartCall): Promise<UpstreamSnapshot>;

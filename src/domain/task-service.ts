@@ -38,7 +38,12 @@ export type { CreateOptions, CreateTaskInput } from './task-starter.js';
 /** What creates need besides the core (see TaskStarterDeps). */
 type CreateDeps = Pick<
   TaskStarterDeps,
-  'checkWebhookUrl' | 'publishMedia' | 'callbackUrl' | 'idempotency' | 'fallbacks'
+  | 'checkWebhookUrl'
+  | 'checkCallerUrl'
+  | 'publishMedia'
+  | 'callbackUrl'
+  | 'idempotency'
+  | 'fallbacks'
 >;
 
 /** The store, pools, events, due signals and metrics are the writer's (see TaskWriterDeps). */

@@ -160,8 +160,9 @@ export function imageOf(ref: Buffer | string | { image_url?: string; file_id?: s
         : 'expected an image file, an image URL or {image_url}',
     );
   }
-  if (!/^https:\/\//i.test(url) && !/^data:image\/[a-z0-9.+-]+;base64,/i.test(url)) {
-    throw bad('expected an https:// URL or a data:image/...;base64, URL');
+  // http:// passes here: the provider's own rules decide (genway's create checks every URL).
+  if (!/^https?:\/\//i.test(url) && !/^data:image\/[a-z0-9.+-]+;base64,/i.test(url)) {
+    throw bad('expected an http(s) URL or a data:image/...;base64, URL');
   }
   return url;
 }

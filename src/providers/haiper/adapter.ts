@@ -30,6 +30,8 @@ const isHttpUrl = (value: string, protocols: readonly string[]) => {
  */
 export class HaiperAdapter implements ProviderAdapter {
   readonly id = 'haiper';
+  /** Cloudsway documents `sourceImage` (and Haiper fetches `sourceVideo` the same way) as http or https. */
+  readonly plainHttpInputs = ['image', 'video'] as const;
   /** `{basePath}/{endpointPath}/video` */
   private readonly root: string;
   private readonly secrets: string[];
@@ -95,7 +97,7 @@ export class HaiperAdapter implements ProviderAdapter {
     return toSnapshot(answer.data, call.upstreamId, this.secrets);
   }
 
-  /** An https URL passes through; a data: URL is decoded and published under PUBLIC_URL. */
+  /** An http(s) URL passes through; a data: URL is decoded and published under PUBLIC_URL. */
   private async sourceImageOf(call: StartCall): Promise<string> {
     const image = call.input.image;
     if (image === undefined) {
@@ -118,9 +120,9 @@ export class HaiperAdapter implements ProviderAdapter {
       const contentType = decoded.contentType === 'image/jpg' ? 'image/jpeg' : decoded.contentType;
       return call.publishMedia(decoded.bytes, contentType);
     }
-    if (!isHttpUrl(image, ['https:'])) {
+    if (!isHttpUrl(image, ['https:', 'http:'])) {
       throw GatewayError.invalid([
-        { path: 'image', message: 'expected an https URL or a data:image/...;base64 URL' },
+        { path: 'image', message: 'expected an http(s) URL or a data:image/...;base64 URL' },
       ]);
     }
     return image;

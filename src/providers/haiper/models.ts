@@ -35,7 +35,7 @@ export const HAIPER_LIMITS: Record<string, unknown> = {
   'text-to-video': generateLimits,
   'image-to-video': {
     ...generateLimits,
-    image: { formats: ['https URL', 'data: URL (png, jpeg, webp; needs PUBLIC_URL)'] },
+    image: { formats: ['http(s) URL', 'data: URL (png, jpeg, webp; needs PUBLIC_URL)'] },
   },
   'video-upscale': { video: { formats: ['http(s) URL', 'task id'] } },
   'video-extend': {
