@@ -45,6 +45,22 @@ export interface GenerationInput {
   provider_options?: Record<string, unknown>;
 }
 
+/** A video frame and length as a caller wishes them (OpenAI's `size` and `seconds`). */
+export interface VideoWish {
+  width?: number;
+  height?: number;
+  seconds?: number;
+}
+
+/** The closest a model comes to a VideoWish: the fields to send, and what they amount to. */
+export interface VideoFormat {
+  input: Pick<GenerationInput, 'aspect_ratio' | 'resolution' | 'width' | 'height' | 'duration'>;
+  /** `WIDTHxHEIGHT` of the frame asked of the upstream; null when it has no say in it. */
+  size: string | null;
+  /** The seconds asked of the upstream; null when it has no say in them. */
+  seconds: number | null;
+}
+
 export interface StartCall {
   operation: Operation;
   model: string;
@@ -120,6 +136,12 @@ export interface ProviderAdapter {
    * (it fetches them itself). Every other caller URL must be https. Absent: none.
    */
   readonly plainHttpInputs?: readonly UrlInput[];
+  /**
+   * The closest `model` comes to a wished frame and length (clients such as OpenAI's name sizes
+   * and lengths few models take exactly): always valid for the model, never an error. Absent:
+   * the wish goes as aspect ratio, resolution and duration, unchecked.
+   */
+  closestVideoFormat?(operation: Operation, model: string, wish: VideoWish): VideoFormat;
   /** Model rules checked before any upstream call: one FieldError per broken rule. */
   validate(operation: Operation, model: string, input: GenerationInput): FieldError[];
   start(call: StartCall): Promise<UpstreamSnapshot>;

@@ -118,7 +118,7 @@ export function renderOpenAIError(reply: FastifyReply, err: GatewayError): Fasti
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: `param` names the (first) bad field; also a video not ready to download',
   401: 'Missing or invalid gateway key (`Authorization: Bearer <gateway key>`)',
-  404: 'No such video for this key',
+  404: 'No such video for this key; for `variant=thumbnail`, no poster image (`thumbnail_not_available`)',
   409: 'A request with the same Idempotency-Key is still in progress; see Retry-After',
   413: 'Body or file too large',
   415: 'Unsupported content type (JSON or multipart/form-data)',

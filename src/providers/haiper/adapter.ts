@@ -1,6 +1,12 @@
 import type { Operation } from '../../contracts/common.js';
 import type { HaiperSettings } from './index.js';
-import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
+import type {
+  PollCall,
+  ProviderAdapter,
+  StartCall,
+  UpstreamSnapshot,
+  VideoWish,
+} from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { decodeDataUrl } from '../data-url.js';
 import type { UpstreamClient, UpstreamResponse } from '../http-client.js';
@@ -12,7 +18,13 @@ import {
   toStartSnapshot,
   validateInput,
 } from './mapping.js';
-import { HAIPER_IMAGE_TYPES, HAIPER_MAX_IMAGE_BYTES, HAIPER_MODELS } from './models.js';
+import {
+  HAIPER_IMAGE_TYPES,
+  HAIPER_MAX_IMAGE_BYTES,
+  HAIPER_MODELS,
+  HAIPER_VIDEO_CAPS,
+} from './models.js';
+import { closestVideoFormat } from '../video-format.js';
 import { HaiperCreateAnswerSchema, HaiperTaskAnswerSchema } from './wire.js';
 
 const isHttpUrl = (value: string, protocols: readonly string[]) => {
@@ -54,6 +66,10 @@ export class HaiperAdapter implements ProviderAdapter {
 
   validate(operation: Operation, _model: string, input: StartCall['input']) {
     return validateInput(operation, input);
+  }
+
+  closestVideoFormat(operation: Operation, _model: string, wish: VideoWish) {
+    return closestVideoFormat(HAIPER_VIDEO_CAPS[operation] ?? {}, wish);
   }
 
   /** Output links: the configured Cloudsway origin, or https on Cloudsway's / Haiper's domains. */

@@ -1,6 +1,13 @@
 import type { Operation } from '../../contracts/common.js';
 import type { ReplicateSettings } from './index.js';
-import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
+import type {
+  PollCall,
+  ProviderAdapter,
+  StartCall,
+  UpstreamSnapshot,
+  VideoWish,
+} from '../../domain/ports.js';
+import { closestVideoFormat } from '../video-format.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest } from '../http-client.js';
 import { ReplicateCallbacks } from './callbacks.js';
@@ -15,7 +22,7 @@ import {
   validateInput,
   type ReplicateState,
 } from './mapping.js';
-import { ReplicateCatalogue, parseModelRef } from './models.js';
+import { ReplicateCatalogue, parseModelRef, videoCapsOf } from './models.js';
 import { ReplicatePredictionSchema, type ReplicatePrediction } from './wire.js';
 import { isTrustedOutputUrl } from '../output-url.js';
 
@@ -65,6 +72,11 @@ export class ReplicateAdapter implements ProviderAdapter {
 
   describeModel(name: string) {
     return this.catalogue.describe(name);
+  }
+
+  closestVideoFormat(operation: Operation, model: string, wish: VideoWish) {
+    const video = operation === 'text-to-video' || operation === 'image-to-video';
+    return closestVideoFormat(video ? videoCapsOf(parseModelRef(model)) : {}, wish);
   }
 
   validate(operation: Operation, model: string, input: StartCall['input']) {
