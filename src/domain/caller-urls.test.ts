@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { callerUrlsOf, plainHttpErrors } from './caller-urls.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { callerUrlsOf, checkCallerUrls, plainHttpErrors } from './caller-urls.js';
 
 describe('callerUrlsOf', () => {
   it('takes image and video when they are http(s) URLs, not data: URLs or task ids', () => {
@@ -46,5 +47,45 @@ describe('plainHttpErrors', () => {
     expect(plainHttpErrors(urls, ['image', 'video'], 'haiper').map((e) => e.path)).toEqual([
       'input.image',
     ]);
+  });
+});
+
+describe('checkCallerUrls', () => {
+  const urls = [
+    { field: 'input.a', url: 'https://ok.example.com/a.png' },
+    { field: 'input.b', url: 'https://10.0.0.7/b.png' },
+    { field: 'input.c', url: 'http://ok.example.com/c.png' },
+    { field: 'input.d', url: 'https://127.0.0.1/d.png' },
+  ];
+  const target = { provider: 'replicate', adapter: {} };
+  const checked: string[] = [];
+  const check = async (field: string, url: string) => {
+    checked.push(field);
+    if (!url.includes('ok.example.com')) {
+      throw GatewayError.invalid([{ path: field, message: 'private address' }]);
+    }
+  };
+
+  it('lists every refused URL in one 400; an http one is not looked up at all', async () => {
+    const err = await checkCallerUrls(urls, target, check).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GatewayError);
+    expect((err as GatewayError).errors?.map((e) => e.path)).toEqual([
+      'input.c',
+      'input.b',
+      'input.d',
+    ]);
+    expect(checked).toEqual(['input.a', 'input.b', 'input.d']);
+  });
+
+  it('passes when every URL is fine, and without a check only the scheme counts', async () => {
+    await expect(checkCallerUrls([urls[0]!], target, check)).resolves.toBeUndefined();
+    await expect(checkCallerUrls([urls[1]!], target, undefined)).resolves.toBeUndefined();
+  });
+
+  it('an unexpected failure of the check is not turned into a 400', async () => {
+    const broken = async () => {
+      throw new Error('store down');
+    };
+    await expect(checkCallerUrls([urls[0]!], target, broken)).rejects.toThrow('store down');
   });
 });

@@ -1,5 +1,5 @@
-import type { FieldError } from '../errors/gateway-error.js';
-import type { GenerationInput } from './ports.js';
+import { GatewayError, isGatewayError, type FieldError } from '../errors/gateway-error.js';
+import type { GenerationInput, ProviderAdapter } from './ports.js';
 
 /** A URL from the caller that a create hands to the upstream, which fetches it itself. */
 export interface CallerUrl {
@@ -53,4 +53,31 @@ export function plainHttpErrors(
       path: u.field,
       message: `${provider} needs an https:// URL here, not http://`,
     }));
+}
+
+/**
+ * Every caller URL of a create, before anything is stored or sent: https unless the provider
+ * documents http for the field, and at an address `check` accepts (genway's outbound rules).
+ * Throws one 400 listing every refused URL.
+ */
+export async function checkCallerUrls(
+  urls: readonly CallerUrl[],
+  target: { provider: string; adapter: Pick<ProviderAdapter, 'plainHttpInputs'> },
+  check: ((field: string, url: string) => Promise<void>) | undefined,
+): Promise<void> {
+  if (urls.length === 0) return;
+  const errors = plainHttpErrors(urls, target.adapter.plainHttpInputs ?? [], target.provider);
+  if (check) {
+    const bad = new Set(errors.map((e) => e.path));
+    const results = await Promise.allSettled(
+      urls.filter((u) => !bad.has(u.field)).map((u) => check(u.field, u.url)),
+    );
+    for (const result of results) {
+      if (result.status === 'fulfilled') continue;
+      const err: unknown = result.reason;
+      if (!isGatewayError(err) || !err.errors) throw err;
+      errors.push(...err.errors);
+    }
+  }
+  if (errors.length > 0) throw GatewayError.invalid(errors);
 }

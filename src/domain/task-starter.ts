@@ -1,7 +1,7 @@
 import { monotonicFactory } from 'ulid';
 import type { Operation } from '../contracts/common.js';
-import { GatewayError, isGatewayError, type FieldError } from '../errors/gateway-error.js';
-import { callerUrlsOf, plainHttpErrors } from './caller-urls.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { callerUrlsOf, checkCallerUrls } from './caller-urls.js';
 import type { CredentialPool } from './credential-pool.js';
 import {
   IdempotencyKeys,
@@ -154,7 +154,7 @@ export class TaskStarter {
       : resolved.adapter.validate(operation, resolved.model, input);
     if (ruleErrors.length > 0) throw GatewayError.invalid(ruleErrors);
     // The caller's own URLs (not task ids resolved to outputs), before anything is stored or sent.
-    await this.checkCallerUrls(resolved, given, options.raw);
+    await checkCallerUrls(callerUrlsOf(given, options.raw), resolved, this.deps.checkCallerUrl);
     const pool = this.deps.pools.get(resolved.provider);
     if (!pool) {
       throw new GatewayError(
@@ -318,32 +318,6 @@ export class TaskStarter {
     if (!ref) return input;
     const source = await this.deps.store.get(ref);
     return { ...input, video: videoRefUrl(ref, source, tenant, this.deps.now()) };
-  }
-
-  /** Every caller URL the upstream would fetch: https unless documented, at a public address. */
-  private async checkCallerUrls(
-    model: ResolvedModel,
-    input: GenerationInput,
-    raw: Record<string, unknown> | undefined,
-  ): Promise<void> {
-    const urls = callerUrlsOf(input, raw);
-    if (urls.length === 0) return;
-    const plainHttp = model.adapter.plainHttpInputs ?? [];
-    const errors: FieldError[] = plainHttpErrors(urls, plainHttp, model.provider);
-    const check = this.deps.checkCallerUrl;
-    if (check) {
-      const bad = new Set(errors.map((e) => e.path));
-      const results = await Promise.allSettled(
-        urls.filter((u) => !bad.has(u.field)).map((u) => check(u.field, u.url)),
-      );
-      for (const result of results) {
-        if (result.status === 'fulfilled') continue;
-        const err = result.reason;
-        if (!isGatewayError(err) || !err.errors) throw err;
-        errors.push(...err.errors);
-      }
-    }
-    if (errors.length > 0) throw GatewayError.invalid(errors);
   }
 
   private async checkWebhook(url: string): Promise<void> {
