@@ -17,7 +17,7 @@ import { WebhookDispatcher, type WebhookDispatcherOptions } from '../domain/webh
 import { callbackUrlUnder } from '../http/routes/callbacks/index.js';
 import { surfaceWebhookBodies } from '../http/surfaces.js';
 import { createOutbound, type Outbound } from '../net/outbound.js';
-import { callerUrlCheck } from '../net/url-check.js';
+import { callerUrlCheck, inputUrlCheck } from '../net/url-check.js';
 import { createWebhookSender } from '../net/webhook-sender.js';
 import { poolCredentials, type GatewayMetrics } from '../observability/metrics.js';
 import { UndiciOutputFetcher } from '../providers/output-fetcher.js';
@@ -32,7 +32,10 @@ export interface RuntimeDeps {
   providers?: Map<string, ProviderRegistration>;
   /** The providers genway knows (their adapters, callback routes, secrets); tests add one. */
   registry?: readonly ProviderModule[];
-  /** Calls to caller-supplied URLs (webhooks); tests inject a resolver and a loopback guard. */
+  /**
+   * Calls to caller-supplied URLs (webhooks) and the address check of URLs handed to upstreams;
+   * tests inject a resolver and a loopback guard.
+   */
   outbound?: Outbound;
   /** Tests that drive polls by hand turn the background poller off. */
   poller?: boolean;
@@ -162,6 +165,10 @@ export async function createRuntime(
       webhookSecrets.size > 0
         ? tenantWebhookCheck(webhookSecrets, callerUrlCheck(outbound, 'webhook.url'))
         : undefined,
+    // Caller URLs an upstream fetches itself: the same address rules (genway's own links pass).
+    checkCallerUrl: inputUrlCheck(outbound, {
+      trustedOrigins: config.publicUrl ? [new URL(config.publicUrl).origin] : [],
+    }),
     idempotency: config.idempotency,
     fallbacks: config.fallbacks,
     costs,

@@ -5,8 +5,13 @@ import type { Logger } from './logger.js';
 import type { PollOutcome } from './metrics.js';
 import type { ModelRegistry } from './models.js';
 import type { PollBudget } from './poll-budget.js';
-import { pollDelayMs, type PollingPolicy, type RandomSource } from './poll-schedule.js';
-import type { Credential, PollCall, UpstreamSnapshot } from './ports.js';
+import {
+  isPastDeadline,
+  pollDelayMs,
+  type PollingPolicy,
+  type RandomSource,
+} from './poll-schedule.js';
+import type { Credential, PollCall, ProviderAdapter, UpstreamSnapshot } from './ports.js';
 import { TaskFollowers, type FollowOptions, type TaskFollow } from './task-follow.js';
 import { isTerminal, isVisibleTo, type TaskRecord } from './task-record.js';
 import {
@@ -21,7 +26,9 @@ import {
   applySnapshot,
   failTask,
   movesForward,
+  pastDeadline,
   toTaskError,
+  type DeadlineCancel,
   type PollPlan,
 } from './task-transitions.js';
 import { TaskWriter, type TaskWriterDeps } from './task-writer.js';
@@ -31,7 +38,12 @@ export type { CreateOptions, CreateTaskInput } from './task-starter.js';
 /** What creates need besides the core (see TaskStarterDeps). */
 type CreateDeps = Pick<
   TaskStarterDeps,
-  'checkWebhookUrl' | 'publishMedia' | 'callbackUrl' | 'idempotency' | 'fallbacks'
+  | 'checkWebhookUrl'
+  | 'checkCallerUrl'
+  | 'publishMedia'
+  | 'callbackUrl'
+  | 'idempotency'
+  | 'fallbacks'
 >;
 
 /** The store, pools, events, due signals and metrics are the writer's (see TaskWriterDeps). */
@@ -270,6 +282,8 @@ export class TaskService {
     const credential = this.credentialOf(task);
     const call = credential && pollCallOf(task, credential);
     const now = this.now();
+    // Polls are never scheduled past a deadline: this is the task's last visit.
+    if (isPastDeadline(now, task.deadlineAt)) return this.endAtDeadline(task, adapter, call);
     if (!adapter || !call) {
       const message = !adapter
         ? `Provider ${task.provider} is no longer configured`
@@ -304,6 +318,26 @@ export class TaskService {
     }
     this.deps.metrics?.pollDone(task.provider, outcome);
     await this.writer.write(next, task);
+  }
+
+  /** Cancels the task's job where its provider can, then ends the task (see `pastDeadline`). */
+  private async endAtDeadline(
+    task: TaskRecord,
+    adapter: ProviderAdapter | undefined,
+    call: PollCall | undefined,
+  ): Promise<void> {
+    let cancel: DeadlineCancel = { kind: 'unsupported' };
+    if (adapter?.cancel && call) {
+      try {
+        cancel = { kind: 'answered', answer: await adapter.cancel(call) };
+        this.deps.pools.get(task.provider)?.reportOutcome(task.credentialId, 'success', 'poll');
+      } catch (err) {
+        cancel = { kind: 'failed' };
+        const log = { taskId: task.id, provider: task.provider, code: toTaskError(err).code };
+        this.deps.logger.warn(log, 'cancel at the task deadline failed; the task is given up');
+      }
+    }
+    await this.writer.write(pastDeadline(task, cancel, this.now()), task);
   }
 
   /** The task after an upstream answer received at `now` (the upstream was reached). */
