@@ -9,7 +9,7 @@ import { PollBudget } from '../domain/poll-budget.js';
 import { Poller } from '../domain/poller.js';
 import { TaskEvents } from '../domain/task-events.js';
 import { TaskService } from '../domain/task-service.js';
-import type { TaskStore } from '../domain/task-store.js';
+import { StoreUnavailableError, type TaskStore } from '../domain/task-store.js';
 import { UpstreamCallbackService } from '../domain/upstream-callbacks.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../domain/webhook-dispatcher.js';
 import { callbackUrlUnder } from '../http/routes/callbacks/index.js';
@@ -21,7 +21,9 @@ import { UndiciOutputFetcher } from '../providers/output-fetcher.js';
 import { settingsIn, type ProviderModule } from '../providers/provider-module.js';
 import { buildProviders, type ProviderRegistration } from '../providers/registrations.js';
 import { PROVIDERS } from '../providers/registry.js';
+import { coordinationFor, type StoreCoordination } from '../store/coordination.js';
 import { createTaskStore } from '../store/index.js';
+import { RedisTaskStore } from '../store/redis-store.js';
 
 export interface RuntimeDeps {
   store?: TaskStore;
@@ -50,6 +52,8 @@ export interface RuntimeServices {
   callbacks: UpstreamCallbackService;
   /** The provider modules this app serves (their callback routes among them). */
   registry: readonly ProviderModule[];
+  /** What instances sharing the store share besides its data (cluster mode: Redis). */
+  coordination: StoreCoordination;
 }
 
 /**
@@ -87,10 +91,17 @@ export async function createRuntime(
       health: { failureThreshold: policy.failureThreshold, coolDownMs: policy.coolDownMs },
       logger,
     });
-    pool.seed(await store.countActiveByCredential(id));
     pools.set(id, pool);
     entries.set(id, { adapter: reg.adapter, emulated: reg.emulated });
   }
+  // In-flight counts come from the store's unfinished tasks; a store that is down at boot
+  // (Redis) is asked again until it answers, and the app starts meanwhile (503s until then).
+  const seeding = await seedPools(store, pools, logger, {
+    // Cluster mode: the counts include the other instances' tasks, and a dead instance's
+    // slots come back as its tasks finish (slots belong to unfinished tasks, not processes).
+    refreshMs: store instanceof RedisTaskStore ? CLUSTER_COUNTS_REFRESH_MS : undefined,
+  });
+  const coordination = coordinationFor(store, { logger, onReset: () => metrics.storeReset() });
   metrics.watch({
     store,
     providers: [...registrations.keys()],
@@ -98,7 +109,7 @@ export async function createRuntime(
     onError: (err, what) => logger.warn({ err }, `metrics: ${what} unavailable`),
   });
   const models = new ModelRegistry(entries, config.aliases);
-  const events = new TaskEvents();
+  const events = new TaskEvents(coordination.feed);
   // Raised by the task writer, heard by the poller and the webhook dispatcher.
   const due = createDueSignals();
   const media = new MediaHost({ store, publicUrl: config.publicUrl });
@@ -132,7 +143,12 @@ export async function createRuntime(
     media.purge().catch((err: unknown) => logger.warn({ err }, 'media purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();
   const poller =
-    deps.poller !== false ? new Poller(store, tasks, logger, { due: due.polls }) : undefined;
+    deps.poller !== false
+      ? new Poller(store, tasks, logger, {
+          due: due.polls,
+          ...(config.claimLeaseMs ? { leaseMs: config.claimLeaseMs } : {}),
+        })
+      : undefined;
   // Client webhook delivery: only with WEBHOOK_SECRET, unless the test turned it off.
   const { attemptTimeoutMs, ...webhookOptions } = deps.webhooks || {};
   const dispatcher =
@@ -144,7 +160,12 @@ export async function createRuntime(
             timeoutMs: attemptTimeoutMs,
           }),
           logger,
-          { metrics, due: due.webhooks, ...webhookOptions },
+          {
+            metrics,
+            due: due.webhooks,
+            ...(config.claimLeaseMs ? { leaseMs: config.claimLeaseMs } : {}),
+            ...webhookOptions,
+          },
         )
       : undefined;
   const callbacks = new UpstreamCallbackService({ store, models, tasks, logger });
@@ -158,11 +179,13 @@ export async function createRuntime(
     media,
     callbacks,
     registry,
+    coordination,
     start() {
       poller?.start();
       dispatcher?.start();
     },
     async close() {
+      seeding.stop();
       for (const pool of pools.values()) pool.close();
       await poller?.stop();
       await dispatcher?.stop();
@@ -170,7 +193,59 @@ export async function createRuntime(
       await fetcher.close();
       if (!deps.outbound) await outbound.close();
       await Promise.all([...registrations.values()].map((r) => r.adapter.close?.()));
+      await coordination.close();
       await store.close();
+    },
+  };
+}
+
+/** How often pools are seeded again while the store is down at boot. */
+const SEED_RETRY_MS = 1000;
+/** Cluster mode: how often in-flight counts are read again from the shared store. */
+const CLUSTER_COUNTS_REFRESH_MS = 1000;
+
+/**
+ * Seeds every pool's in-flight counts from the store; while the store cannot answer, tries
+ * again every second in the background. Resolves once the first attempt is over either way.
+ */
+async function seedPools(
+  store: TaskStore,
+  pools: ReadonlyMap<string, CredentialPool>,
+  logger: FastifyBaseLogger,
+  { refreshMs }: { refreshMs?: number } = {},
+): Promise<{ stop(): void }> {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const left = new Set(pools.keys());
+  const attempt = async () => {
+    for (const provider of [...left]) {
+      try {
+        const pool = pools.get(provider);
+        const counts = await store.countActiveByCredential(provider);
+        // A credential without unfinished tasks is not listed: its count is 0.
+        for (const { id } of pool?.status() ?? []) if (!counts.has(id)) counts.set(id, 0);
+        pool?.seed(counts);
+        left.delete(provider);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+      }
+    }
+    if (stopped) return;
+    if (left.size > 0) {
+      if (!timer) logger.warn({}, 'store unavailable: in-flight counts read once it answers');
+      timer = setTimeout(() => void attempt().catch(failed), SEED_RETRY_MS);
+    } else if (refreshMs) {
+      for (const provider of pools.keys()) left.add(provider);
+      timer = setTimeout(() => void attempt().catch(failed), refreshMs);
+    }
+    timer?.unref();
+  };
+  const failed = (err: unknown) => logger.error({ err }, 'seeding in-flight counts failed');
+  await attempt();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
   };
 }

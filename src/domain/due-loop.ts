@@ -10,6 +10,11 @@ export interface DueLoopOptions<T> {
   nextDueAt(): Promise<number | null>;
   /** Handles one claimed item; its own failures are logged here, never stop the loop. */
   handle(item: T): Promise<void>;
+  /**
+   * Hands back an item claimed but not started because the loop stopped meanwhile (due
+   * again at once, for another process); without it such an item waits out its lease.
+   */
+  release?(item: T): Promise<void>;
   /** Item id for the log line of a failed `handle`. */
   idOf(item: T): string;
   logger: Logger;
@@ -77,11 +82,13 @@ export class DueLoop<T> {
         do {
           due = await this.o.claim(this.now(), this.o.batchSize);
           await Promise.all(
-            due.map((item) =>
-              this.o.handle(item).catch((err: unknown) => {
+            due.map((item) => {
+              const release = this.o.release;
+              const run = this.stopped && release ? release(item) : this.o.handle(item);
+              return run.catch((err: unknown) => {
                 this.o.logger.error({ err, taskId: this.o.idOf(item) }, `${this.o.name} crashed`);
-              }),
-            ),
+              });
+            }),
           );
         } while (due.length === this.o.batchSize && !this.stopped);
       } catch (err) {

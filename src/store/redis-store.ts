@@ -9,9 +9,16 @@ import type {
   TaskCount,
   TaskStore,
 } from '../domain/task-store.js';
+import type { StoreCoordination } from './coordination.js';
+import { RedisChangeFeed } from './redis/change-feed.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis/connection.js';
 import { RedisKeys, idempotencyMember } from './redis/keys.js';
 import { TASK_FIELDS, withStoreScripts, type StoreScripts } from './redis/scripts.js';
+import {
+  EpochWatch,
+  warnAboutRedisSettings,
+  type RedisWatchOptions,
+} from './redis/server-checks.js';
 
 export { StoreUnavailableError } from '../domain/task-store.js';
 
@@ -87,7 +94,10 @@ export class RedisTaskStore implements TaskStore {
   private readonly redis: Redis & StoreScripts;
   private readonly keys: RedisKeys;
 
-  constructor(url: string, options: RedisStoreOptions = {}) {
+  constructor(
+    private readonly url: string,
+    options: RedisStoreOptions = {},
+  ) {
     this.keys = new RedisKeys(options.keyPrefix ?? 'genway:');
     this.connection = new RedisConnection(url, options);
     this.redis = withStoreScripts(this.connection.client);
@@ -327,6 +337,36 @@ export class RedisTaskStore implements TaskStore {
 
   async purgeIdempotencyKeys(now: number): Promise<number> {
     return this.purgeExpired(this.keys.idempotencyExpiry, 'idem:', now);
+  }
+
+  /**
+   * What makes several instances one gateway besides the shared data: the change feed
+   * (pub/sub), the client the tenant rate limit counts in, the data-loss watch and the
+   * start-up check of the server's settings.
+   */
+  coordination(options: RedisWatchOptions & { rereadMs?: number } = {}): StoreCoordination {
+    const client = this.connection.client;
+    const feed = new RedisChangeFeed(this.url, {
+      publisher: client,
+      channel: this.keys.changes,
+      rereadMs: options.rereadMs,
+      logger: options.logger,
+    });
+    const epoch = new EpochWatch(client, this.keys.epoch, options);
+    const logger = options.logger;
+    if (logger) {
+      const warn = () => void warnAboutRedisSettings(client, logger);
+      if (client.status === 'ready') warn();
+      else client.once('ready', warn);
+    }
+    return {
+      feed,
+      sharedRedis: { client, keyPrefix: `${this.base}limits:` },
+      close: async () => {
+        epoch.stop();
+        await feed.close();
+      },
+    };
   }
 
   async ping(): Promise<void> {

@@ -59,6 +59,16 @@ export class RedisKeys {
     return `${this.base}webhooks:pending`;
   }
 
+  /** Pub/sub channel: `<instance id> <task id>` per visible task change (redis/change-feed.ts). */
+  get changes(): string {
+    return `${this.base}changes`;
+  }
+
+  /** STRING set once (NX): when it is gone, Redis lost its data (redis/server-checks.ts). */
+  get epoch(): string {
+    return `${this.base}epoch`;
+  }
+
   /** HASH of one published media entry (ct, bytes, created, expires). */
   media(id: string): string {
     return `${this.base}media:${id}`;
