@@ -5,7 +5,6 @@ import { createDueSignals } from '../domain/due-signal.js';
 import { MediaHost, MEDIA_PURGE_EVERY_MS } from '../domain/media-host.js';
 import { ModelRegistry, type ProviderEntry } from '../domain/models.js';
 import { OutputService } from '../domain/output-service.js';
-import { PollBudget } from '../domain/poll-budget.js';
 import { Poller } from '../domain/poller.js';
 import { TaskEvents } from '../domain/task-events.js';
 import { TaskService } from '../domain/task-service.js';
@@ -121,7 +120,7 @@ export async function createRuntime(
     events,
     polling: config.polling,
     // Per credential: its own polls_per_second, else its provider's, else POLL_BUDGET_PER_SECOND.
-    pollBudget: new PollBudget(
+    pollBudget: coordination.pollBudget(
       (provider, credentialId) =>
         pools.get(provider)?.byId(credentialId)?.pollsPerSecond ??
         settingsIn(config.providers, provider)?.pollsPerSecond ??

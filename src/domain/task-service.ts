@@ -4,7 +4,7 @@ import type { IdempotentOutcome } from './idempotency.js';
 import type { Logger } from './logger.js';
 import type { PollOutcome } from './metrics.js';
 import type { ModelRegistry } from './models.js';
-import type { PollBudget } from './poll-budget.js';
+import type { PollAdmission } from './poll-budget.js';
 import { pollDelayMs, type PollingPolicy, type RandomSource } from './poll-schedule.js';
 import type { Credential, PollCall, UpstreamSnapshot } from './ports.js';
 import { TaskFollowers, type FollowOptions, type TaskFollow } from './task-follow.js';
@@ -42,7 +42,7 @@ export interface TaskServiceDeps extends TaskWriterDeps, CreateDeps {
   /** Jitter of poll times (Math.random by default; tests pass a fixed source). */
   random?: RandomSource;
   /** Polls per second per upstream credential; a due task over budget is pushed back. */
-  pollBudget?: PollBudget;
+  pollBudget?: PollAdmission;
 }
 
 /** How often a cancel or callback re-reads the task and re-applies its answer after losing a race. */
@@ -289,7 +289,8 @@ export class TaskService {
       return;
     }
     // Over the credential's poll budget: back to the store with a later poll time, not polled.
-    const wait = this.deps.pollBudget?.admit(task.provider, task.credentialId, task.id, now) ?? 0;
+    const wait =
+      (await this.deps.pollBudget?.admit(task.provider, task.credentialId, task.id, now)) ?? 0;
     if (wait > 0) {
       await this.writer.write({ ...task, nextPollAt: now + wait }, task);
       return;

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { InProcessChangeFeed, type ChangeFeed } from '../domain/change-feed.js';
 import type { Logger } from '../domain/logger.js';
+import { PollBudget, type PollAdmission, type PollRateOf } from '../domain/poll-budget.js';
 import type { TaskStore } from '../domain/task-store.js';
 import { RedisTaskStore } from './redis-store.js';
 
@@ -13,6 +14,8 @@ export interface StoreCoordination {
   feed: ChangeFeed;
   /** Cluster mode: where shared limits count (the tenant rate limit), under `keyPrefix`. */
   sharedRedis?: { client: Redis; keyPrefix: string };
+  /** Polls per second per credential: in-process, or over all instances in cluster mode. */
+  pollBudget(rateOf: PollRateOf): PollAdmission;
   close(): Promise<void>;
 }
 
@@ -28,5 +31,5 @@ export function coordinationFor(
 ): StoreCoordination {
   if (store instanceof RedisTaskStore) return store.coordination(options);
   const feed = new InProcessChangeFeed();
-  return { feed, close: () => feed.close() };
+  return { feed, pollBudget: (rateOf) => new PollBudget(rateOf), close: () => feed.close() };
 }

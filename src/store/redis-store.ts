@@ -12,6 +12,7 @@ import type {
 import type { StoreCoordination } from './coordination.js';
 import { RedisChangeFeed } from './redis/change-feed.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis/connection.js';
+import { RedisPollBudget } from './redis/poll-budget.js';
 import { RedisKeys, idempotencyMember } from './redis/keys.js';
 import { TASK_FIELDS, withStoreScripts, type StoreScripts } from './redis/scripts.js';
 import {
@@ -362,6 +363,8 @@ export class RedisTaskStore implements TaskStore {
     return {
       feed,
       sharedRedis: { client, keyPrefix: `${this.base}limits:` },
+      pollBudget: (rateOf) =>
+        new RedisPollBudget(this.connection, (p, c) => this.keys.pollBudget(p, c), rateOf),
       close: async () => {
         epoch.stop();
         await feed.close();

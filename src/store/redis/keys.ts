@@ -69,6 +69,11 @@ export class RedisKeys {
     return `${this.base}epoch`;
   }
 
+  /** STRING: GCRA arrival time of a credential's poll budget (redis/poll-budget.ts). */
+  pollBudget(provider: string, credentialId: string): string {
+    return `${this.base}budget:poll:${provider}:${encodeURIComponent(credentialId)}`;
+  }
+
   /** HASH of one published media entry (ct, bytes, created, expires). */
   media(id: string): string {
     return `${this.base}media:${id}`;
