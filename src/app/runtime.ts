@@ -80,6 +80,7 @@ export async function createRuntime(
     deps.store ??
     createTaskStore(config.storeUrl, { redisKeyPrefix: config.redisKeyPrefix, logger });
   const registrations = deps.providers ?? buildProviders(config, { metrics, registry });
+  const coordination = coordinationFor(store, { logger, onReset: () => metrics.storeReset() });
   const pools = new Map<string, CredentialPool>();
   const entries = new Map<string, ProviderEntry>();
   for (const [id, reg] of registrations) {
@@ -87,7 +88,11 @@ export async function createRuntime(
     const pool = new CredentialPool(id, reg.credentials, reg.strategy, {
       defaultMaxInFlight: reg.defaultMaxInFlight,
       queue: { max: policy.queueMax, waitMs: policy.queueWaitMs },
-      health: { failureThreshold: policy.failureThreshold, coolDownMs: policy.coolDownMs },
+      health: {
+        failureThreshold: policy.failureThreshold,
+        coolDownMs: policy.coolDownMs,
+        shared: coordination.circuits,
+      },
       logger,
     });
     pools.set(id, pool);
@@ -100,7 +105,6 @@ export async function createRuntime(
     // slots come back as its tasks finish (slots belong to unfinished tasks, not processes).
     refreshMs: store instanceof RedisTaskStore ? CLUSTER_COUNTS_REFRESH_MS : undefined,
   });
-  const coordination = coordinationFor(store, { logger, onReset: () => metrics.storeReset() });
   metrics.watch({
     store,
     providers: [...registrations.keys()],

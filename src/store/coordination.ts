@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { InProcessChangeFeed, type ChangeFeed } from '../domain/change-feed.js';
+import type { SharedCircuits } from '../domain/credential-health.js';
 import type { Logger } from '../domain/logger.js';
 import { PollBudget, type PollAdmission, type PollRateOf } from '../domain/poll-budget.js';
 import type { TaskStore } from '../domain/task-store.js';
@@ -14,6 +15,8 @@ export interface StoreCoordination {
   feed: ChangeFeed;
   /** Cluster mode: where shared limits count (the tenant rate limit), under `keyPrefix`. */
   sharedRedis?: { client: Redis; keyPrefix: string };
+  /** Cluster mode: circuit-breaker transitions and half-open trials shared by all instances. */
+  circuits?: SharedCircuits;
   /** Polls per second per credential: in-process, or over all instances in cluster mode. */
   pollBudget(rateOf: PollRateOf): PollAdmission;
   close(): Promise<void>;

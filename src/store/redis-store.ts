@@ -10,9 +10,8 @@ import type {
   TaskStore,
 } from '../domain/task-store.js';
 import type { StoreCoordination } from './coordination.js';
-import { RedisChangeFeed } from './redis/change-feed.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis/connection.js';
-import { RedisPollBudget } from './redis/poll-budget.js';
+import { redisCoordination, type RedisCoordinationOptions } from './redis/coordination.js';
 import { RedisKeys, idempotencyMember } from './redis/keys.js';
 import { TASK_FIELDS, withStoreScripts, type StoreScripts } from './redis/scripts.js';
 import {
@@ -340,36 +339,9 @@ export class RedisTaskStore implements TaskStore {
     return this.purgeExpired(this.keys.idempotencyExpiry, 'idem:', now);
   }
 
-  /**
-   * What makes several instances one gateway besides the shared data: the change feed
-   * (pub/sub), the client the tenant rate limit counts in, the data-loss watch and the
-   * start-up check of the server's settings.
-   */
-  coordination(options: RedisWatchOptions & { rereadMs?: number } = {}): StoreCoordination {
-    const client = this.connection.client;
-    const feed = new RedisChangeFeed(this.url, {
-      publisher: client,
-      channel: this.keys.changes,
-      rereadMs: options.rereadMs,
-      logger: options.logger,
-    });
-    const epoch = new EpochWatch(client, this.keys.epoch, options);
-    const logger = options.logger;
-    if (logger) {
-      const warn = () => void warnAboutRedisSettings(client, logger);
-      if (client.status === 'ready') warn();
-      else client.once('ready', warn);
-    }
-    return {
-      feed,
-      sharedRedis: { client, keyPrefix: `${this.base}limits:` },
-      pollBudget: (rateOf) =>
-        new RedisPollBudget(this.connection, (p, c) => this.keys.pollBudget(p, c), rateOf),
-      close: async () => {
-        epoch.stop();
-        await feed.close();
-      },
-    };
+  /** Cluster mode: what the instances on this Redis share besides the data. */
+  coordination(options: RedisCoordinationOptions = {}): StoreCoordination {
+    return redisCoordination(this.url, this.connection, this.keys, options);
   }
 
   async ping(): Promise<void> {

@@ -74,6 +74,16 @@ export class RedisKeys {
     return `${this.base}budget:poll:${provider}:${encodeURIComponent(credentialId)}`;
   }
 
+  /** Pub/sub channel of circuit-breaker transitions (JSON; redis/circuits.ts). */
+  get circuits(): string {
+    return `${this.base}circuits`;
+  }
+
+  /** STRING set NX PX by the instance that runs a credential's half-open trial. */
+  circuitTrial(provider: string, credentialId: string): string {
+    return `${this.base}circuit-trial:${provider}:${encodeURIComponent(credentialId)}`;
+  }
+
   /** HASH of one published media entry (ct, bytes, created, expires). */
   media(id: string): string {
     return `${this.base}media:${id}`;
