@@ -14,11 +14,6 @@ import { RedisConnection, type RedisConnectionOptions } from './redis/connection
 import { redisCoordination, type RedisCoordinationOptions } from './redis/coordination.js';
 import { RedisKeys, idempotencyMember } from './redis/keys.js';
 import { TASK_FIELDS, withStoreScripts, type StoreScripts } from './redis/scripts.js';
-import {
-  EpochWatch,
-  warnAboutRedisSettings,
-  type RedisWatchOptions,
-} from './redis/server-checks.js';
 
 export { StoreUnavailableError } from '../domain/task-store.js';
 
