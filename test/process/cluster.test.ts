@@ -129,7 +129,12 @@ beforeAll(async () => {
   );
   redis = await startPrivateRedis();
   ml = await startModelslabEmulator({ apiKeys: [ML_KEY], queueLimit: 1000 });
-  r8 = await startReplicateEmulator({ tokens: [R8_TOKEN], pollsProcessing: 100_000 });
+  // timeScale: the adapter's `Prefer: wait=5` on creates holds 5 ms, not 5 s.
+  r8 = await startReplicateEmulator({
+    tokens: [R8_TOKEN],
+    pollsProcessing: 100_000,
+    timeScale: 0.001,
+  });
   rx = await startReceiver();
 }, 30_000);
 
