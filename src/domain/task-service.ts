@@ -4,7 +4,7 @@ import type { IdempotentOutcome } from './idempotency.js';
 import type { Logger } from './logger.js';
 import type { PollOutcome } from './metrics.js';
 import type { ModelRegistry } from './models.js';
-import type { PollBudget } from './poll-budget.js';
+import type { PollAdmission } from './poll-budget.js';
 import {
   isPastDeadline,
   pollDelayMs,
@@ -54,7 +54,7 @@ export interface TaskServiceDeps extends TaskWriterDeps, CreateDeps {
   /** Jitter of poll times (Math.random by default; tests pass a fixed source). */
   random?: RandomSource;
   /** Polls per second per upstream credential; a due task over budget is pushed back. */
-  pollBudget?: PollBudget;
+  pollBudget?: PollAdmission;
 }
 
 /** How often a cancel or callback re-reads the task and re-applies its answer after losing a race. */
@@ -145,18 +145,24 @@ export class TaskService {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<TaskRecord> {
-    const first = await this.get(tenant, id);
-    if (isTerminal(first.status) || timeoutMs <= 0) return first;
     const deadline = this.now() + timeoutMs;
-    let current = first;
-    while (!signal?.aborted) {
-      const left = deadline - this.now();
-      if (left <= 0) break;
-      await this.deps.events.next(id, left, signal);
-      current = await this.get(tenant, id);
-      if (current.updatedAt !== first.updatedAt) break;
+    // Registered before each read, so a change written in between wakes the wait.
+    let watch = this.deps.events.watch(id, Math.max(0, timeoutMs), signal);
+    try {
+      const first = await this.get(tenant, id);
+      if (isTerminal(first.status) || timeoutMs <= 0) return first;
+      let current = first;
+      while (!signal?.aborted) {
+        if (deadline - this.now() <= 0) break;
+        await watch.changed;
+        watch = this.deps.events.watch(id, Math.max(0, deadline - this.now()), signal);
+        current = await this.get(tenant, id);
+        if (current.updatedAt !== first.updatedAt) break;
+      }
+      return current;
+    } finally {
+      watch.cancel();
     }
-    return current;
   }
 
   /** For `Prefer: wait=N`: returns once the task is terminal or the time is up. */
@@ -167,14 +173,17 @@ export class TaskService {
     signal?: AbortSignal,
   ): Promise<TaskRecord> {
     const deadline = this.now() + timeoutMs;
-    let task = await this.get(tenant, id);
-    while (!isTerminal(task.status) && !signal?.aborted) {
-      const left = deadline - this.now();
-      if (left <= 0) break;
-      await this.deps.events.next(id, left, signal);
-      task = await this.get(tenant, id);
+    for (;;) {
+      // Registered before the read, so a change written in between wakes the wait.
+      const watch = this.deps.events.watch(id, Math.max(0, deadline - this.now()), signal);
+      try {
+        const task = await this.get(tenant, id);
+        if (isTerminal(task.status) || signal?.aborted || deadline - this.now() <= 0) return task;
+        await watch.changed;
+      } finally {
+        watch.cancel();
+      }
     }
-    return task;
   }
 
   /**
@@ -294,7 +303,8 @@ export class TaskService {
       return;
     }
     // Over the credential's poll budget: back to the store with a later poll time, not polled.
-    const wait = this.deps.pollBudget?.admit(task.provider, task.credentialId, task.id, now) ?? 0;
+    const wait =
+      (await this.deps.pollBudget?.admit(task.provider, task.credentialId, task.id, now)) ?? 0;
     if (wait > 0) {
       await this.writer.write({ ...task, nextPollAt: now + wait }, task);
       return;
@@ -338,6 +348,15 @@ export class TaskService {
       }
     }
     await this.writer.write(pastDeadline(task, cancel, this.now()), task);
+  }
+
+  /**
+   * Hands back a claimed task without polling it (the poller is stopping): its poll is due
+   * again now, so another instance takes it at once instead of after the lease.
+   */
+  async releaseClaim(claimed: TaskRecord): Promise<void> {
+    if (isTerminal(claimed.status) || claimed.nextPollAt === null) return;
+    await this.writer.write({ ...claimed, nextPollAt: this.now() }, claimed);
   }
 
   /** The task after an upstream answer received at `now` (the upstream was reached). */
