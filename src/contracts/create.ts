@@ -88,7 +88,10 @@ const imageRef = z
   .refine((v) => /^https:\/\//i.test(v) || /^data:image\//i.test(v), {
     message: 'expected an https:// URL or a data:image/...;base64 URL',
   })
-  .meta({ description: 'An `https` URL or a `data:image/...;base64,` URL (png, jpeg, webp)' });
+  .meta({
+    description:
+      'An `https` URL or a `data:image/...;base64,` URL (png, jpeg, webp; up to 10 MB decoded); in a multipart/form-data body, an image file part (format: binary) up to 10 MB',
+  });
 
 const videoRef = z
   .string()
