@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import { GatewayKeys } from '../http/auth.js';
+import { HeldRequests } from '../http/held-requests.js';
 import { registerOpenApi } from '../http/openapi.js';
 import { registerTenantRateLimit } from '../http/rate-limit.js';
 import type { GatewayApp, RouteDeps } from '../http/route-deps.js';
@@ -26,7 +27,8 @@ export async function registerRoutes(
   const { tasks, models, store, outputs, media, pools, callbacks, registry } = services;
   await registerTenantRateLimit(app, config, SURFACES);
   await registerOpenApi(app, SURFACES);
-  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, pools };
+  const held = new HeldRequests(config.limits.heldRequests);
+  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, pools, held };
   healthRoutes(app, routeDeps);
   adminCredentialsRoute(app, { pools, token: config.adminToken });
   metricsRoute(app, { metrics, token: config.metricsToken });

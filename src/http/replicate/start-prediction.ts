@@ -57,6 +57,8 @@ export async function startPrediction(
   }
   const startedAt = Date.now();
   const wait = preferWait(request.headers.prefer, deps.config.limits.maxWaitSeconds);
+  // Before anything is created: a refused wait leaves no prediction behind.
+  if (wait !== undefined) deps.held.hold(request.tenant, reply);
   const idempotency = idempotencyOf(request, 'replicate');
   const created = await keyedCreate(reply, () =>
     deps.tasks.createOrReplay(
@@ -70,7 +72,7 @@ export async function startPrediction(
   if (wait !== undefined) {
     const left = wait * 1000 - (Date.now() - startedAt);
     if (left > 0 && !isTerminal(task.status)) {
-      task = await deps.tasks.waitUntilFinished(request.tenant, task.id, left, clientGone(request));
+      task = await deps.tasks.waitUntilFinished(request.tenant, task.id, left, clientGone(reply));
     }
     reply.header('preference-applied', `wait=${wait}`);
   }

@@ -97,17 +97,19 @@ export function registerCreateRoute<B extends z.ZodType>(
     async (request, reply) => {
       const body = request.body as Parameters<typeof deps.tasks.create>[2];
       const idempotency = idempotencyOf(request, 'normalized');
+      const wait = preferWaitSeconds(request.headers.prefer, deps.config.limits.maxWaitSeconds);
+      // Before anything is created: a refused wait leaves no task behind.
+      if (wait > 0) deps.held.hold(request.tenant, reply);
       const created = await keyedCreate(reply, () =>
         deps.tasks.createOrReplay(request.tenant, spec.operation, body, { idempotency }),
       );
       let task = created.task;
-      const wait = preferWaitSeconds(request.headers.prefer, deps.config.limits.maxWaitSeconds);
       if (wait > 0) {
         task = await deps.tasks.waitUntilFinished(
           request.tenant,
           task.id,
           wait * 1000,
-          clientGone(request),
+          clientGone(reply),
         );
         reply.header('preference-applied', `wait=${wait}`);
       }
