@@ -12,6 +12,7 @@ import { metricsRoute } from '../http/routes/ops/metrics.js';
 import { registerSurface } from '../http/surface.js';
 import { SURFACES, SURFACE_ROUTES } from '../http/surfaces.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { serveMetricsApart } from './metrics-listener.js';
 import type { RuntimeServices } from './runtime.js';
 
 /**
@@ -31,7 +32,9 @@ export async function registerRoutes(
   const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, pools, held };
   healthRoutes(app, routeDeps);
   adminCredentialsRoute(app, { pools, token: config.adminToken });
-  metricsRoute(app, { metrics, token: config.metricsToken });
+  // On a listener of its own when METRICS_PORT is set: then the main port has no /metrics.
+  if (config.metricsPort === null) metricsRoute(app, { metrics, token: config.metricsToken });
+  else serveMetricsApart(app, { ...config, metricsPort: config.metricsPort }, metrics, app.log);
   getMediaRoute(app, routeDeps);
   await callbackRoutes(app, { callbacks, registry });
   const keys = new GatewayKeys(config.tenants);

@@ -95,6 +95,7 @@ export async function createRuntime(
     store,
     providers: [...registrations.keys()],
     credentials: () => poolCredentials(pools),
+    cacheMs: config.metricsCacheMs,
     onError: (err, what) => logger.warn({ err }, `metrics: ${what} unavailable`),
   });
   const models = new ModelRegistry(entries, config.aliases);

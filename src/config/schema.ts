@@ -57,7 +57,7 @@ const EnvSchema = z.object({
   CONNECTION_TIMEOUT_MS: intString(1000, 86_400_000).default(660_000),
   MAX_HELD_REQUESTS: intString(0, 1_000_000).default(5000),
   MAX_HELD_REQUESTS_PER_TENANT: intString(0, 1_000_000).default(500),
-  METRICS_PORT: intString(1, 65535).optional(),
+  METRICS_PORT: intString(0, 65535).optional(),
   METRICS_CACHE_MS: intString(0, 600_000).default(15_000),
   OPENAI_IMAGES_WAIT_SECONDS: intString(1, 600).default(120),
   IDEMPOTENCY_TTL_SECONDS: intString(1, 30 * 86_400).default(86_400),
@@ -194,7 +194,7 @@ function toConfig(
     webhookSecret: e.WEBHOOK_SECRET ?? null,
     /**
      * Serve `GET /metrics` on a listener of its own at this port (METRICS_PORT, same HOST); the
-     * main port then answers 404 there. Absent: on the main port.
+     * main port then answers 404 there (0: any free port, for tests). Absent: on the main port.
      */
     metricsPort: e.METRICS_PORT ?? null,
     /** How long store-derived gauges of /metrics are reused before a new scan (METRICS_CACHE_MS). */
