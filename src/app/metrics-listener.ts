@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config/config.js';
@@ -36,6 +37,6 @@ export function serveMetricsApart(
 declare module 'fastify' {
   interface FastifyInstance {
     /** The METRICS_PORT listener's server, when metrics are served apart. */
-    metricsServer?: import('node:http').Server;
+    metricsServer?: Server;
   }
 }

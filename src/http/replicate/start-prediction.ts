@@ -55,6 +55,8 @@ export async function startPrediction(
       `"${body.ref.slice(0, 300)}" is not a 64-hex version id, owner/name:<version id>, or owner/name`,
     );
   }
+  // Checked before anything is created: a Host no URL can carry is a 400 with no prediction.
+  const base = surfaceBase(deps.config, request);
   const startedAt = Date.now();
   const wait = preferWait(request.headers.prefer, deps.config.limits.maxWaitSeconds);
   // Before anything is created: a refused wait leaves no prediction behind.
@@ -76,7 +78,7 @@ export async function startPrediction(
     }
     reply.header('preference-applied', `wait=${wait}`);
   }
-  const prediction = renderPrediction(deps.models, task, surfaceBase(deps.config, request), {
+  const prediction = renderPrediction(deps.models, task, base, {
     created: true,
   });
   // 202: created, but the wait ran out before the outputs (Replicate's meaning).
