@@ -42,7 +42,13 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
 });
 
+/** Every stream opened, closed before the app (a stream left open would hold it). */
+const opened: AbortController[] = [];
+
 afterAll(async () => {
+  for (const c of opened) c.abort();
+  // The fetch client may keep aborted event-stream sockets half-open for a while.
+  t?.app.server.closeAllConnections();
   await t?.close();
   await emu?.close();
 });
@@ -67,6 +73,7 @@ async function slowTask(key: string): Promise<string> {
 /** Opens an SSE stream; resolves once its answer's head is in (status known). */
 async function openStream(key: string, id: string) {
   const controller = new AbortController();
+  opened.push(controller);
   const res = await fetch(`${base}/v1/tasks/${id}/events`, {
     headers: { authorization: `Bearer ${key}` },
     signal: controller.signal,
@@ -114,6 +121,7 @@ describe('requests held open', () => {
     expect(await fourth.res.json()).toMatchObject({ status: 429, code: 'rate_limited' });
     const longPoll = await fetch(`${base}/v1/tasks/${idA}?wait=5`, { headers: headers(KEY_A) });
     expect(longPoll.status).toBe(429);
+    await longPoll.body?.cancel();
     const creates = emu.creates;
     const waited = await fetch(`${base}/v1/text-to-video`, {
       method: 'POST',
@@ -121,6 +129,7 @@ describe('requests held open', () => {
       body: JSON.stringify({ model: 'pixverse/v5', prompt: 'refused before creation' }),
     });
     expect(waited.status).toBe(429);
+    await waited.body?.cancel();
     expect(emu.creates).toBe(creates);
     // A's plain reads still work.
     expect((await fetch(`${base}/v1/tasks/${idA}`, { headers: headers(KEY_A) })).status).toBe(200);
