@@ -19,6 +19,7 @@ import { createOutbound, type Outbound } from '../net/outbound.js';
 import { callerUrlCheck, inputUrlCheck } from '../net/url-check.js';
 import { createWebhookSender } from '../net/webhook-sender.js';
 import { poolCredentials, type GatewayMetrics } from '../observability/metrics.js';
+import { createAddressPolicy } from '../net/address-policy.js';
 import { UndiciOutputFetcher } from '../providers/output-fetcher.js';
 import { settingsIn, type ProviderModule } from '../providers/provider-module.js';
 import { buildProviders, type ProviderRegistration } from '../providers/registrations.js';
@@ -133,6 +134,7 @@ export async function createRuntime(
     store,
     providers: [...registrations.keys()],
     credentials: () => poolCredentials(pools),
+    cacheMs: config.metricsCacheMs,
     onError: (err, what) => logger.warn({ err }, `metrics: ${what} unavailable`),
   });
   const models = new ModelRegistry(entries, config.aliases);
@@ -189,7 +191,12 @@ export async function createRuntime(
     // Webhooks asked for through a compatible surface carry that surface's own object.
     webhookBodies: surfaceWebhookBodies(models),
   });
-  const fetcher = new UndiciOutputFetcher();
+  // Output hosts are checked like any outbound address; the providers' configured origins
+  // (an emulator or relay on loopback, say) are the operator's choice and reached as set.
+  const fetcher = new UndiciOutputFetcher({
+    addressPolicy: createAddressPolicy(config.outboundAllowlist),
+    exemptOrigins: Object.values(config.providers).map((p) => new URL(p.baseUrl).origin),
+  });
   const outputs = new OutputService({ tasks, models, fetcher });
   const mediaPurge = setInterval(() => {
     media.purge().catch((err: unknown) => logger.warn({ err }, 'media purge failed'));
