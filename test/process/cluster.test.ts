@@ -18,6 +18,7 @@ import { fetchesOf } from '../modelslab/harness.js';
 import {
   WEBHOOK_SECRET,
   startReceiver,
+  tenantSecret,
   until,
   verifyReceived,
   type Receiver,
@@ -277,7 +278,10 @@ describe('three gateway processes on one Redis', () => {
         30_000,
       );
       expect(new Set(got.map((r) => r.headers['webhook-id'])).size).toBe(1);
-      expect(verifyReceived(got[0]!)).toMatchObject({ id: ids[i], status: 'succeeded' });
+      expect(verifyReceived(got[0]!, tenantSecret(KEY))).toMatchObject({
+        id: ids[i],
+        status: 'succeeded',
+      });
     }
   }, 90_000);
 
