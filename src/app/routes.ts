@@ -5,6 +5,7 @@ import { registerTenantRateLimit } from '../http/rate-limit.js';
 import type { GatewayApp, RouteDeps } from '../http/route-deps.js';
 import { callbackRoutes } from '../http/routes/callbacks/index.js';
 import { getMediaRoute } from '../http/routes/media/get-media.js';
+import { getStoredOutputRoutes } from '../http/routes/media/get-stored-output.js';
 import { adminCredentialsRoute } from '../http/routes/ops/admin-credentials.js';
 import { healthRoutes } from '../http/routes/ops/health.js';
 import { metricsRoute } from '../http/routes/ops/metrics.js';
@@ -23,14 +24,15 @@ export async function registerRoutes(
   services: RuntimeServices,
   metrics: GatewayMetrics,
 ): Promise<void> {
-  const { tasks, models, store, outputs, media, pools, callbacks, registry } = services;
+  const { tasks, models, store, outputs, media, mediaLinks, pools, callbacks, registry } = services;
   await registerTenantRateLimit(app, config, SURFACES);
   await registerOpenApi(app, SURFACES);
-  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, pools };
+  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, mediaLinks, pools };
   healthRoutes(app, routeDeps);
   adminCredentialsRoute(app, { pools, token: config.adminToken });
   metricsRoute(app, { metrics, token: config.metricsToken });
   getMediaRoute(app, routeDeps);
+  getStoredOutputRoutes(app, routeDeps);
   await callbackRoutes(app, { callbacks, registry });
   const keys = new GatewayKeys(config.tenants);
   for (const surface of SURFACE_ROUTES) await registerSurface(app, surface, routeDeps, keys);

@@ -5,6 +5,7 @@ import { createDueSignals } from '../domain/due-signal.js';
 import { MediaHost, MEDIA_PURGE_EVERY_MS } from '../domain/media-host.js';
 import { ModelRegistry, type ProviderEntry } from '../domain/models.js';
 import { OutputService } from '../domain/output-service.js';
+import type { MediaLinkSigner } from '../domain/media-links.js';
 import { PollBudget } from '../domain/poll-budget.js';
 import { Poller } from '../domain/poller.js';
 import { TaskEvents } from '../domain/task-events.js';
@@ -22,6 +23,7 @@ import { settingsIn, type ProviderModule } from '../providers/provider-module.js
 import { buildProviders, type ProviderRegistration } from '../providers/registrations.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { createTaskStore } from '../store/index.js';
+import { createMediaStorage } from './media-storage.js';
 
 export interface RuntimeDeps {
   store?: TaskStore;
@@ -47,6 +49,8 @@ export interface RuntimeServices {
   tasks: TaskService;
   outputs: OutputService;
   media: MediaHost;
+  /** Signs links to stored outputs; absent when MEDIA_STORE_URL=none. */
+  mediaLinks?: MediaLinkSigner;
   callbacks: UpstreamCallbackService;
   /** The provider modules this app serves (their callback routes among them). */
   registry: readonly ProviderModule[];
@@ -103,6 +107,14 @@ export async function createRuntime(
   const due = createDueSignals();
   const media = new MediaHost({ store, publicUrl: config.publicUrl });
   const outbound = deps.outbound ?? createOutbound({ allowlist: config.outboundAllowlist });
+  // Copies of outputs download through the output service (built below: it needs the tasks).
+  let outputs: OutputService | undefined;
+  const storage = await createMediaStorage(config, {
+    store,
+    logger,
+    metrics,
+    download: (task, index, signal) => outputs!.download(task, index, signal),
+  });
   const tasks = new TaskService({
     store,
     models,
@@ -125,9 +137,11 @@ export async function createRuntime(
     checkWebhookUrl: config.webhookSecret ? callerUrlCheck(outbound, 'webhook.url') : undefined,
     idempotency: config.idempotency,
     fallbacks: config.fallbacks,
+    copies: storage?.copies,
+    deleteMedia: storage?.deleteTaskMedia,
   });
   const fetcher = new UndiciOutputFetcher();
-  const outputs = new OutputService({ tasks, models, fetcher });
+  outputs = new OutputService({ tasks, models, fetcher, media: storage?.media, store });
   const mediaPurge = setInterval(() => {
     media.purge().catch((err: unknown) => logger.warn({ err }, 'media purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();
@@ -144,7 +158,7 @@ export async function createRuntime(
             timeoutMs: attemptTimeoutMs,
           }),
           logger,
-          { metrics, due: due.webhooks, ...webhookOptions },
+          { metrics, due: due.webhooks, links: storage?.webhookLinks, ...webhookOptions },
         )
       : undefined;
   const callbacks = new UpstreamCallbackService({ store, models, tasks, logger });
@@ -156,16 +170,19 @@ export async function createRuntime(
     tasks,
     outputs,
     media,
+    mediaLinks: storage?.signer,
     callbacks,
     registry,
     start() {
       poller?.start();
       dispatcher?.start();
+      storage?.start();
     },
     async close() {
       for (const pool of pools.values()) pool.close();
       await poller?.stop();
       await dispatcher?.stop();
+      await storage?.close();
       clearInterval(mediaPurge);
       await fetcher.close();
       if (!deps.outbound) await outbound.close();

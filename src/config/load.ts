@@ -117,5 +117,6 @@ export function secretsOf(
     ...providerSecrets,
     ...(config.metricsToken ? [config.metricsToken] : []),
     ...(config.adminToken ? [config.adminToken] : []),
+    ...(config.media.signingKey ? [config.media.signingKey] : []),
   ];
 }

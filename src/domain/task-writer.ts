@@ -2,6 +2,7 @@ import { monotonicFactory } from 'ulid';
 import type { CredentialPool } from './credential-pool.js';
 import type { DueSignals } from './due-signal.js';
 import type { DomainMetrics } from './metrics.js';
+import type { OutputCopies } from './output-copies.js';
 import type { TaskEvents } from './task-events.js';
 import { isTerminal, type TaskRecord } from './task-record.js';
 import type { TaskStore } from './task-store.js';
@@ -15,6 +16,8 @@ export interface TaskWriterDeps {
   /** Raised with every poll time and webhook attempt time written, for the loops doing them. */
   due?: DueSignals;
   metrics?: DomainMetrics;
+  /** Media storage on: a success is held back until its outputs are copied (architecture §9). */
+  copies?: OutputCopies;
   now?: () => number;
 }
 
@@ -48,6 +51,12 @@ export class TaskWriter {
    * undefined.
    */
   async write(next: TaskRecord, prev: TaskRecord): Promise<TaskRecord | undefined> {
+    const copies = this.deps.copies;
+    if (copies?.wants(next, prev)) {
+      const held = await this.write(copies.hold(next, prev), prev);
+      if (held) copies.schedule(held, (n, p) => this.write(n, p));
+      return held;
+    }
     const visible = isVisibleChange(prev, next);
     const now = this.now();
     const updatedAt = visible ? now : prev.updatedAt;

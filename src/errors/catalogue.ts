@@ -14,6 +14,11 @@ export const ERROR_CATALOGUE = {
     title: 'The upstream callback is not authentic (token, signature or timestamp)',
   },
   callback_mismatch: { status: 403, title: 'The upstream callback does not belong to this task' },
+  media_link_invalid: { status: 403, title: 'The media link is not valid (altered or forged)' },
+  media_link_expired: {
+    status: 403,
+    title: 'The media link has expired; read the task again for a fresh one',
+  },
   not_found: { status: 404, title: 'Not found' },
   task_not_found: { status: 404, title: 'Task not found' },
   output_not_found: { status: 404, title: 'Output not found' },

@@ -53,6 +53,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       RATE_LIMIT_MAX: '0',
       CREDENTIAL_COOLDOWN_MS: '0',
       LOG_LEVEL: 'info',
+      // Upstream links as before (test/media/ turns media storage on explicitly).
+      MEDIA_STORE_URL: 'none',
       ...env,
     },
     deps.registry,

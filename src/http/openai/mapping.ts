@@ -244,7 +244,7 @@ export function toVideo(task: TaskRecord): Video {
     remixed_from_video_id: null,
     created_at: Math.floor(task.createdAt / 1000),
     completed_at: seconds(task.completedAt),
-    expires_at: seconds(task.outputs[0]?.expiresAt ?? null),
+    expires_at: seconds(task.outputs[0]?.stored?.expiresAt ?? task.outputs[0]?.expiresAt ?? null),
     error,
   };
 }

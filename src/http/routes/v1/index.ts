@@ -1,6 +1,7 @@
 import { NORMALIZED_SURFACE } from '../../problem.js';
 import type { SurfaceRoutes } from '../../surface.js';
 import { cancelTaskRoute } from './cancel-task.js';
+import { deleteTaskRoute } from './delete-task.js';
 import { getTaskOutputRoute } from './get-task-output.js';
 import { getTaskRoute } from './get-task.js';
 import { imageToVideoRoute } from './image-to-video.js';
@@ -29,6 +30,7 @@ export const normalizedApi: SurfaceRoutes = {
     taskEventsRoute,
     getTaskOutputRoute,
     cancelTaskRoute,
+    deleteTaskRoute,
     listTasksRoute,
     listModelsRoute,
   ],
