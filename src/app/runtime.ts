@@ -108,12 +108,12 @@ export async function createRuntime(
   const media = new MediaHost({ store, publicUrl: config.publicUrl });
   const outbound = deps.outbound ?? createOutbound({ allowlist: config.outboundAllowlist });
   // Copies of outputs download through the output service (built below: it needs the tasks).
-  let outputs: OutputService | undefined;
+  const late: { outputs?: OutputService } = {};
   const storage = await createMediaStorage(config, {
     store,
     logger,
     metrics,
-    download: (task, index, signal) => outputs!.download(task, index, signal),
+    download: (task, index, signal) => late.outputs!.download(task, index, signal),
   });
   const tasks = new TaskService({
     store,
@@ -141,7 +141,8 @@ export async function createRuntime(
     deleteMedia: storage?.deleteTaskMedia,
   });
   const fetcher = new UndiciOutputFetcher();
-  outputs = new OutputService({ tasks, models, fetcher, media: storage?.media, store });
+  const outputs = new OutputService({ tasks, models, fetcher, media: storage?.media, store });
+  late.outputs = outputs;
   const mediaPurge = setInterval(() => {
     media.purge().catch((err: unknown) => logger.warn({ err }, 'media purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();

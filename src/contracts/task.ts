@@ -10,13 +10,10 @@ export const TaskOutputSchema = z.object({
   }),
   content_type: z.string().meta({ example: 'image/png' }),
   bytes: z.number().int().optional().meta({ description: 'Size of the stored copy' }),
-  sha256: z
-    .string()
-    .optional()
-    .meta({
-      description: 'Hex SHA-256 of the stored copy',
-      example: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
-    }),
+  sha256: z.string().optional().meta({
+    description: 'Hex SHA-256 of the stored copy',
+    example: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  }),
   expires_at: z.string().nullable().meta({
     description:
       "When genway stops serving the output: the end of retention (MEDIA_RETENTION) for a stored copy, else the provider link's expiry, if known",

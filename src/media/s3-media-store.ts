@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
@@ -89,7 +89,9 @@ export class S3MediaStore implements MediaStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.o.bucket, Key: this.keyOf(key) }));
+    await this.client.send(
+      new DeleteObjectCommand({ Bucket: this.o.bucket, Key: this.keyOf(key) }),
+    );
   }
 
   async *listOlderThan(before: number): AsyncIterable<string> {

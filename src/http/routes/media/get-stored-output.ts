@@ -24,8 +24,9 @@ const Query = z.object({
  * gateway key (an `<img src>` or `<video src>` uses them); the signature is the credential.
  */
 export function getStoredOutputRoutes(app: GatewayApp, deps: RouteDeps): void {
+  // Registered even with storage off (MEDIA_STORE_URL=none), so the API is the same; then
+  // no link exists and every request is 404.
   const signer = deps.mediaLinks;
-  if (!signer) return;
   for (const variant of ['file', 'poster'] as const) {
     app.get(
       variant === 'file' ? '/media/tasks/:id/:index' : '/media/tasks/:id/:index/poster',
@@ -45,11 +46,12 @@ export function getStoredOutputRoutes(app: GatewayApp, deps: RouteDeps): void {
           response: {
             200: file('The whole file'),
             206: file('The requested range'),
-            ...problemResponses(400, 403, 410, 416),
+            ...problemResponses(400, 403, 404, 410, 416),
           },
         },
       },
       async (request, reply) => {
+        if (!signer) throw new GatewayError('not_found', 'Media storage is off: no stored files');
         const { id, index } = request.params;
         const { expires, signature } = request.query;
         const check = signer.check(id, index, variant, expires, signature);
