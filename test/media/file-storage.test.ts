@@ -153,6 +153,27 @@ describe('media storage (file:) with the Haiper emulator, whose links expire', (
     expect(gone.statusCode).toBe(404);
   });
 
+  it('the OpenAI surface serves the stored video and its DELETE removes the bytes', async () => {
+    const task = await video();
+    const content = await t.app.inject({
+      method: 'GET',
+      url: `/openai/v1/videos/${task.id}/content`,
+      headers: auth(),
+    });
+    expect(content.statusCode).toBe(200);
+    expect(sha256(content.rawPayload)).toBe(task.outputs[0]!.sha256);
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: `/openai/v1/videos/${task.id}`,
+      headers: auth(),
+    });
+    expect(del.statusCode).toBe(200);
+    expect(await readdir(join(dir, 'tasks', task.id))).toEqual([]);
+    expect(
+      (await t.app.inject({ method: 'GET', url: pathOf(task.outputs[0]!.url) })).statusCode,
+    ).toBe(410);
+  });
+
   it('retention purges old bytes: the output then answers 410 output_expired', async () => {
     const task = await video();
     const file = join(dir, 'tasks', task.id, '0');

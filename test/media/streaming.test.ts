@@ -9,12 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PNG_SIGNATURE } from '../../src/emulators/shared/png.js';
 import { buildFakeApp, FakeAdapter, type FakeApp } from '../helpers/fake-provider.js';
 import { auth } from '../helpers/test-app.js';
+import type { PollCall, UpstreamSnapshot } from '../../src/domain/ports.js';
 import { sha256, type StoredOutput } from './helpers.js';
 
 const BIG_BYTES = 50 * 1024 * 1024;
 const CHUNK = Buffer.alloc(64 * 1024, 7);
 
 /** A loopback "CDN": /big is 50 MB made on the fly, /dead never finishes, /small/N is tiny. */
+let flaky = 0;
+
 function startUpstream(): Promise<{ server: Server; origin: string }> {
   const pending = new Set<ServerResponse>();
   const server = createServer((req, res) => {
@@ -42,6 +45,12 @@ function startUpstream(): Promise<{ server: Server; origin: string }> {
     } else if (path.startsWith('/small/')) {
       res.writeHead(200, { 'content-type': 'image/png' });
       res.end(Buffer.concat([PNG_SIGNATURE, Buffer.from(path)]));
+    } else if (path === '/flaky') {
+      // Fails the first download (503), then serves the file.
+      flaky++;
+      if (flaky === 1) return void res.writeHead(503).end();
+      res.writeHead(200, { 'content-type': 'image/png' });
+      res.end(Buffer.concat([PNG_SIGNATURE, Buffer.from('flaky')]));
     } else if (path === '/html') {
       res.writeHead(200, { 'content-type': 'image/png' });
       res.end('<!doctype html><p>not an image</p>');
@@ -192,6 +201,39 @@ describe('copies of outputs: streamed, bounded, never blocking other tasks', () 
     const task = await finished(dead, 10_000);
     expect(task.outputs[0]).toMatchObject({ url: `${upstream.origin}/dead`, stored: false });
     expect(task.outputs[0]!.store_error).toMatch(/longer than 6000 ms/);
+  });
+
+  it('a transient copy failure keeps the task running, re-polls and copies again', async () => {
+    // Polls of this provider answer "succeeded" again with the same output link.
+    class Repolled extends FakeAdapter {
+      override async poll(call: PollCall): Promise<UpstreamSnapshot> {
+        const url = `${upstream.origin}/flaky`;
+        return {
+          upstreamId: call.upstreamId,
+          upstreamStatus: 'done',
+          status: 'succeeded',
+          outputs: [{ url, contentType: 'image/png', expiresAt: null }],
+        };
+      }
+    }
+    const adapter = new Repolled({
+      onStart: () => ({ upstreamId: 'up_flaky', upstreamStatus: 'running', status: 'running' }),
+      isOutputUrl: (url) => url.startsWith(upstream.origin),
+    });
+    const app = await buildFakeApp(adapter, {
+      env: { MEDIA_STORE_URL: `file:${dir}`, POLL_INTERVAL_MS: '50' },
+      poller: true,
+    });
+    try {
+      const id = await create('/flaky', app);
+      const task = await finished(id, 15_000, app);
+      expect(flaky).toBe(2);
+      expect(task.outputs[0]).toMatchObject({ stored: true, content_type: 'image/png' });
+      const metrics = await app.app.inject({ method: 'GET', url: '/metrics' });
+      expect(metrics.body).toMatch(/genway_media_copies_total\{outcome="retry"\} 1/);
+    } finally {
+      await app.close();
+    }
   });
 
   it('refuses to store what is not a media file (magic bytes), keeping the upstream link', async () => {
