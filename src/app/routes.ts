@@ -3,6 +3,7 @@ import { GatewayKeys } from '../http/auth.js';
 import { registerOpenApi } from '../http/openapi.js';
 import { registerTenantRateLimit } from '../http/rate-limit.js';
 import type { GatewayApp, RouteDeps } from '../http/route-deps.js';
+import { registerAdminApi } from '../http/routes/admin/index.js';
 import { callbackRoutes } from '../http/routes/callbacks/index.js';
 import { getMediaRoute } from '../http/routes/media/get-media.js';
 import { getStoredOutputRoutes } from '../http/routes/media/get-stored-output.js';
@@ -30,10 +31,20 @@ export async function registerRoutes(
   const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, mediaLinks, pools };
   healthRoutes(app, routeDeps);
   adminCredentialsRoute(app, { pools, token: config.adminToken });
+  await registerAdminApi(app, {
+    admin: store.admin,
+    token: config.adminToken,
+    configTenants: new Set(config.tenants.map((t) => t.id)),
+    now: Date.now,
+  });
   metricsRoute(app, { metrics, token: config.metricsToken });
   getMediaRoute(app, routeDeps);
   getStoredOutputRoutes(app, routeDeps);
   await callbackRoutes(app, { callbacks, registry });
-  const keys = new GatewayKeys(config.tenants);
+  // Keys of the configuration, then those of the admin API (looked up in the store each time).
+  const keys = new GatewayKeys(config.tenants, {
+    lookup: (hash) => store.admin.keyByHash(hash),
+    tenant: (id) => store.admin.getTenant(id),
+  });
   for (const surface of SURFACE_ROUTES) await registerSurface(app, surface, routeDeps, keys);
 }

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from '../config/config.js';
+import { TaskCosts } from '../domain/costs.js';
 import { CredentialPool } from '../domain/credential-pool.js';
 import { createDueSignals } from '../domain/due-signal.js';
 import { MediaHost, MEDIA_PURGE_EVERY_MS } from '../domain/media-host.js';
@@ -11,6 +12,7 @@ import { Poller } from '../domain/poller.js';
 import { TaskEvents } from '../domain/task-events.js';
 import { TaskService } from '../domain/task-service.js';
 import type { TaskStore } from '../domain/task-store.js';
+import type { TenantBudget } from '../domain/admin-store.js';
 import { UpstreamCallbackService } from '../domain/upstream-callbacks.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../domain/webhook-dispatcher.js';
 import { callbackUrlUnder } from '../http/routes/callbacks/index.js';
@@ -117,6 +119,17 @@ export async function createRuntime(
     metrics,
     download: (task, index, signal) => late.outputs!.download(task, index, signal),
   });
+  const budgetOf = configuredBudgets(config);
+  const costs = new TaskCosts({
+    prices: config.prices,
+    store: store.admin,
+    // A tenant of the admin API first, then one of the configuration file.
+    budgetOf: async (tenant) => (await store.admin.getTenant(tenant))?.budget ?? budgetOf(tenant),
+    getTask: (id) => store.get(id),
+    now: Date.now,
+    logger,
+    onCharged: (provider, model, usd) => metrics.charged(provider, model, usd),
+  });
   const tasks = new TaskService({
     store,
     models,
@@ -141,12 +154,15 @@ export async function createRuntime(
     fallbacks: config.fallbacks,
     copies: storage?.copies,
     deleteMedia: storage?.deleteTaskMedia,
+    costs,
   });
   const fetcher = new UndiciOutputFetcher();
   const outputs = new OutputService({ tasks, models, fetcher, media: storage?.media, store });
   late.outputs = outputs;
   const mediaPurge = setInterval(() => {
     media.purge().catch((err: unknown) => logger.warn({ err }, 'media purge failed'));
+    // Budget reservations of tasks that never ended, past their deadline.
+    costs.purge().catch((err: unknown) => logger.warn({ err }, 'reservation purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();
   const poller =
     deps.poller !== false ? new Poller(store, tasks, logger, { due: due.polls }) : undefined;
@@ -199,4 +215,10 @@ export async function createRuntime(
       await store.close();
     },
   };
+}
+
+/** Budgets of the configuration file's tenants (`tenants[].budget`). */
+function configuredBudgets(config: Config): (tenant: string) => TenantBudget | null {
+  const budgets = new Map(config.tenants.flatMap((t) => (t.budget ? [[t.id, t.budget]] : [])));
+  return (tenant) => budgets.get(tenant) ?? null;
 }

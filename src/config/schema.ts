@@ -6,6 +6,9 @@ import type {
   ReportProblem,
 } from '../providers/provider-module.js';
 import { PROVIDERS, type ProvidersConfig } from '../providers/registry.js';
+import { OperationSchema } from '../contracts/common.js';
+import type { TenantBudget } from '../domain/admin-store.js';
+import type { PriceEntry, PriceUnit } from '../domain/pricing.js';
 import { DEV_GATEWAY_KEY } from './config.js';
 import { duration, httpUrl, intString, list, longDuration } from './values.js';
 
@@ -14,6 +17,41 @@ const rateLimitSchema = z.strictObject({
   max: z.number().int().min(0).max(1_000_000),
   window: duration.optional(),
 });
+
+/** A tenant's spending limit in USD per period (file `tenants[].budget`, admin API). */
+export const budgetSchema = z.strictObject({
+  limit_usd: z.number().min(0).max(1_000_000_000),
+  period: z.enum(['day', 'month', 'total']),
+});
+
+const PRICE_UNITS = ['per_image', 'per_second', 'per_task', 'per_predict_second'] as const;
+const usdAmount = z.number().min(0).max(1_000_000);
+
+/** One `prices` entry: a model (exact id or `provider/*`), maybe an operation, one unit. */
+const priceSchema = z
+  .strictObject({
+    model: z.string().regex(/^[^\s*]+(\/\*)?$/, 'expected an exact model id or provider/*'),
+    operation: OperationSchema.optional(),
+    per_image: usdAmount.optional(),
+    per_second: usdAmount.optional(),
+    per_task: usdAmount.optional(),
+    per_predict_second: usdAmount.optional(),
+    estimate_seconds: z.number().positive().max(86_400).optional(),
+  })
+  .refine((p) => PRICE_UNITS.filter((u) => p[u] !== undefined).length === 1, {
+    message: `give exactly one of ${PRICE_UNITS.join(', ')}`,
+  });
+
+function priceEntryOf(p: z.output<typeof priceSchema>): PriceEntry {
+  const unit = PRICE_UNITS.find((u) => p[u] !== undefined) as PriceUnit;
+  return {
+    model: p.model,
+    ...(p.operation ? { operation: p.operation } : {}),
+    unit,
+    usd: p[unit] as number,
+    ...(p.estimate_seconds !== undefined ? { estimateSeconds: p.estimate_seconds } : {}),
+  };
+}
 
 /**
  * Environment variables of the contract (architecture §3), plus a few operational knobs. Every
@@ -101,9 +139,12 @@ function fileSchema(registry: readonly ProviderModule[]) {
           rate_limit: rateLimitSchema.optional(),
           /** Share of each provider's credential slots and queue places, relative to others (1). */
           weight: z.number().positive().max(1000).optional(),
+          budget: budgetSchema.optional(),
         }),
       )
       .default([]),
+    /** What tasks cost (architecture §8); the most specific entry wins. */
+    prices: z.array(priceSchema).default([]),
     aliases: z.record(z.string(), z.string()).default({}),
     /** Model (public id or alias) → models a create moves to when nothing reached its provider. */
     fallbacks: z.record(z.string(), z.array(z.string().min(1)).max(5)).default({}),
@@ -157,11 +198,18 @@ function toConfig(
   }
   const useEmulators = Object.keys(providers).length === 0;
 
-  const tenants: { id: string; keys: string[]; weight?: number; rateLimit?: RateLimit }[] = [
+  const tenants: {
+    id: string;
+    keys: string[];
+    weight?: number;
+    rateLimit?: RateLimit;
+    budget?: TenantBudget;
+  }[] = [
     ...list(e.GATEWAY_API_KEYS).map((key) => ({ id: tenantIdForKey(key), keys: [key] })),
-    ...f.tenants.map(({ rate_limit, weight, ...t }) => ({
+    ...f.tenants.map(({ rate_limit, weight, budget, ...t }) => ({
       ...t,
       ...(weight !== undefined ? { weight } : {}),
+      ...(budget ? { budget: { limitUsd: budget.limit_usd, period: budget.period } } : {}),
       ...(rate_limit
         ? { rateLimit: { max: rate_limit.max, windowMs: rate_limit.window ?? e.RATE_LIMIT_WINDOW } }
         : {}),
@@ -227,6 +275,8 @@ function toConfig(
     },
     outboundAllowlist: list(e.OUTBOUND_ALLOWLIST),
     aliases: f.aliases,
+    /** Prices of tasks (GATEWAY_CONFIG `prices`); none: tasks cost nothing known. */
+    prices: f.prices.map(priceEntryOf),
     /**
      * Model (public id or alias) → models a create may move to, in order, when its own provider
      * provably got nothing (connect refused, DNS, no usable credential). GATEWAY_CONFIG

@@ -11,3 +11,4 @@ import './credentials.js';
 import './create.js';
 import './task.js';
 import './models.js';
+import './admin.js';

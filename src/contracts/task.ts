@@ -48,6 +48,22 @@ export const WebhookDeliverySchema = z.object({
   delivered_at: z.string().nullable(),
 });
 
+export const TaskCostSchema = z
+  .object({
+    currency: z.literal('USD'),
+    estimated: z.number().nullable().meta({
+      description:
+        "Estimated from the request at create time, by the operator's prices; null: no price applies",
+      example: 0.5,
+    }),
+    charged: z.number().nullable().meta({
+      description:
+        'Set at the terminal status: actual usage where the upstream reports it, else the estimate; 0 where the upstream provably charged nothing (refused before start, refunded). Null until then',
+      example: 0.5,
+    }),
+  })
+  .meta({ id: 'TaskCost', description: "The task's cost in USD" });
+
 export const TaskSchema = z
   .object({
     id: z.string().meta({ example: 'task_01JD7Z6Q4N8K2V3W5X6Y7Z8A9B' }),
@@ -64,6 +80,7 @@ export const TaskSchema = z
     created_at: z.string(),
     updated_at: z.string(),
     completed_at: z.string().nullable(),
+    cost: TaskCostSchema,
     webhook: z
       .object({
         url: z.string(),

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Operation, TaskStatus } from '../contracts/common.js';
 import type { FieldError } from '../errors/gateway-error.js';
+import type { UpstreamUsage } from './pricing.js';
 import type { TaskError, TaskOutput } from './task-record.js';
 
 /** One upstream credential of a provider (the secret never leaves the adapter's calls). */
@@ -94,6 +95,8 @@ export interface UpstreamSnapshot {
   state?: Record<string, unknown>;
   /** The upstream's own hint for the next poll (an `eta` in its answer, Retry-After). */
   pollAfterMs?: number;
+  /** What the upstream reported about its charge for the job (usage, a refund), if anything. */
+  usage?: UpstreamUsage;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Operation, TaskStatus } from '../contracts/common.js';
 import type { Task } from '../contracts/task.js';
+import type { UpstreamUsage } from './pricing.js';
 
 export interface TaskOutput {
   /** The upstream's link (kept for video references and as the fallback of a failed copy). */
@@ -122,6 +123,18 @@ export interface TaskRecord {
    * running until they are stored (or given up). `attempts` counts transient failures.
    */
   copy?: { attempts: number; outputs: TaskOutput[] } | null;
+  /** The admin key that created it (null or absent: a key from the configuration). */
+  keyId?: string | null;
+  /** Estimated at create, charged at the terminal status (USD); absent on older tasks. */
+  cost?: TaskCost;
+  /** What the upstream reported about its charge (see UpstreamSnapshot.usage). */
+  usage?: UpstreamUsage;
+}
+
+/** A task's cost in USD: null where no price applies (or, for `charged`, until it finishes). */
+export interface TaskCost {
+  estimated: number | null;
+  charged: number | null;
 }
 
 const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['succeeded', 'failed', 'canceled']);
@@ -182,6 +195,11 @@ export function toPublicTask(r: TaskRecord, links?: OutputLinks): Task {
     created_at: new Date(r.createdAt).toISOString(),
     updated_at: new Date(r.updatedAt).toISOString(),
     completed_at: iso(r.completedAt),
+    cost: {
+      currency: 'USD',
+      estimated: r.cost?.estimated ?? null,
+      charged: r.cost?.charged ?? null,
+    },
     webhook: r.webhook && {
       url: r.webhook.url,
       events: r.webhook.events,

@@ -1,6 +1,8 @@
 import { monotonicFactory } from 'ulid';
 import type { Operation } from '../contracts/common.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { checkAccess, modelAllowed, namesOf, type Caller } from './access.js';
+import type { TaskCosts } from './costs.js';
 import type { CredentialPool } from './credential-pool.js';
 import {
   IdempotencyKeys,
@@ -42,6 +44,8 @@ export interface CreateOptions {
   raw?: Record<string, unknown>;
   /** The request's Idempotency-Key and the surface it came through (see idempotency.ts). */
   idempotency?: IdempotencyRequest;
+  /** The key that creates (its id and rules), checked before anything is claimed or spent. */
+  caller?: Caller;
 }
 
 export interface TaskStarterDeps {
@@ -74,6 +78,8 @@ export interface TaskStarterDeps {
    * in GATEWAY_CONFIG): public model id or alias → fallback models, in order.
    */
   fallbacks?: Readonly<Record<string, readonly string[]>>;
+  /** Estimates, budget reservations and charges; absent: tasks carry no cost. */
+  costs?: TaskCosts;
 }
 
 /** Upstream calls one create may make when the earlier ones provably sent nothing. */
@@ -108,6 +114,9 @@ export class TaskStarter {
     request: CreateTaskInput,
     options: CreateOptions = {},
   ): Promise<IdempotentOutcome> {
+    // The key's rules first: a create it may not make claims no Idempotency-Key.
+    const resolved = this.deps.models.resolve(request.model, operation);
+    checkAccess(options.caller?.rules, operation, namesOf(request.model, resolved));
     const key = options.idempotency;
     if (!key) {
       return { task: await this.create(tenant, operation, request, options), replayed: false };
@@ -147,12 +156,19 @@ export class TaskStarter {
         `No credential configured for ${resolved.provider}`,
       );
     }
+    const taskId = newTaskId();
+    const costs = this.deps.costs;
+    const estimated = costs?.estimate(namesOf(requested, resolved), operation, input) ?? null;
+    // The estimate is held against the tenant's budget before anything else: 402 otherwise.
+    await costs?.reserve(tenant, taskId, estimated);
     // An in-flight slot on a usable credential, waiting for one if all are at their cap;
     // 429 upstream_rate_limited / 503 no_credential_available before any upstream call.
-    const credential = await pool.reserve(tenant);
+    const credential = await pool.reserve(tenant).catch(async (err: unknown) => {
+      await costs?.release(taskId);
+      throw err;
+    });
 
     const now = this.deps.now();
-    const taskId = newTaskId();
     let callbackPlan = this.callbackPlan(resolved, taskId, operation);
     const queued = queuedTask({
       id: taskId,
@@ -164,6 +180,8 @@ export class TaskStarter {
       webhook,
       callbackPlan,
       now,
+      keyId: options.caller?.keyId ?? null,
+      estimated: costs ? estimated : undefined,
     });
     // Stored before the upstream call, so a crash mid-create still leaves a trace of the job.
     try {
@@ -172,6 +190,7 @@ export class TaskStarter {
     } catch (err) {
       pool.release(credential.id, tenant);
       pool.reportOutcome(credential.id, 'neutral');
+      await costs?.release(taskId);
       throw err;
     }
 
@@ -180,13 +199,14 @@ export class TaskStarter {
     let target: StartTarget = { model: resolved, pool, credential };
     const failover = new StartFailover(
       this.deps.pools,
+      // Only fallbacks the caller's key may use.
       fallbackModels(this.deps.models, this.deps.fallbacks, {
         requested,
         resolved,
         operation,
         input,
         raw: options.raw,
-      }),
+      }).filter((m) => modelAllowed(options.caller?.rules, namesOf(m.publicId, m))),
       tenant,
     );
     const write = this.deps.writer.write.bind(this.deps.writer);
@@ -335,6 +355,9 @@ interface NewTask {
   webhook: CreateTaskInput['webhook'];
   callbackPlan: CallbackPlan | undefined;
   now: number;
+  keyId: string | null;
+  /** The estimate; undefined: the gateway prices nothing (no `cost` kept). */
+  estimated: number | null | undefined;
 }
 
 /** A task as stored before its upstream job is started. */
@@ -365,5 +388,7 @@ function queuedTask(t: NewTask): TaskRecord {
     changes: [],
     webhook: t.webhook ? { url: t.webhook.url, events: t.webhook.events, deliveries: [] } : null,
     nextWebhookAt: null,
+    ...(t.keyId ? { keyId: t.keyId } : {}),
+    ...(t.estimated !== undefined ? { cost: { estimated: t.estimated, charged: null } } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import type { Operation, TaskStatus } from '../contracts/common.js';
+import type { AdminStore } from './admin-store.js';
 import type { TaskRecord } from './task-record.js';
 
 /**
@@ -81,6 +82,8 @@ export interface IdempotencyRecord extends IdempotencyScope {
  * every method is async so that a networked store (Redis) fits without touching the domain.
  */
 export interface TaskStore {
+  /** Tenants, keys, budgets and the usage ledger, kept in the same store (architecture §8). */
+  readonly admin: AdminStore;
   insert(task: TaskRecord): Promise<void>;
   get(id: string): Promise<TaskRecord | undefined>;
   /**

@@ -47,6 +47,7 @@ export function applySnapshot(
     upstreamId: s.upstreamId ?? task.upstreamId,
     upstreamStatus: s.upstreamStatus,
     upstreamState: s.state ? keepCallbackState(s.state, task.upstreamState) : task.upstreamState,
+    ...(s.usage ? { usage: s.usage } : {}),
     completedAt: terminal ? now : null,
     nextPollAt: terminal ? null : pollAt(s.pollAfterMs),
   };

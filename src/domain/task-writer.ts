@@ -1,6 +1,8 @@
 import { monotonicFactory } from 'ulid';
+import type { TaskCosts } from './costs.js';
 import type { CredentialPool } from './credential-pool.js';
 import type { DueSignals } from './due-signal.js';
+import type { Logger } from './logger.js';
 import type { DomainMetrics } from './metrics.js';
 import type { OutputCopies } from './output-copies.js';
 import type { TaskEvents } from './task-events.js';
@@ -19,6 +21,9 @@ export interface TaskWriterDeps {
   /** Media storage on: a success is held back until its outputs are copied (architecture §9). */
   copies?: OutputCopies;
   now?: () => number;
+  /** Charges a task at its terminal status and settles its budget reservation and ledger entry. */
+  costs?: TaskCosts;
+  logger?: Logger;
 }
 
 const newUlid = monotonicFactory();
@@ -57,6 +62,8 @@ export class TaskWriter {
       if (held) copies.schedule(held, (n, p) => this.write(n, p));
       return held;
     }
+    const finishing = isTerminal(next.status) && !isTerminal(prev.status);
+    if (finishing && this.deps.costs) next = this.deps.costs.charge(next);
     const visible = isVisibleChange(prev, next);
     const now = this.now();
     const updatedAt = visible ? now : prev.updatedAt;
@@ -80,10 +87,20 @@ export class TaskWriter {
     }
     if (isTerminal(record.status) && !isTerminal(prev.status)) {
       this.deps.pools.get(record.provider)?.release(record.credentialId, record.tenant);
+      await this.settle(record);
     }
     if (record.nextPollAt !== null) this.deps.due?.polls.raise(record.nextPollAt);
     if (record.nextWebhookAt != null) this.deps.due?.webhooks.raise(record.nextWebhookAt);
     if (visible) this.deps.events.notify(record.id);
     return record;
+  }
+
+  /** A settlement that fails is retried by the reservation purge once its deadline passes. */
+  private async settle(task: TaskRecord): Promise<void> {
+    try {
+      await this.deps.costs?.settle(task);
+    } catch (err) {
+      this.deps.logger?.error({ err, taskId: task.id }, 'settling the cost of a task failed');
+    }
   }
 }

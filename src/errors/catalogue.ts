@@ -13,6 +13,9 @@ export const ERROR_CATALOGUE = {
     status: 401,
     title: 'The upstream callback is not authentic (token, signature or timestamp)',
   },
+  budget_exceeded: { status: 402, title: "The tenant's budget does not cover this task" },
+  model_not_allowed: { status: 403, title: 'This gateway key may not use this model' },
+  operation_not_allowed: { status: 403, title: 'This gateway key may not use this operation' },
   callback_mismatch: { status: 403, title: 'The upstream callback does not belong to this task' },
   media_link_invalid: { status: 403, title: 'The media link is not valid (altered or forged)' },
   media_link_expired: {
@@ -23,6 +26,7 @@ export const ERROR_CATALOGUE = {
   task_not_found: { status: 404, title: 'Task not found' },
   output_not_found: { status: 404, title: 'Output not found' },
   cancel_not_supported: { status: 409, title: 'The provider cannot cancel tasks' },
+  tenant_exists: { status: 409, title: 'A tenant with this id exists' },
   task_already_finished: { status: 409, title: 'The task has already finished' },
   output_not_ready: { status: 409, title: 'The task has no outputs yet' },
   idempotency_key_in_progress: {

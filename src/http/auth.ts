@@ -1,28 +1,78 @@
 import { createHash } from 'node:crypto';
 import type { TenantConfig } from '../config/config.js';
+import type { Caller } from '../domain/access.js';
+import type { ApiKeyRecord, TenantRecord } from '../domain/admin-store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     tenant: string;
+    /** The key the request came with: its id (admin keys) and rules, for creates. */
+    caller: Caller;
   }
 }
 
 const digest = (key: string) => createHash('sha256').update(key).digest('base64');
 
+/** How keys created through the admin API are stored and looked up: SHA-256, hex. */
+export const adminKeyHash = (key: string) => createHash('sha256').update(key).digest('hex');
+
+/** The answer of `GatewayKeys.identify`. */
+export type Identity = { tenant: string; caller: Caller } | { rejected: 'unknown' | 'expired' };
+
+export interface GatewayKeysOptions {
+  /** Keys created at runtime (admin API), read from the store on every request: no cache. */
+  lookup?: (hash: string) => Promise<ApiKeyRecord | undefined>;
+  /** The admin API tenant of such a key (its request limit); undefined: none. */
+  tenant?: (id: string) => Promise<TenantRecord | undefined>;
+  now?: () => number;
+}
+
 /**
  * Gateway keys → tenant. Keys are looked up by their SHA-256, so neither the map nor a
- * timing difference reveals anything about a stored key.
+ * timing difference reveals anything about a stored key. Keys from the configuration are
+ * checked first; then the keys created through the admin API (in the store, so a new,
+ * revoked or expired key counts at once on every instance).
  */
 export class GatewayKeys {
   private readonly byDigest: Map<string, string>;
 
-  constructor(tenants: readonly TenantConfig[]) {
+  constructor(
+    tenants: readonly TenantConfig[],
+    private readonly options: GatewayKeysOptions = {},
+  ) {
     this.byDigest = new Map(tenants.flatMap((t) => t.keys.map((k) => [digest(k), t.id] as const)));
   }
 
-  /** Tenant of an `Authorization: Bearer|Token <key>` header; undefined for anything else. */
+  /** Tenant of an `Authorization: Bearer|Token <key>` header (configured keys only). */
   tenantOf(header: string | undefined): string | undefined {
-    const match = header ? /^(?:Bearer|Token)\s+(\S+)\s*$/i.exec(header) : null;
-    return match?.[1] ? this.byDigest.get(digest(match[1])) : undefined;
+    const key = keyIn(header);
+    return key ? this.byDigest.get(digest(key)) : undefined;
+  }
+
+  /** The tenant and caller of a header's key, configured or created through the admin API. */
+  async identify(header: string | undefined): Promise<Identity> {
+    const key = keyIn(header);
+    if (!key) return { rejected: 'unknown' };
+    const tenant = this.byDigest.get(digest(key));
+    if (tenant) return { tenant, caller: { keyId: null } };
+    const record = key.startsWith('gk_')
+      ? await this.options.lookup?.(adminKeyHash(key))
+      : undefined;
+    if (!record) return { rejected: 'unknown' };
+    if (record.expiresAt !== null && record.expiresAt <= (this.options.now ?? Date.now)()) {
+      return { rejected: 'expired' };
+    }
+    const rateLimit = (await this.options.tenant?.(record.tenant))?.rateLimit;
+    return {
+      tenant: record.tenant,
+      caller: {
+        keyId: record.id,
+        rules: { models: record.models, operations: record.operations },
+        ...(rateLimit ? { rateLimit } : {}),
+      },
+    };
   }
 }
+
+const keyIn = (header: string | undefined) =>
+  (header ? /^(?:Bearer|Token)\s+(\S+)\s*$/i.exec(header) : null)?.[1];

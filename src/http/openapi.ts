@@ -96,13 +96,24 @@ export async function registerOpenApi(
         { name: 'operations', description: 'Health, readiness and metrics' },
         { name: 'media', description: 'Files genway publishes for providers that only take URLs' },
         ...surfaces.flatMap((s) => (s.tag ? [s.tag] : [])),
+        {
+          name: 'Admin',
+          description:
+            "The operator's API (Bearer ADMIN_TOKEN; answers 404 when ADMIN_TOKEN is not set): tenants, their budgets and gateway keys, and usage over all tenants",
+        },
       ],
       components: {
         securitySchemes: {
           gatewayKey: {
             type: 'http',
             scheme: 'bearer',
-            description: 'A gateway key (GATEWAY_API_KEYS)',
+            description:
+              'A gateway key (GATEWAY_API_KEYS, the configuration file or the admin API)',
+          },
+          adminToken: {
+            type: 'http',
+            scheme: 'bearer',
+            description: "The operator's ADMIN_TOKEN (admin routes only; never a gateway key)",
           },
         },
       },

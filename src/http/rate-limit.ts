@@ -38,19 +38,22 @@ export async function registerTenantRateLimit(
   const byTenant = new Map<string, RateLimit>(
     config.tenants.map((t) => [t.id, t.rateLimit ?? fallback]),
   );
-  const limitOf = (tenant: string) => byTenant.get(tenant) ?? fallback;
-  if (![...byTenant.values(), fallback].some((l) => l.max > 0)) return;
+  // A tenant of the admin API may carry its own limit (read with its key, see auth.ts).
+  const limitOf = (tenant: string, request?: FastifyRequest) =>
+    request?.caller?.rateLimit ?? byTenant.get(tenant) ?? fallback;
+  const anyLimit = [...byTenant.values(), fallback].some((l) => l.max > 0);
+  if (!anyLimit && !config.adminToken) return;
 
   await app.register(fastifyRateLimit, {
     // No route hooks of the plugin's own: the preParsing hook below applies it.
     global: false,
     keyGenerator: (request) => request.tenant,
-    max: (_request, tenant) => limitOf(tenant).max,
-    timeWindow: (_request, tenant) => limitOf(tenant).windowMs,
+    max: (request, tenant) => limitOf(tenant, request).max,
+    timeWindow: (request, tenant) => limitOf(tenant, request).windowMs,
     // Tenants whose limit is 0 are not limited (and get no x-ratelimit-* headers).
-    allowList: (_request, tenant) => limitOf(tenant).max === 0,
+    allowList: (request, tenant) => limitOf(tenant, request).max === 0,
     errorResponseBuilder: (request, context) => {
-      const limit = limitOf(request.tenant);
+      const limit = limitOf(request.tenant, request);
       return new GatewayError(
         'rate_limited',
         `This gateway key may send ${limit.max} request${limit.max === 1 ? '' : 's'} per ${describeWindow(limit.windowMs)}; retry in ${context.after}`,

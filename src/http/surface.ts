@@ -115,14 +115,18 @@ export async function registerSurface(
       registerSurfaceErrors(scope, surface, { notFound: mounted });
       await setup?.(scope);
       if (!scope.hasRequestDecorator('tenant')) scope.decorateRequest('tenant', '');
+      if (!scope.hasRequestDecorator('caller'))
+        scope.decorateRequest('caller', null as unknown as FastifyRequest['caller']);
       scope.addHook('onRequest', async (request) => {
         const header = request.headers.authorization;
-        const tenant = keys.tenantOf(header);
-        if (!tenant) {
+        const identity = await keys.identify(header);
+        if ('rejected' in identity) {
           const { missing, invalid } = surface.authMessages;
-          throw new GatewayError('unauthorized', header ? invalid : missing);
+          const expired = identity.rejected === 'expired' ? 'This gateway key has expired' : '';
+          throw new GatewayError('unauthorized', expired || (header ? invalid : missing));
         }
-        request.tenant = tenant;
+        request.tenant = identity.tenant;
+        request.caller = identity.caller;
       });
       for (const route of routes) route(scope, deps);
     },

@@ -112,6 +112,12 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     labelNames: ['provider', 'operation', 'outcome'] as const,
     registers: [this.registry],
   });
+  private readonly chargedUsd = new Counter({
+    name: 'genway_charged_usd_total',
+    help: "USD charged for finished tasks, by provider and the operator's price entry model (an exact id or provider/*)",
+    labelNames: ['provider', 'model'] as const,
+    registers: [this.registry],
+  });
   private readonly upstreamDuration = new Histogram({
     name: 'genway_upstream_request_duration_seconds',
     help: 'Time from sending an upstream call until its answer was read',
@@ -240,6 +246,11 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
   ): void {
     this.upstreamRequests.labels(provider, operation, outcome).inc();
     this.upstreamDuration.labels(provider, operation).observe(seconds);
+  }
+
+  /** A finished task was charged `usd`; `model` is its price entry's (operator-chosen) model. */
+  charged(provider: string, model: string, usd: number): void {
+    this.chargedUsd.labels(provider, model).inc(usd);
   }
 
   taskChanged(provider: string, _from: TaskStatus | null, to: TaskStatus): void {

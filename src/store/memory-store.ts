@@ -1,3 +1,4 @@
+import { MemoryAdminStore } from './admin/memory-admin.js';
 import type { TaskRecord } from '../domain/task-record.js';
 import { isTerminal } from '../domain/task-record.js';
 import type {
@@ -11,6 +12,7 @@ import type {
 
 /** In-process store (`memory:`), for tests and throwaway runs. Records are copied in and out. */
 export class MemoryTaskStore implements TaskStore {
+  readonly admin = new MemoryAdminStore();
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly media = new Map<string, StoredMedia>();
   private readonly idempotency = new Map<string, IdempotencyRecord>();

@@ -9,6 +9,7 @@ import type {
   TaskCount,
   TaskStore,
 } from '../domain/task-store.js';
+import { RedisAdminStore } from './admin/redis-admin.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis/connection.js';
 import { RedisKeys, idempotencyMember } from './redis/keys.js';
 import { TASK_FIELDS, withStoreScripts, type StoreScripts } from './redis/scripts.js';
@@ -83,6 +84,7 @@ function idempotencyArgs(record: IdempotencyRecord): string[] {
  * (redis/scripts.ts) with the task version as fencing token. Reads are plain commands.
  */
 export class RedisTaskStore implements TaskStore {
+  readonly admin: RedisAdminStore;
   private readonly connection: RedisConnection;
   private readonly redis: Redis & StoreScripts;
   private readonly keys: RedisKeys;
@@ -91,6 +93,7 @@ export class RedisTaskStore implements TaskStore {
     this.keys = new RedisKeys(options.keyPrefix ?? 'genway:');
     this.connection = new RedisConnection(url, options);
     this.redis = withStoreScripts(this.connection.client);
+    this.admin = new RedisAdminStore(this.connection, this.connection.client, this.keys.base);
   }
 
   private get base(): string {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { TaskRecord } from '../domain/task-record.js';
+import { SqliteAdminStore } from './admin/sqlite-admin.js';
 import type {
   IdempotencyRecord,
   IdempotencyScope,
@@ -148,6 +149,7 @@ interface MediaRow {
  * never wait for the poller's writes.
  */
 export class SqliteTaskStore implements TaskStore {
+  readonly admin: SqliteAdminStore;
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly idem: ReturnType<typeof prepareIdempotency>;
@@ -162,6 +164,7 @@ export class SqliteTaskStore implements TaskStore {
     this.db.exec(SCHEMA);
     this.db.exec(IDEMPOTENCY_SCHEMA);
     this.idem = prepareIdempotency(this.db);
+    this.admin = new SqliteAdminStore(this.db);
     this.stmts = {
       insert: this.db.prepare(
         `INSERT INTO tasks (id, tenant, provider, credential_id, status, next_poll_at, next_webhook_at, version, data)

@@ -32,6 +32,31 @@ describe('the suite-wide secret scan', () => {
     scan.assertClean();
   });
 
+  it('searches a key issued while the app runs after the answer that showed it', async () => {
+    const t = await buildTestApp({ env: { ADMIN_TOKEN: 'admin-token-scan-probe-0123456789' } });
+    const admin = { authorization: 'Bearer admin-token-scan-probe-0123456789' };
+    await t.app.inject({
+      method: 'POST',
+      url: '/admin/tenants',
+      headers: admin,
+      payload: { id: 'probe' },
+    });
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/admin/tenants/probe/keys',
+      headers: admin,
+      payload: {},
+    });
+    const key = created.json<{ key: string }>().key;
+    // Shown once, where it is created: no leak.
+    expect(t.leaks()).toEqual([]);
+    t.app.log.info({ echo: key }, 'a careless log line');
+    expect(t.leaks()).toEqual([
+      expect.stringContaining('a gateway key created through the admin API'),
+    ]);
+    await expect(t.close()).rejects.toBeInstanceOf(SecretLeakError);
+  });
+
   it('names the secrets of an environment, gateway keys and upstream keys alike', () => {
     const found = secretsFromEnv({
       GATEWAY_API_KEYS: `${KEY_A}, ${KEY_B}`,

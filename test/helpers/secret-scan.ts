@@ -29,20 +29,27 @@ export class SecretScan {
     readonly name: string,
     secrets: readonly LabelledSecret[],
   ) {
-    const seen = new Set<string>();
     this.secrets = [];
-    for (const s of secrets) {
-      if (s.value.length < MIN_SECRET_LENGTH || s.value === DEV_GATEWAY_KEY) continue;
-      // The secret as written, and URL-encoded (a query string or a redirect would carry it so).
-      for (const value of new Set([s.value, encodeURIComponent(s.value)])) {
-        if (seen.has(value)) continue;
-        seen.add(value);
-        this.secrets.push({ label: s.label, value });
-      }
+    for (const s of secrets) this.add(s);
+    live.add(this);
+  }
+
+  private readonly seen = new Set<string>();
+
+  /**
+   * Adds a secret made while the app runs (a gateway key created through the admin API):
+   * from now on it is searched for like the configured ones.
+   */
+  add(s: LabelledSecret): void {
+    if (s.value.length < MIN_SECRET_LENGTH || s.value === DEV_GATEWAY_KEY) return;
+    // The secret as written, and URL-encoded (a query string or a redirect would carry it so).
+    for (const value of new Set([s.value, encodeURIComponent(s.value)])) {
+      if (this.seen.has(value)) continue;
+      this.seen.add(value);
+      this.secrets.push({ label: s.label, value });
     }
     // Longest first, so masking a snippet never leaves the tail of a longer secret behind.
     this.secrets.sort((a, b) => b.value.length - a.value.length);
-    live.add(this);
   }
 
   /** `text` with every secret replaced by `<label>`: safe to print. */

@@ -3,6 +3,7 @@ import type { Operation, TaskStatus } from '../../src/contracts/common.js';
 import { IN_PROGRESS_LEASE_MS, IdempotencyKeys } from '../../src/domain/idempotency.js';
 import type { TaskRecord, WebhookDelivery } from '../../src/domain/task-record.js';
 import type { IdempotencyRecord, TaskCount, TaskStore } from '../../src/domain/task-store.js';
+import { describeAdminStoreConformance } from './admin-conformance.js';
 
 /**
  * Opens the store of `space`: an empty one for a new space, the same data again for a space
@@ -600,6 +601,8 @@ export function describeTaskStoreConformance(kind: string, open: OpenStore): voi
         expect(started).toBe(0);
       });
     });
+
+    describeAdminStoreConformance(fresh);
 
     describe('lifecycle', () => {
       it('answers ping and closes (twice is harmless)', async () => {

@@ -115,7 +115,7 @@ export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
         body: ImageGenerationRequestSchema,
         response: {
           200: ImagesResponseSchema,
-          ...openaiErrorResponses(400, 401, 409, 413, 415, 422, 429, 502, 503, 504),
+          ...openaiErrorResponses(400, 401, 402, 403, 409, 413, 415, 422, 429, 502, 503, 504),
         },
       },
     },

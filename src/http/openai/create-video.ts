@@ -53,7 +53,7 @@ export function createVideoRoute(app: GatewayApp, deps: RouteDeps): void {
         body: VideoCreateRequestSchema,
         response: {
           200: VideoSchema,
-          ...openaiErrorResponses(400, 401, 409, 413, 415, 422, 429, 502, 503, 504),
+          ...openaiErrorResponses(400, 401, 402, 403, 409, 413, 415, 422, 429, 502, 503, 504),
         },
       },
     },

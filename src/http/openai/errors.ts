@@ -118,6 +118,8 @@ export function renderOpenAIError(reply: FastifyReply, err: GatewayError): Fasti
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Invalid request: `param` names the (first) bad field; also a video not ready to download',
   401: 'Missing or invalid gateway key (`Authorization: Bearer <gateway key>`)',
+  402: "The tenant's budget does not cover the task's estimate (`budget_exceeded`)",
+  403: 'The gateway key may not use this model or operation',
   404: 'No such video for this key',
   409: 'A request with the same Idempotency-Key is still in progress; see Retry-After',
   413: 'Body or file too large',

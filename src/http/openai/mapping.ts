@@ -54,7 +54,7 @@ export function toOpenAIParam(path: string): string {
  */
 export function createOptionsOf(request: FastifyRequest): CreateOptions {
   const idempotency = idempotencyOf(request, 'openai');
-  return idempotency ? { idempotency } : {};
+  return { ...(idempotency ? { idempotency } : {}), caller: request.caller };
 }
 
 /** The first model serving `operation` (GET /v1/models order), for requests without `model`. */

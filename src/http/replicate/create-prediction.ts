@@ -37,7 +37,7 @@ export function createPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
           202: ReplicatePredictionSchema.describe(
             'Created; the `Prefer: wait` ran out first (`starting`)',
           ),
-          ...replicateProblemResponses(400, 401, 409, 413, 415, 422, 429, 502, 503, 504),
+          ...replicateProblemResponses(400, 401, 402, 403, 409, 413, 415, 422, 429, 502, 503, 504),
         },
       },
     },

@@ -50,6 +50,8 @@ export function renderReplicateProblem(reply: FastifyReply, err: GatewayError): 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Bad request (malformed JSON, bad cursor)',
   401: 'Missing or invalid gateway key (`Bearer` or `Token`)',
+  402: "The tenant's budget does not cover the task's estimate (`budget_exceeded`)",
+  403: 'The gateway key may not use this model or operation',
   404: 'No such prediction for this key (or an invalid id)',
   409: 'The prediction cannot be canceled yet; on a create: a request with the same Idempotency-Key is still in progress (see Retry-After)',
   413: 'Body too large',

@@ -64,7 +64,7 @@ export async function startPrediction(
       request.tenant,
       operationFor(operations, body.input),
       { model: `${REPLICATE_PROVIDER}/${body.ref}` },
-      { raw: body.input, idempotency },
+      { raw: body.input, idempotency, caller: request.caller },
     ),
   );
   let task = created.task;

@@ -446,3 +446,12 @@ describe('pixverse output URLs', () => {
     expect(isPixverseOutputUrl('not a url', base)).toBe(false);
   });
 });
+
+describe('pixverse usage on the snapshot', () => {
+  it('a moderation failure (7) says its credits are refunded; other failures do not', () => {
+    const result = (status: number) => ({ id: '312345678901', status, url: '' });
+    expect(resultToSnapshot(result(7), '1').usage).toEqual({ refunded: true });
+    expect(resultToSnapshot(result(8), '1').usage).toBeUndefined();
+    expect(resultToSnapshot(result(6), '1').usage).toBeUndefined();
+  });
+});

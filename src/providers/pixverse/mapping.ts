@@ -312,10 +312,14 @@ export function resultToSnapshot(resp: ResultResp, upstreamId: string): Upstream
     case 6:
       return failed('upstream_rejected', 'PixVerse deleted the video (status 6)');
     case 7:
-      return failed(
-        'moderation_failed',
-        'PixVerse content moderation refused the video (status 7); its credits are refunded',
-      );
+      // PixVerse refunds the credits of a video its moderation refused: nothing is charged.
+      return {
+        ...failed(
+          'moderation_failed',
+          'PixVerse content moderation refused the video (status 7); its credits are refunded',
+        ),
+        usage: { refunded: true },
+      };
     case 8:
       return failed('upstream_rejected', 'PixVerse failed to generate the video (status 8)');
     default:

@@ -335,3 +335,22 @@ describe('toSnapshot', () => {
     expect(object.error?.message).toBe('{"msg":"x"}');
   });
 });
+
+describe('toSnapshot usage', () => {
+  it('carries metrics.predict_time as the usage Replicate bills', () => {
+    const done = toSnapshot(
+      prediction({
+        status: 'succeeded',
+        output: [],
+        metrics: { predict_time: 4.2, total_time: 9 },
+      }),
+      'text-to-image',
+      {},
+      [],
+      NOW,
+    );
+    expect(done.usage).toEqual({ predictSeconds: 4.2 });
+    const running = toSnapshot(prediction({ status: 'processing' }), 'text-to-image', {}, [], NOW);
+    expect(running.usage).toBeUndefined();
+  });
+});

@@ -245,7 +245,14 @@ export function toSnapshot(
   };
   const early = outputs.length > 0 ? outputs : previous.early_outputs;
   const state: ReplicateState = { replicate: view, ...(early ? { early_outputs: early } : {}) };
-  const base = { upstreamId: p.id, upstreamStatus: p.status, state };
+  // Replicate bills by `metrics.predict_time`: the usage a `per_predict_second` price counts.
+  const predictSeconds = view.metrics?.predict_time;
+  const base = {
+    upstreamId: p.id,
+    upstreamStatus: p.status,
+    state,
+    ...(predictSeconds !== undefined ? { usage: { predictSeconds } } : {}),
+  };
 
   if (status === undefined) {
     return {

@@ -45,6 +45,8 @@ export function registerCreateRoute<B extends z.ZodType>(
           ...problemResponses(
             400,
             401,
+            402,
+            403,
             409,
             413,
             415,
@@ -62,7 +64,10 @@ export function registerCreateRoute<B extends z.ZodType>(
       const body = request.body as Parameters<typeof deps.tasks.create>[2];
       const idempotency = idempotencyOf(request, 'normalized');
       const created = await keyedCreate(reply, () =>
-        deps.tasks.createOrReplay(request.tenant, spec.operation, body, { idempotency }),
+        deps.tasks.createOrReplay(request.tenant, spec.operation, body, {
+          idempotency,
+          caller: request.caller,
+        }),
       );
       let task = created.task;
       const wait = preferWaitSeconds(request.headers.prefer, deps.config.limits.maxWaitSeconds);

@@ -4,6 +4,7 @@ import { cancelTaskRoute } from './cancel-task.js';
 import { deleteTaskRoute } from './delete-task.js';
 import { getTaskOutputRoute } from './get-task-output.js';
 import { getTaskRoute } from './get-task.js';
+import { getUsageRoute } from './get-usage.js';
 import { imageToVideoRoute } from './image-to-video.js';
 import { listModelsRoute } from './list-models.js';
 import { listTasksRoute } from './list-tasks.js';
@@ -33,5 +34,6 @@ export const normalizedApi: SurfaceRoutes = {
     deleteTaskRoute,
     listTasksRoute,
     listModelsRoute,
+    getUsageRoute,
   ],
 };

@@ -1,0 +1,266 @@
+import type { Redis } from 'ioredis';
+import type {
+  AdminStore,
+  ApiKeyRecord,
+  BudgetReservation,
+  LedgerEntry,
+  ReserveOutcome,
+  TenantRecord,
+} from '../../domain/admin-store.js';
+import type { RedisConnection } from '../redis/connection.js';
+
+/*
+ * Layout, under the store's key base `<prefix>{gw}:` (one slot, so every script may touch
+ * any key). Tenant ids and key hashes are restricted to [A-Za-z0-9_.-] and hex.
+ *   adm:tenant:<id> STRING json      adm:tenants ZSET (lex by id)
+ *   adm:key:<sha256> STRING json     adm:key-id:<id> STRING sha256    adm:keys:<tenant> ZSET id -> createdAt
+ *   budget:used:<tenant>:<period> STRING micro-dollars used (charged plus reserved)
+ *   budget:res:<task> HASH one reservation    budget:res-expiry ZSET task -> expiresAt
+ *   ledger:entry:<task> STRING json   ledger:all, ledger:tenant:<tenant> ZSET task -> settled at
+ */
+
+/** Ends a reservation: its amount is replaced by `charged` in its period's use. */
+const TAKE = `
+local P = ARGV[1]
+local function take(task, charged)
+  local key = P .. 'budget:res:' .. task
+  local r = redis.call('HMGET', key, 'tenant', 'period', 'amount')
+  if not r[1] then return end
+  local delta = charged - tonumber(r[3])
+  redis.call('INCRBY', P .. 'budget:used:' .. r[1] .. ':' .. r[2], string.format('%d', delta))
+  redis.call('DEL', key)
+  redis.call('ZREM', P .. 'budget:res-expiry', task)
+end
+`;
+
+/** ARGV: base, task, tenant, period, limit, amount, expiresAt → {1} or {0, used}. */
+const RESERVE = `
+local P = ARGV[1]
+local used_key = P .. 'budget:used:' .. ARGV[3] .. ':' .. ARGV[4]
+local used = tonumber(redis.call('GET', used_key) or '0')
+if used + tonumber(ARGV[6]) > tonumber(ARGV[5]) then return {0, string.format('%d', used)} end
+redis.call('INCRBY', used_key, ARGV[6])
+redis.call('HSET', P .. 'budget:res:' .. ARGV[2], 'tenant', ARGV[3], 'period', ARGV[4],
+  'limit', ARGV[5], 'amount', ARGV[6], 'expires', ARGV[7])
+redis.call('ZADD', P .. 'budget:res-expiry', ARGV[7], ARGV[2])
+return {1}
+`;
+
+/** ARGV: base, task, tenant, at, charged, entry json → 1, or 0 when settled already. */
+const SETTLE = `${TAKE}
+if redis.call('SETNX', P .. 'ledger:entry:' .. ARGV[2], ARGV[6]) == 0 then return 0 end
+redis.call('ZADD', P .. 'ledger:all', ARGV[4], ARGV[2])
+redis.call('ZADD', P .. 'ledger:tenant:' .. ARGV[3], ARGV[4], ARGV[2])
+take(ARGV[2], tonumber(ARGV[5]))
+return 1
+`;
+
+/** ARGV: base, task. */
+const RELEASE = `${TAKE}
+take(ARGV[2], 0)
+return 1
+`;
+
+/** ARGV: base, id, json, 'insert' | 'update' → 1 written, 0 not. */
+const PUT_TENANT = `
+local key = ARGV[1] .. 'adm:tenant:' .. ARGV[2]
+local ok = redis.call('SET', key, ARGV[3], ARGV[4] == 'insert' and 'NX' or 'XX')
+if not ok then return 0 end
+redis.call('ZADD', ARGV[1] .. 'adm:tenants', 0, ARGV[2])
+return 1
+`;
+
+/** ARGV: base, id → 1 deleted, 0 none; its keys go with it. */
+const DELETE_TENANT = `
+local P = ARGV[1]
+for _, id in ipairs(redis.call('ZRANGE', P .. 'adm:keys:' .. ARGV[2], 0, -1)) do
+  local hash = redis.call('GET', P .. 'adm:key-id:' .. id)
+  if hash then redis.call('DEL', P .. 'adm:key:' .. hash) end
+  redis.call('DEL', P .. 'adm:key-id:' .. id)
+end
+redis.call('DEL', P .. 'adm:keys:' .. ARGV[2])
+redis.call('ZREM', P .. 'adm:tenants', ARGV[2])
+return redis.call('DEL', P .. 'adm:tenant:' .. ARGV[2])
+`;
+
+/** ARGV: base, id, tenant, hash, createdAt, json. */
+const INSERT_KEY = `
+local P = ARGV[1]
+redis.call('SET', P .. 'adm:key:' .. ARGV[4], ARGV[6])
+redis.call('SET', P .. 'adm:key-id:' .. ARGV[2], ARGV[4])
+redis.call('ZADD', P .. 'adm:keys:' .. ARGV[3], ARGV[5], ARGV[2])
+return 1
+`;
+
+/** ARGV: base, id → 1 deleted, 0 none. */
+const DELETE_KEY = `
+local P = ARGV[1]
+local hash = redis.call('GET', P .. 'adm:key-id:' .. ARGV[2])
+if not hash then return 0 end
+local json = redis.call('GET', P .. 'adm:key:' .. hash)
+if json then redis.call('ZREM', P .. 'adm:keys:' .. cjson.decode(json).tenant, ARGV[2]) end
+redis.call('DEL', P .. 'adm:key:' .. hash, P .. 'adm:key-id:' .. ARGV[2])
+return 1
+`;
+
+type Arg = string | number;
+interface AdminScripts {
+  gwAdminReserve(...argv: Arg[]): Promise<[1] | [0, string]>;
+  gwAdminSettle(...argv: Arg[]): Promise<number>;
+  gwAdminRelease(...argv: Arg[]): Promise<number>;
+  gwAdminPutTenant(...argv: Arg[]): Promise<number>;
+  gwAdminDeleteTenant(...argv: Arg[]): Promise<number>;
+  gwAdminInsertKey(...argv: Arg[]): Promise<number>;
+  gwAdminDeleteKey(...argv: Arg[]): Promise<number>;
+}
+
+const SCRIPTS: Record<keyof AdminScripts, string> = {
+  gwAdminReserve: RESERVE,
+  gwAdminSettle: SETTLE,
+  gwAdminRelease: RELEASE,
+  gwAdminPutTenant: PUT_TENANT,
+  gwAdminDeleteTenant: DELETE_TENANT,
+  gwAdminInsertKey: INSERT_KEY,
+  gwAdminDeleteKey: DELETE_KEY,
+};
+
+/** Entries read per MGET. */
+const READ_BATCH = 500;
+
+/** Tenants, keys, budgets and the ledger of the Redis store: every change one Lua script. */
+export class RedisAdminStore implements AdminStore {
+  private readonly redis: Redis & AdminScripts;
+
+  constructor(
+    private readonly connection: RedisConnection,
+    client: Redis,
+    private readonly base: string,
+  ) {
+    for (const [name, lua] of Object.entries(SCRIPTS)) {
+      client.defineCommand(name, { numberOfKeys: 0, lua });
+    }
+    this.redis = client as Redis & AdminScripts;
+  }
+
+  private run<T>(command: (redis: Redis & AdminScripts) => Promise<T>): Promise<T> {
+    return this.connection.run(() => command(this.redis));
+  }
+
+  async insertTenant(t: TenantRecord): Promise<boolean> {
+    const json = JSON.stringify(t);
+    return (await this.run((r) => r.gwAdminPutTenant(this.base, t.id, json, 'insert'))) === 1;
+  }
+
+  async updateTenant(t: TenantRecord): Promise<boolean> {
+    const json = JSON.stringify(t);
+    return (await this.run((r) => r.gwAdminPutTenant(this.base, t.id, json, 'update'))) === 1;
+  }
+
+  async getTenant(id: string): Promise<TenantRecord | undefined> {
+    const json = await this.run((r) => r.get(`${this.base}adm:tenant:${id}`));
+    return json ? (JSON.parse(json) as TenantRecord) : undefined;
+  }
+
+  async listTenants(): Promise<TenantRecord[]> {
+    const ids = await this.run((r) => r.zrange(`${this.base}adm:tenants`, 0, -1));
+    return this.readAll<TenantRecord>(ids.map((id) => `${this.base}adm:tenant:${id}`));
+  }
+
+  async deleteTenant(id: string): Promise<boolean> {
+    return (await this.run((r) => r.gwAdminDeleteTenant(this.base, id))) === 1;
+  }
+
+  async insertKey(k: ApiKeyRecord): Promise<void> {
+    const json = JSON.stringify(k);
+    await this.run((r) => r.gwAdminInsertKey(this.base, k.id, k.tenant, k.hash, k.createdAt, json));
+  }
+
+  async keyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    const json = await this.run((r) => r.get(`${this.base}adm:key:${hash}`));
+    return json ? (JSON.parse(json) as ApiKeyRecord) : undefined;
+  }
+
+  async listKeys(tenant: string): Promise<ApiKeyRecord[]> {
+    const ids = await this.run((r) => r.zrange(`${this.base}adm:keys:${tenant}`, 0, -1));
+    if (ids.length === 0) return [];
+    const hashes = await this.run((r) => r.mget(ids.map((id) => `${this.base}adm:key-id:${id}`)));
+    const keys = hashes.filter((h): h is string => !!h).map((h) => `${this.base}adm:key:${h}`);
+    return this.readAll<ApiKeyRecord>(keys);
+  }
+
+  async deleteKey(id: string): Promise<boolean> {
+    return (await this.run((r) => r.gwAdminDeleteKey(this.base, id))) === 1;
+  }
+
+  async reserveBudget(x: BudgetReservation): Promise<ReserveOutcome> {
+    const [ok, used] = await this.run((r) =>
+      r.gwAdminReserve(
+        this.base,
+        x.taskId,
+        x.tenant,
+        x.period,
+        x.limitMicros,
+        x.amountMicros,
+        x.expiresAt,
+      ),
+    );
+    return ok === 1 ? { reserved: true } : { reserved: false, usedMicros: Number(used) };
+  }
+
+  async settle(e: LedgerEntry): Promise<boolean> {
+    const json = JSON.stringify(e);
+    const done = await this.run((r) =>
+      r.gwAdminSettle(this.base, e.taskId, e.tenant, e.at, e.chargedMicros, json),
+    );
+    return done === 1;
+  }
+
+  async releaseReservation(taskId: string): Promise<void> {
+    await this.run((r) => r.gwAdminRelease(this.base, taskId));
+  }
+
+  async expiredReservations(now: number, limit: number): Promise<BudgetReservation[]> {
+    const ids = (await this.run((r) =>
+      r.call('ZRANGE', `${this.base}budget:res-expiry`, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit),
+    )) as string[];
+    const out: BudgetReservation[] = [];
+    for (const taskId of ids) {
+      const [tenant, period, limitMicros, amount, expires] = await this.run((r) =>
+        r.hmget(
+          `${this.base}budget:res:${taskId}`,
+          'tenant',
+          'period',
+          'limit',
+          'amount',
+          'expires',
+        ),
+      );
+      if (tenant == null || period == null) continue;
+      out.push({
+        taskId,
+        tenant,
+        period,
+        limitMicros: Number(limitMicros),
+        amountMicros: Number(amount),
+        expiresAt: Number(expires),
+      });
+    }
+    return out;
+  }
+
+  async ledger(q: { tenant?: string; from: number; to: number }): Promise<LedgerEntry[]> {
+    const index = q.tenant ? `ledger:tenant:${q.tenant}` : 'ledger:all';
+    const ids = await this.run((r) => r.zrangebyscore(`${this.base}${index}`, q.from, `(${q.to}`));
+    return this.readAll<LedgerEntry>(ids.map((id) => `${this.base}ledger:entry:${id}`));
+  }
+
+  /** The JSON values of `keys`, in order, skipping any deleted meanwhile. */
+  private async readAll<T>(keys: string[]): Promise<T[]> {
+    const out: T[] = [];
+    for (let i = 0; i < keys.length; i += READ_BATCH) {
+      const values = await this.run((r) => r.mget(keys.slice(i, i + READ_BATCH)));
+      for (const v of values) if (v) out.push(JSON.parse(v) as T);
+    }
+    return out;
+  }
+}
