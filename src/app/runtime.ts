@@ -16,6 +16,7 @@ import type { TenantBudget } from '../domain/admin-store.js';
 import { UpstreamCallbackService } from '../domain/upstream-callbacks.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../domain/webhook-dispatcher.js';
 import { callbackUrlUnder } from '../http/routes/callbacks/index.js';
+import { surfaceWebhookBodies } from '../http/surfaces.js';
 import { createOutbound, type Outbound } from '../net/outbound.js';
 import { callerUrlCheck } from '../net/url-check.js';
 import { createWebhookSender } from '../net/webhook-sender.js';
@@ -25,6 +26,7 @@ import { settingsIn, type ProviderModule } from '../providers/provider-module.js
 import { buildProviders, type ProviderRegistration } from '../providers/registrations.js';
 import { PROVIDERS } from '../providers/registry.js';
 import { createTaskStore } from '../store/index.js';
+import { GatewayError } from '../errors/gateway-error.js';
 import { createMediaStorage } from './media-storage.js';
 
 export interface RuntimeDeps {
@@ -73,6 +75,21 @@ export interface RuntimeContext {
   logger: FastifyBaseLogger;
 }
 
+/** Webhooks only for tenants that sign them; then the URL rules of `checkUrl`. */
+function tenantWebhookCheck(
+  secrets: ReadonlyMap<string, string>,
+  checkUrl: (url: string) => Promise<void>,
+): (url: string, tenant: string) => Promise<void> {
+  return async (url, tenant) => {
+    if (!secrets.has(tenant)) {
+      const message =
+        'Webhooks are not enabled for this tenant (no signing secret: WEBHOOK_SECRET or tenants[].webhook_secret)';
+      throw GatewayError.invalid([{ path: 'webhook', message }], message);
+    }
+    await checkUrl(url);
+  };
+}
+
 export async function createRuntime(
   config: Config,
   deps: RuntimeDeps,
@@ -110,6 +127,10 @@ export async function createRuntime(
   // Raised by the task writer, heard by the poller and the webhook dispatcher.
   const due = createDueSignals();
   const media = new MediaHost({ store, publicUrl: config.publicUrl });
+  // Each tenant's own signing secret (configured, or derived from WEBHOOK_SECRET).
+  const webhookSecrets = new Map(
+    config.tenants.flatMap((t) => (t.webhookSecret ? [[t.id, t.webhookSecret] as const] : [])),
+  );
   const outbound = deps.outbound ?? createOutbound({ allowlist: config.outboundAllowlist });
   // Copies of outputs download through the output service (built below: it needs the tasks).
   const late: { outputs?: OutputService } = {};
@@ -149,12 +170,20 @@ export async function createRuntime(
     publishMedia: config.publicUrl ? media.publish : undefined,
     // Upstream webhooks are asked for only when genway knows its own public URL.
     callbackUrl: callbackUrlUnder(config.publicUrl),
-    checkWebhookUrl: config.webhookSecret ? callerUrlCheck(outbound, 'webhook.url') : undefined,
+    checkWebhookUrl:
+      webhookSecrets.size > 0
+        ? tenantWebhookCheck(webhookSecrets, callerUrlCheck(outbound, 'webhook.url'))
+        : undefined,
     idempotency: config.idempotency,
     fallbacks: config.fallbacks,
     copies: storage?.copies,
     deleteMedia: storage?.deleteTaskMedia,
     costs,
+    // Webhooks asked for through a compatible surface carry that surface's own object.
+    webhookBodies: surfaceWebhookBodies(
+      models,
+      storage && ((base) => storage.signer.linksUnder(base)),
+    ),
   });
   const fetcher = new UndiciOutputFetcher();
   const outputs = new OutputService({ tasks, models, fetcher, media: storage?.media, store });
@@ -163,17 +192,20 @@ export async function createRuntime(
     media.purge().catch((err: unknown) => logger.warn({ err }, 'media purge failed'));
     // Budget reservations of tasks that never ended, past their deadline.
     costs.purge().catch((err: unknown) => logger.warn({ err }, 'reservation purge failed'));
+    // Files uploaded through a compatible surface, past their expiry.
+    store.purgeFiles(Date.now()).catch((err: unknown) => logger.warn({ err }, 'file purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();
   const poller =
     deps.poller !== false ? new Poller(store, tasks, logger, { due: due.polls }) : undefined;
-  // Client webhook delivery: only with WEBHOOK_SECRET, unless the test turned it off.
+  // Client webhook delivery: only when some tenant has a signing secret, unless the test
+  // turned it off.
   const { attemptTimeoutMs, ...webhookOptions } = deps.webhooks || {};
   const dispatcher =
-    config.webhookSecret && deps.webhooks !== false
+    webhookSecrets.size > 0 && deps.webhooks !== false
       ? new WebhookDispatcher(
           store,
           createWebhookSender(outbound, {
-            secret: config.webhookSecret,
+            secretOf: (tenant) => webhookSecrets.get(tenant),
             timeoutMs: attemptTimeoutMs,
           }),
           logger,

@@ -114,6 +114,8 @@ export function secretsOf(
     ...credentialSecrets,
     ...keys,
     ...(config.webhookSecret ? [config.webhookSecret] : []),
+    // Tenants' own signing secrets (configured or derived): never logged either.
+    ...config.tenants.flatMap((t) => (t.webhookSecret ? [t.webhookSecret] : [])),
     ...providerSecrets,
     ...(config.metricsToken ? [config.metricsToken] : []),
     ...(config.adminToken ? [config.adminToken] : []),

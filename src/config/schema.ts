@@ -11,6 +11,7 @@ import type { TenantBudget } from '../domain/admin-store.js';
 import type { PriceEntry, PriceUnit } from '../domain/pricing.js';
 import { DEV_GATEWAY_KEY } from './config.js';
 import { duration, httpUrl, intString, list, longDuration } from './values.js';
+import { deriveTenantWebhookSecret } from './webhook-secrets.js';
 
 /** Requests per window: `max` 0 turns the limit off. */
 const rateLimitSchema = z.strictObject({
@@ -57,6 +58,11 @@ function priceEntryOf(p: z.output<typeof priceSchema>): PriceEntry {
  * Environment variables of the contract (architecture §3), plus a few operational knobs. Every
  * default of the configuration is here; each provider's own variables are in its module.
  */
+/** A Standard Webhooks signing secret: `whsec_` and base64. */
+const whsecSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected whsec_ followed by a base64 secret');
+
 const EnvSchema = z.object({
   PORT: intString(0, 65535).default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -75,10 +81,7 @@ const EnvSchema = z.object({
     .regex(/^[^{}\s]*$/, 'must not contain braces or whitespace')
     .default('genway:'),
   PUBLIC_URL: httpUrl.optional(),
-  WEBHOOK_SECRET: z
-    .string()
-    .regex(/^whsec_[A-Za-z0-9+/=]{16,}$/, 'expected whsec_ followed by a base64 secret')
-    .optional(),
+  WEBHOOK_SECRET: whsecSecret.optional(),
   OUTBOUND_ALLOWLIST: z.string().optional(),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   // Set, it replaces the adapters' own per-operation intervals.
@@ -140,6 +143,8 @@ function fileSchema(registry: readonly ProviderModule[]) {
           /** Share of each provider's credential slots and queue places, relative to others (1). */
           weight: z.number().positive().max(1000).optional(),
           budget: budgetSchema.optional(),
+          /** The tenant's own signing secret; else one derived from WEBHOOK_SECRET. */
+          webhook_secret: whsecSecret.optional(),
         }),
       )
       .default([]),
@@ -204,15 +209,19 @@ function toConfig(
     weight?: number;
     rateLimit?: RateLimit;
     budget?: TenantBudget;
+    webhookSecret?: string;
   }[] = [
     ...list(e.GATEWAY_API_KEYS).map((key) => ({ id: tenantIdForKey(key), keys: [key] })),
-    ...f.tenants.map(({ rate_limit, weight, budget, ...t }) => ({
+    ...f.tenants.map(({ rate_limit, weight, budget, webhook_secret, ...t }) => ({
       ...t,
       ...(weight !== undefined ? { weight } : {}),
       ...(budget ? { budget: { limitUsd: budget.limit_usd, period: budget.period } } : {}),
       ...(rate_limit
-        ? { rateLimit: { max: rate_limit.max, windowMs: rate_limit.window ?? e.RATE_LIMIT_WINDOW } }
+        ? {
+            rateLimit: { max: rate_limit.max, windowMs: rate_limit.window ?? e.RATE_LIMIT_WINDOW },
+          }
         : {}),
+      ...(webhook_secret ? { webhookSecret: webhook_secret } : {}),
     })),
   ];
   for (const key of list(e.GATEWAY_API_KEYS)) {
@@ -223,6 +232,13 @@ function toConfig(
     report('GATEWAY_API_KEYS', 'required once provider credentials are configured');
   }
   if (devKey) tenants.push({ id: 'tenant_dev', keys: [DEV_GATEWAY_KEY] });
+  // Every tenant signs its webhooks with its own secret (architecture §6): the file's, or one
+  // derived from WEBHOOK_SECRET and its id.
+  for (const tenant of tenants) {
+    if (tenant.webhookSecret === undefined && e.WEBHOOK_SECRET) {
+      tenant.webhookSecret = deriveTenantWebhookSecret(e.WEBHOOK_SECRET, tenant.id);
+    }
+  }
   const seen = new Set<string>();
   for (const key of tenants.flatMap((t) => t.keys)) {
     if (seen.has(key)) report('GATEWAY_API_KEYS', 'a gateway key is listed twice');
@@ -241,12 +257,15 @@ function toConfig(
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     logLevel: e.LOG_LEVEL,
     /**
-     * Each with its own limit (file: `tenants[].rate_limit`) or else `rateLimit`, and its weight
-     * in the fair shares of credential slots and queue places (file: `tenants[].weight`, 1).
+     * Each with its own limit (file: `tenants[].rate_limit`) or else `rateLimit`, its weight
+     * in the fair shares of credential slots and queue places (file: `tenants[].weight`, 1),
+     * and its own webhook signing secret (file: `tenants[].webhook_secret`, else derived from
+     * WEBHOOK_SECRET; none when neither is set).
      */
     tenants,
     /** No gateway key configured: the documented development key is accepted (emulator mode only). */
     devKey,
+    /** WEBHOOK_SECRET: the master secret tenants' signing secrets are derived from; never used to sign. */
     webhookSecret: e.WEBHOOK_SECRET ?? null,
     /**
      * Client webhook attempts in flight at once (WEBHOOK_CONCURRENCY), and at once to one

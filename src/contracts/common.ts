@@ -63,3 +63,13 @@ export const ProviderOptionsSchema = z.record(z.string().max(64), z.unknown()).m
 });
 
 export const SeedSchema = z.number().int().min(0).max(4_294_967_295);
+
+export const WebhookSecretSchema = z
+  .object({
+    key: z.string().meta({
+      description:
+        "The caller tenant's own `whsec_` signing secret: webhooks of its tasks are signed with it (Standard Webhooks: HMAC-SHA256 with the base64-decoded part after `whsec_`)",
+      example: 'whsec_dGhpcyBpcyBub3QgYSByZWFsIHNlY3JldCwganVzdCBhbiBleGFtcGxl',
+    }),
+  })
+  .meta({ id: 'WebhookSecret' });

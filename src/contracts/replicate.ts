@@ -22,13 +22,24 @@ export const ReplicateInputSchema = z.record(z.string(), z.unknown()).meta({
 });
 
 const webhookFields = {
-  webhook: z.string().max(2048).optional().meta({
-    description: 'Not supported by genway yet: a request naming one is refused (422)',
-  }),
+  webhook: z
+    .url({ protocol: /^https?$/ })
+    .max(2048)
+    .optional()
+    .meta({
+      description:
+        "POSTed the prediction object (as `GET /predictions/{id}` answers it) on the events of `webhook_events_filter`, signed Standard-Webhooks style with the caller tenant's secret (`GET /webhooks/default/secret`), retried until delivered. Checked like every caller URL (no private addresses unless allow-listed); needs webhooks enabled for the tenant",
+      example: 'https://example.com/replicate-webhook',
+    }),
   webhook_events_filter: z
     .array(z.enum(['start', 'output', 'logs', 'completed']))
+    .min(1)
     .optional()
-    .meta({ description: 'Only meaningful with `webhook` (not supported yet)' }),
+    .meta({
+      description:
+        '`start`: when the prediction starts processing; `output`: when its outputs arrive; `logs`: on each progress update from its logs; `completed`: when it succeeded, failed or was canceled. Default: all',
+      example: ['start', 'completed'],
+    }),
   stream: z.boolean().optional().meta({ description: 'Deprecated by Replicate; ignored' }),
 };
 
@@ -130,3 +141,37 @@ export const ReplicateProblemSchema = z
     description: "Replicate's error shape (problem details: title, detail, status)",
   });
 export type ReplicateProblemBody = z.infer<typeof ReplicateProblemSchema>;
+
+const EXAMPLE_FILE_ID = 'file_01JD7Z6Q4N8K2V3W5X6Y7Z8A9B';
+
+export const ReplicateFileSchema = z
+  .object({
+    id: z.string().meta({ example: EXAMPLE_FILE_ID }),
+    name: z.string().meta({ description: 'The filename given on upload', example: 'photo.png' }),
+    content_type: z.string().meta({ example: 'image/png' }),
+    size: z.number().int().meta({ description: 'Bytes', example: 69420 }),
+    checksums: z.object({ sha256: z.string() }),
+    metadata: z.record(z.string(), z.unknown()),
+    created_at: z.string(),
+    expires_at: z.string().meta({ description: 'After this the file is gone (24 h after upload)' }),
+    urls: z.object({
+      get: z.string().meta({
+        description:
+          'This file on genway. Passed in a prediction `input` (what the official client does with a Buffer or Blob), genway hands the upstream a link it can fetch.',
+        example: `https://genway.example/replicate/v1/files/${EXAMPLE_FILE_ID}`,
+      }),
+    }),
+  })
+  .meta({
+    id: 'ReplicateFile',
+    description: "A file uploaded to genway, in Replicate's file shape; visible to its tenant only",
+  });
+export type ReplicateFileBody = z.infer<typeof ReplicateFileSchema>;
+
+export const ReplicateFileListSchema = z
+  .object({
+    previous: z.string().nullable().meta({ description: 'Always null (pages only go forward)' }),
+    next: z.string().nullable().meta({ description: 'Absolute URL of the next page' }),
+    results: z.array(ReplicateFileSchema),
+  })
+  .meta({ id: 'ReplicateFileList' });

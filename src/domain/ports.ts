@@ -181,6 +181,8 @@ export interface WebhookMessage {
   timestamp: Date;
   /** The exact JSON text that is signed and sent. */
   body: string;
+  /** The tenant whose task it is: the message is signed with that tenant's own secret. */
+  tenant: string;
 }
 
 /**

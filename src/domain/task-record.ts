@@ -58,8 +58,11 @@ export interface WebhookDelivery {
   /** The `webhook-id` header of every attempt. */
   id: string;
   event: WebhookEvent;
-  /** The public task at the moment of the change: the body of every attempt. */
-  payload: Task;
+  /**
+   * The body of every attempt: the public task at the moment of the change, or, for a webhook
+   * asked for through a compatible surface (`WebhookState.format`), that surface's own object.
+   */
+  payload: unknown;
   status: 'pending' | 'delivered' | 'failed';
   attempts: number;
   nextAttemptAt: number | null;
@@ -68,9 +71,21 @@ export interface WebhookDelivery {
   deliveredAt: number | null;
 }
 
+/**
+ * A webhook asked for through a compatible surface: its messages carry that surface's own object
+ * (rendered by the body format registered under `name`, see TaskWriterDeps.webhookBodies), with
+ * links under `base` (the surface's URL as the caller reached it).
+ */
+export interface WebhookFormat {
+  name: string;
+  base: string;
+}
+
 export interface WebhookState {
   url: string;
   events: WebhookEvent[];
+  /** Absent: the body is genway's public task. */
+  format?: WebhookFormat;
   deliveries: WebhookDelivery[];
 }
 

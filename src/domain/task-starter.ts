@@ -23,7 +23,7 @@ import type {
 } from './ports.js';
 import { fallbackModels, StartFailover, type StartTarget } from './start-failover.js';
 import { outcomeUnknownError, startFailureOf } from './start-outcome.js';
-import type { TaskRecord, WebhookEvent } from './task-record.js';
+import type { TaskRecord, WebhookEvent, WebhookFormat } from './task-record.js';
 import type { TaskStore } from './task-store.js';
 import { applySnapshot, callbackStateOf, toTaskError } from './task-transitions.js';
 import type { TaskWriter } from './task-writer.js';
@@ -32,7 +32,7 @@ import { videoRefOf, videoRefUrl } from './video-refs.js';
 export interface CreateTaskInput extends GenerationInput {
   model: string;
   metadata?: Record<string, string>;
-  webhook?: { url: string; events: WebhookEvent[] };
+  webhook?: { url: string; events: WebhookEvent[]; format?: WebhookFormat };
 }
 
 export interface CreateOptions {
@@ -42,6 +42,11 @@ export interface CreateOptions {
    * model's rules (the upstream validates its own input).
    */
   raw?: Record<string, unknown>;
+  /**
+   * What an Idempotency-Key's fingerprint covers in place of `raw`: the input as the caller sent
+   * it, when the surface rewrote it (links to uploaded files made reachable for the upstream).
+   */
+  fingerprintRaw?: Record<string, unknown>;
   /** The request's Idempotency-Key and the surface it came through (see idempotency.ts). */
   idempotency?: IdempotencyRequest;
   /** The key that creates (its id and rules), checked before anything is claimed or spent. */
@@ -60,10 +65,10 @@ export interface TaskStarterDeps {
   /** The tenant's task, for replays of an Idempotency-Key (404 when not theirs). */
   getTask: (tenant: string, id: string) => Promise<TaskRecord>;
   /**
-   * Refuses a webhook URL genway must not call (SSRF rules, no WEBHOOK_SECRET): throws a
-   * GatewayError. Absent: webhooks are refused.
+   * Refuses a webhook URL genway must not call for `tenant` (SSRF rules, no signing secret for
+   * that tenant): throws a GatewayError. Absent: webhooks are refused.
    */
-  checkWebhookUrl?: (url: string) => Promise<void>;
+  checkWebhookUrl?: (url: string, tenant: string) => Promise<void>;
   /** Handed to adapters as `StartCall.publishMedia`; set only when PUBLIC_URL is configured. */
   publishMedia?: StartCall['publishMedia'];
   /**
@@ -123,7 +128,7 @@ export class TaskStarter {
     }
     return this.idempotency.run(
       { tenant, surface: key.surface, key: key.key },
-      fingerprintOf({ operation, request, raw: options.raw ?? null }),
+      fingerprintOf({ operation, request, raw: options.fingerprintRaw ?? options.raw ?? null }),
       (reserveKey) => this.create(tenant, operation, request, options, reserveKey),
     );
   }
@@ -143,7 +148,7 @@ export class TaskStarter {
   ): Promise<TaskRecord> {
     const { model: requested, metadata, webhook, ...given } = request;
     const resolved = this.deps.models.resolve(requested, operation);
-    if (webhook) await this.checkWebhook(webhook.url);
+    if (webhook) await this.checkWebhook(webhook.url, tenant);
     const input = await this.resolveVideoRef(tenant, operation, given);
     const ruleErrors = options.raw
       ? []
@@ -324,12 +329,12 @@ export class TaskStarter {
     return { ...input, video: videoRefUrl(ref, source, tenant, this.deps.now()) };
   }
 
-  private async checkWebhook(url: string): Promise<void> {
+  private async checkWebhook(url: string, tenant: string): Promise<void> {
     if (!this.deps.checkWebhookUrl) {
       const message = 'Webhooks are not enabled on this gateway (WEBHOOK_SECRET is not set)';
       throw GatewayError.invalid([{ path: 'webhook', message }], message);
     }
-    await this.deps.checkWebhookUrl(url);
+    await this.deps.checkWebhookUrl(url, tenant);
   }
 
   /** The fields (and state) asking `model`'s upstream to call back for the task, if it can. */
@@ -386,7 +391,14 @@ function queuedTask(t: NewTask): TaskRecord {
     version: 1,
     changeSeq: 0,
     changes: [],
-    webhook: t.webhook ? { url: t.webhook.url, events: t.webhook.events, deliveries: [] } : null,
+    webhook: t.webhook
+      ? {
+          url: t.webhook.url,
+          events: t.webhook.events,
+          ...(t.webhook.format ? { format: t.webhook.format } : {}),
+          deliveries: [],
+        }
+      : null,
     nextWebhookAt: null,
     ...(t.keyId ? { keyId: t.keyId } : {}),
     ...(t.estimated !== undefined ? { cost: { estimated: t.estimated, charged: null } } : {}),

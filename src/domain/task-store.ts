@@ -44,6 +44,26 @@ export interface StoredMedia {
   expiresAt: number;
 }
 
+/** A file a tenant uploaded (a compatible surface's `POST .../files`), with its bytes. */
+export interface StoredFile {
+  /** `file_<ULID>`: ids sort by creation time. */
+  id: string;
+  tenant: string;
+  filename: string;
+  contentType: string;
+  size: number;
+  /** SHA-256 of the bytes, hex. */
+  sha256: string;
+  /** The uploader's metadata (a small JSON object), answered back as given. */
+  metadata: Record<string, unknown>;
+  createdAt: number;
+  expiresAt: number;
+  bytes: Buffer;
+}
+
+/** A stored file without its bytes (what listings return). */
+export type StoredFileInfo = Omit<StoredFile, 'bytes'>;
+
 /** Where an Idempotency-Key lives: the same key of another tenant or surface is another key. */
 export interface IdempotencyScope {
   tenant: string;
@@ -124,6 +144,19 @@ export interface TaskStore {
   getMedia(id: string): Promise<StoredMedia | undefined>;
   /** Deletes every entry whose `expiresAt` is at or before `now`; returns how many. */
   purgeMedia(now: number): Promise<number>;
+  /** Stores an uploaded file (a new id). */
+  putFile(file: StoredFile): Promise<void>;
+  /** The file with its bytes, expired or not (the caller checks `expiresAt`). */
+  getFile(id: string): Promise<StoredFile | undefined>;
+  /**
+   * A tenant's files without their bytes, newest first, ids below `cursor`; expired ones may be
+   * included until purged (the caller filters them).
+   */
+  listFiles(tenant: string, query: { limit: number; cursor?: string }): Promise<StoredFileInfo[]>;
+  /** Deletes the file; false when there was none. */
+  deleteFile(id: string): Promise<boolean>;
+  /** Deletes every file whose `expiresAt` is at or before `now`; returns how many. */
+  purgeFiles(now: number): Promise<number>;
   /**
    * Atomic insert-or-get of an Idempotency-Key: stores `record` unless its scope holds a live
    * key (an expired one, or an abandoned `in_progress` claim without a task, is replaced).

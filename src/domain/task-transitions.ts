@@ -186,6 +186,8 @@ export function recordChange(
   prev: TaskRecord,
   now: number,
   newMessageId: () => string,
+  /** The body for a webhook with a `format` (a compatible surface's object); undefined: the task. */
+  formatBody?: (task: TaskRecord) => unknown,
 ): TaskRecord {
   if (record.status === prev.status && record.progress === prev.progress) return record;
   const seq = prev.changeSeq + 1;
@@ -199,8 +201,10 @@ export function recordChange(
     record.webhook?.events.includes(e),
   );
   if (!record.webhook || subscribed.length === 0) return changed;
-  // The body of every attempt: the task as it is now (delivery bookkeeping left out).
-  const payload = { ...toPublicTask(changed), webhook: null };
+  // The body of every attempt: the task as it is now (delivery bookkeeping left out), or the
+  // surface's own object for a webhook asked for through a compatible surface.
+  const formatted = record.webhook.format ? formatBody?.(changed) : undefined;
+  const payload = formatted ?? { ...toPublicTask(changed), webhook: null };
   const deliveries = subscribed.map((event): WebhookDelivery => ({
     id: newMessageId(),
     event,

@@ -23,6 +23,12 @@ export interface TaskWriterDeps {
   now?: () => number;
   /** Charges a task at its terminal status and settles its budget reservation and ledger entry. */
   costs?: TaskCosts;
+  /**
+   * Webhook body formats of compatible surfaces, by `WebhookFormat.name`: the surface's own
+   * object for the task as it is now, links under `base`. A webhook whose format is not here
+   * gets genway's task.
+   */
+  webhookBodies?: ReadonlyMap<string, (task: TaskRecord, base: string) => unknown>;
   logger?: Logger;
 }
 
@@ -43,6 +49,12 @@ export class TaskWriter {
   constructor(private readonly deps: TaskWriterDeps) {
     this.now = deps.now ?? Date.now;
   }
+
+  /** A formatted webhook body for `task`, when its webhook has a registered format. */
+  private readonly formatBody = (task: TaskRecord): unknown => {
+    const format = task.webhook?.format;
+    return format && this.deps.webhookBodies?.get(format.name)?.(task, format.base);
+  };
 
   /** Stores a new task (it has no previous state: nothing to compare). */
   async insert(task: TaskRecord): Promise<void> {
@@ -72,6 +84,7 @@ export class TaskWriter {
       prev,
       now,
       newMessageId,
+      this.formatBody,
     );
     // The webhook dispatcher writes delivery bookkeeping only (claims, attempt outcomes): a
     // write of its in between is no conflict, and this change is re-applied on top of it.
@@ -80,7 +93,7 @@ export class TaskWriter {
       if (!fresh || !onlyWebhookStateDiffers(prev, fresh)) return undefined;
       const { webhook, nextWebhookAt } = fresh;
       const onFresh = { ...next, webhook, nextWebhookAt, version: fresh.version + 1, updatedAt };
-      record = recordChange(onFresh, fresh, now, newMessageId);
+      record = recordChange(onFresh, fresh, now, newMessageId, this.formatBody);
     }
     if (record.status !== prev.status) {
       this.deps.metrics?.taskChanged(record.provider, prev.status, record.status);

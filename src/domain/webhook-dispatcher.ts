@@ -195,14 +195,16 @@ export class WebhookDispatcher {
     let status: number | null = null;
     let error: string | null = null;
     try {
+      // genway's own task body: fresh links to stored outputs (surface bodies made theirs).
+      const own = task.webhook?.format ? undefined : (delivery.payload as { status?: unknown });
       const payload =
-        this.options.links && delivery.payload.status === 'succeeded'
-          ? { ...delivery.payload, outputs: publicOutputs(task, this.options.links) }
+        this.options.links && own?.status === 'succeeded'
+          ? { ...own, outputs: publicOutputs(task, this.options.links) }
           : delivery.payload;
       const body = JSON.stringify(payload);
       ({ status } = await this.sender.send(
         url,
-        { id: delivery.id, timestamp: new Date(this.now()), body },
+        { id: delivery.id, timestamp: new Date(this.now()), body, tenant: task.tenant },
         this.inFlight.signal,
       ));
       if (status < 200 || status > 299) {

@@ -93,6 +93,7 @@ export async function registerOpenApi(
         { name: 'generate', description: 'Create generation tasks' },
         { name: 'tasks', description: 'Read and follow tasks' },
         { name: 'models', description: 'Models and their enforced limits' },
+        { name: 'webhooks', description: 'Verifying the webhooks genway sends' },
         { name: 'operations', description: 'Health, readiness and metrics' },
         { name: 'media', description: 'Files genway publishes for providers that only take URLs' },
         ...surfaces.flatMap((s) => (s.tag ? [s.tag] : [])),

@@ -3,8 +3,11 @@ import type { WebhookSender } from '../domain/ports.js';
 import { OutboundLimitError, OutboundRefusedError, type Outbound } from './outbound.js';
 
 export interface WebhookSenderOptions {
-  /** `whsec_…` (base64 after the prefix), as in WEBHOOK_SECRET. */
-  secret: string;
+  /**
+   * The `whsec_…` signing secret (base64 after the prefix) of a tenant: each tenant's messages
+   * are signed with its own. Undefined: the tenant has none, and its messages are not sent.
+   */
+  secretOf(tenant: string): string | undefined;
   /** Cap on one attempt, from connecting to the answer's status line; default 10 s. */
   timeoutMs?: number;
 }
@@ -22,17 +25,27 @@ class AttemptTimeout extends Error {}
  * returned as such, never followed. The body sent is exactly the string that was signed.
  */
 export function createWebhookSender(outbound: Outbound, opts: WebhookSenderOptions): WebhookSender {
-  let signer: Webhook;
-  try {
-    signer = new Webhook(opts.secret);
-  } catch {
-    // The library's message is safe, but the secret must not even be hinted at.
-    throw new Error('WEBHOOK_SECRET: not a usable whsec_ secret (expected base64 after whsec_)');
-  }
+  const signers = new Map<string, Webhook>();
+  const signerOf = (tenant: string): Webhook => {
+    const known = signers.get(tenant);
+    if (known) return known;
+    const secret = opts.secretOf(tenant);
+    if (!secret) throw new Error('No webhook signing secret is configured for this tenant');
+    let signer: Webhook;
+    try {
+      signer = new Webhook(secret);
+    } catch {
+      // The library's message is safe, but the secret must not even be hinted at.
+      throw new Error("The tenant's webhook signing secret is not a usable whsec_ secret");
+    }
+    signers.set(tenant, signer);
+    return signer;
+  };
   const timeoutMs = opts.timeoutMs ?? DEFAULT_WEBHOOK_TIMEOUT_MS;
 
   return {
-    async send(url, { id, timestamp, body }, signal) {
+    async send(url, { id, timestamp, body, tenant }, signal) {
+      const signer = signerOf(tenant);
       const headers = {
         'content-type': 'application/json',
         'user-agent': 'genway',

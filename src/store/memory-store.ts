@@ -5,6 +5,8 @@ import type {
   IdempotencyRecord,
   IdempotencyScope,
   ListQuery,
+  StoredFile,
+  StoredFileInfo,
   StoredMedia,
   TaskCount,
   TaskStore,
@@ -15,6 +17,7 @@ export class MemoryTaskStore implements TaskStore {
   readonly admin = new MemoryAdminStore();
   private readonly tasks = new Map<string, TaskRecord>();
   private readonly media = new Map<string, StoredMedia>();
+  private readonly files = new Map<string, StoredFile>();
   private readonly idempotency = new Map<string, IdempotencyRecord>();
 
   async insert(task: TaskRecord): Promise<void> {
@@ -135,6 +138,41 @@ export class MemoryTaskStore implements TaskStore {
   async getMedia(id: string): Promise<StoredMedia | undefined> {
     const m = this.media.get(id);
     return m && { ...m };
+  }
+
+  async putFile(file: StoredFile): Promise<void> {
+    this.files.set(file.id, { ...file, bytes: Buffer.from(file.bytes) });
+  }
+
+  async getFile(id: string): Promise<StoredFile | undefined> {
+    const f = this.files.get(id);
+    return f && { ...f, bytes: Buffer.from(f.bytes) };
+  }
+
+  async listFiles(
+    tenant: string,
+    query: { limit: number; cursor?: string },
+  ): Promise<StoredFileInfo[]> {
+    return [...this.files.values()]
+      .filter((f) => f.tenant === tenant && (query.cursor === undefined || f.id < query.cursor))
+      .sort((a, b) => (a.id < b.id ? 1 : -1))
+      .slice(0, query.limit)
+      .map(({ bytes: _bytes, ...info }) => ({ ...info }));
+  }
+
+  async deleteFile(id: string): Promise<boolean> {
+    return this.files.delete(id);
+  }
+
+  async purgeFiles(now: number): Promise<number> {
+    let n = 0;
+    for (const [id, f] of this.files) {
+      if (f.expiresAt <= now) {
+        this.files.delete(id);
+        n++;
+      }
+    }
+    return n;
   }
 
   async purgeMedia(now: number): Promise<number> {

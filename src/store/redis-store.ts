@@ -5,12 +5,15 @@ import type {
   IdempotencyRecord,
   IdempotencyScope,
   ListQuery,
+  StoredFile,
+  StoredFileInfo,
   StoredMedia,
   TaskCount,
   TaskStore,
 } from '../domain/task-store.js';
 import { RedisAdminStore } from './admin/redis-admin.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis/connection.js';
+import { RedisFiles } from './redis/files.js';
 import { RedisKeys, idempotencyMember } from './redis/keys.js';
 import { TASK_FIELDS, withStoreScripts, type StoreScripts } from './redis/scripts.js';
 
@@ -88,12 +91,14 @@ export class RedisTaskStore implements TaskStore {
   private readonly connection: RedisConnection;
   private readonly redis: Redis & StoreScripts;
   private readonly keys: RedisKeys;
+  private readonly files: RedisFiles;
 
   constructor(url: string, options: RedisStoreOptions = {}) {
     this.keys = new RedisKeys(options.keyPrefix ?? 'genway:');
     this.connection = new RedisConnection(url, options);
     this.redis = withStoreScripts(this.connection.client);
     this.admin = new RedisAdminStore(this.connection, this.connection.client, this.keys.base);
+    this.files = new RedisFiles(this.redis, this.connection, this.keys.base);
   }
 
   private get base(): string {
@@ -265,6 +270,29 @@ export class RedisTaskStore implements TaskStore {
 
   async purgeMedia(now: number): Promise<number> {
     return this.purgeExpired(this.keys.mediaExpiry, 'media:', now);
+  }
+
+  async putFile(file: StoredFile): Promise<void> {
+    await this.files.put(file);
+  }
+
+  async getFile(id: string): Promise<StoredFile | undefined> {
+    return this.files.get(id);
+  }
+
+  async listFiles(
+    tenant: string,
+    query: { limit: number; cursor?: string },
+  ): Promise<StoredFileInfo[]> {
+    return this.files.list(tenant, query);
+  }
+
+  async deleteFile(id: string): Promise<boolean> {
+    return this.files.delete(id);
+  }
+
+  async purgeFiles(now: number): Promise<number> {
+    return this.purgeExpired(this.files.expiry, 'file:', now);
   }
 
   private async purgeExpired(expiry: string, kind: string, now: number): Promise<number> {

@@ -7,10 +7,19 @@ import type {
   IdempotencyRecord,
   IdempotencyScope,
   ListQuery,
+  StoredFile,
+  StoredFileInfo,
   StoredMedia,
   TaskCount,
   TaskStore,
 } from '../domain/task-store.js';
+import { SqliteFiles } from './sqlite-files.js';
+import {
+  IDEMPOTENCY_SCHEMA,
+  idempotencyRecord,
+  idempotencyRow,
+  prepareIdempotency,
+} from './sqlite-idempotency.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tasks (
@@ -43,98 +52,6 @@ CREATE INDEX IF NOT EXISTS media_expiry ON media (expires_at);
 
 const ACTIVE = `status IN ('queued', 'running')`;
 
-/** Idempotency-Keys (domain/idempotency.ts): one row per tenant, surface and key. */
-const IDEMPOTENCY_SCHEMA = `
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-  tenant TEXT NOT NULL,
-  surface TEXT NOT NULL,
-  key TEXT NOT NULL,
-  owner TEXT NOT NULL,
-  fingerprint TEXT NOT NULL,
-  state TEXT NOT NULL,
-  task_id TEXT,
-  error TEXT,
-  created_at INTEGER NOT NULL,
-  locked_until INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  PRIMARY KEY (tenant, surface, key)
-);
-CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency_keys (expires_at);
-`;
-
-interface IdempotencyRow {
-  tenant: string;
-  surface: string;
-  key: string;
-  owner: string;
-  fingerprint: string;
-  state: IdempotencyRecord['state'];
-  task_id: string | null;
-  error: string | null;
-  created_at: number;
-  locked_until: number;
-  expires_at: number;
-}
-
-const SCOPE = 'tenant = @tenant AND surface = @surface AND key = @key';
-
-function prepareIdempotency(db: Database.Database) {
-  return {
-    // Expired keys, and claims abandoned before they named a task, count as absent.
-    clear: db.prepare<{ tenant: string; surface: string; key: string; now: number }>(
-      `DELETE FROM idempotency_keys WHERE ${SCOPE} AND (expires_at <= @now
-         OR (state = 'in_progress' AND task_id IS NULL AND locked_until <= @now))`,
-    ),
-    insert: db.prepare<IdempotencyRow>(
-      `INSERT INTO idempotency_keys (tenant, surface, key, owner, fingerprint, state, task_id, error,
-         created_at, locked_until, expires_at)
-       VALUES (@tenant, @surface, @key, @owner, @fingerprint, @state, @task_id, @error,
-         @created_at, @locked_until, @expires_at)
-       ON CONFLICT (tenant, surface, key) DO NOTHING`,
-    ),
-    get: db.prepare<IdempotencyScope, IdempotencyRow>(
-      `SELECT * FROM idempotency_keys WHERE ${SCOPE}`,
-    ),
-    update: db.prepare<IdempotencyRow>(
-      `UPDATE idempotency_keys SET fingerprint = @fingerprint, state = @state, task_id = @task_id,
-         error = @error, locked_until = @locked_until, expires_at = @expires_at
-       WHERE ${SCOPE} AND owner = @owner`,
-    ),
-    release: db.prepare<IdempotencyScope & { owner: string }>(
-      `DELETE FROM idempotency_keys WHERE ${SCOPE} AND owner = @owner`,
-    ),
-    purge: db.prepare<[number]>('DELETE FROM idempotency_keys WHERE expires_at <= ?'),
-  };
-}
-
-const idempotencyRow = (r: IdempotencyRecord): IdempotencyRow => ({
-  tenant: r.tenant,
-  surface: r.surface,
-  key: r.key,
-  owner: r.owner,
-  fingerprint: r.fingerprint,
-  state: r.state,
-  task_id: r.taskId,
-  error: r.error ? JSON.stringify(r.error) : null,
-  created_at: r.createdAt,
-  locked_until: r.lockedUntil,
-  expires_at: r.expiresAt,
-});
-
-const idempotencyRecord = (r: IdempotencyRow): IdempotencyRecord => ({
-  tenant: r.tenant,
-  surface: r.surface,
-  key: r.key,
-  owner: r.owner,
-  fingerprint: r.fingerprint,
-  state: r.state,
-  taskId: r.task_id,
-  error: r.error ? (JSON.parse(r.error) as IdempotencyRecord['error']) : null,
-  createdAt: r.created_at,
-  lockedUntil: r.locked_until,
-  expiresAt: r.expires_at,
-});
-
 interface MediaRow {
   id: string;
   content_type: string;
@@ -153,6 +70,7 @@ export class SqliteTaskStore implements TaskStore {
   private readonly db: Database.Database;
   private readonly stmts;
   private readonly idem: ReturnType<typeof prepareIdempotency>;
+  private readonly files: SqliteFiles;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -165,6 +83,7 @@ export class SqliteTaskStore implements TaskStore {
     this.db.exec(IDEMPOTENCY_SCHEMA);
     this.idem = prepareIdempotency(this.db);
     this.admin = new SqliteAdminStore(this.db);
+    this.files = new SqliteFiles(this.db);
     this.stmts = {
       insert: this.db.prepare(
         `INSERT INTO tasks (id, tenant, provider, credential_id, status, next_poll_at, next_webhook_at, version, data)
@@ -357,6 +276,26 @@ export class SqliteTaskStore implements TaskStore {
 
   async purgeMedia(now: number): Promise<number> {
     return this.stmts.purgeMedia.run(now).changes;
+  }
+
+  async putFile(file: StoredFile): Promise<void> {
+    this.files.put(file);
+  }
+
+  async getFile(id: string): Promise<StoredFile | undefined> {
+    return this.files.get(id);
+  }
+
+  async listFiles(tenant: string, query: { limit: number; cursor?: string }) {
+    return this.files.list(tenant, query) satisfies StoredFileInfo[];
+  }
+
+  async deleteFile(id: string): Promise<boolean> {
+    return this.files.delete(id);
+  }
+
+  async purgeFiles(now: number): Promise<number> {
+    return this.files.purge(now);
   }
 
   async claimIdempotencyKey(

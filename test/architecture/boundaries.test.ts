@@ -86,6 +86,7 @@ describe('source layout', () => {
       'http/openapi.ts',
       'http/routes/media/get-media.ts',
       'http/routes/v1/cancel-task.ts',
+      'http/routes/v1/get-webhook-secret.ts',
       'http/routes/v1/image-to-video.ts',
       'http/surface.ts',
       'http/surfaces.ts',

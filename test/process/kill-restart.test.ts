@@ -12,6 +12,7 @@ import { fetchesOf } from '../modelslab/harness.js';
 import {
   WEBHOOK_SECRET,
   startReceiver,
+  tenantSecret,
   until,
   verifyReceived,
   type Receiver,
@@ -136,7 +137,10 @@ describe('kill -9 and restart on the same store', () => {
     const got = rx.received.filter((r) => r.path === '/mid-task');
     expect(got.length).toBeGreaterThanOrEqual(1);
     for (const r of got) expect(r.headers['webhook-id']).toBe(delivery!.id);
-    expect(verifyReceived(got[0]!)).toMatchObject({ id, status: 'succeeded' });
+    expect(verifyReceived(got[0]!, tenantSecret(GATEWAY_KEY))).toMatchObject({
+      id,
+      status: 'succeeded',
+    });
     await kill(second);
   }, 60_000);
 
@@ -184,7 +188,10 @@ describe('kill -9 and restart on the same store', () => {
     // Every attempt, before and after the crash, carried the same webhook-id and body.
     expect(new Set(got.map((r) => r.headers['webhook-id']))).toEqual(new Set([failed.id]));
     expect(new Set(got.map((r) => r.body)).size).toBe(1);
-    expect(verifyReceived(got.at(-1)!)).toMatchObject({ id, status: 'succeeded' });
+    expect(verifyReceived(got.at(-1)!, tenantSecret(GATEWAY_KEY))).toMatchObject({
+      id,
+      status: 'succeeded',
+    });
     await kill(second);
   }, 60_000);
 

@@ -478,6 +478,78 @@ export function describeTaskStoreConformance(kind: string, open: OpenStore): voi
       });
     });
 
+    describe('uploaded files', () => {
+      const file = (
+        id: string,
+        tenant: string,
+        expiresAt = 5000,
+        bytes = Buffer.from([0, 9, 255]),
+      ) => ({
+        id,
+        tenant,
+        filename: `${id}.png`,
+        contentType: 'image/png',
+        size: bytes.length,
+        sha256: 'ab'.repeat(32),
+        metadata: { ref: 42, tags: ['a'] },
+        createdAt: 100,
+        expiresAt,
+        bytes,
+      });
+      const info = (f: ReturnType<typeof file>) => {
+        const { bytes: _bytes, ...rest } = f;
+        return rest;
+      };
+      const ID = (n: number) => `file_01JD7Z6Q4N8K2V3W5X6Y7Z8A${String(n).padStart(2, '0')}`;
+
+      it('stores bytes and info; lists a tenant’s newest first with a cursor; deletes', async () => {
+        const { store, again } = await fresh();
+        expect(await store.getFile(ID(1))).toBeUndefined();
+        for (const n of [1, 2, 3]) await store.putFile(file(ID(n), 'tenant_a'));
+        await store.putFile(file(ID(4), 'tenant_b'));
+        const read = await (await again()).getFile(ID(2));
+        expect(read).toEqual(file(ID(2), 'tenant_a'));
+        expect(Buffer.isBuffer(read?.bytes)).toBe(true);
+
+        const all = await store.listFiles('tenant_a', { limit: 10 });
+        expect(all).toEqual([3, 2, 1].map((n) => info(file(ID(n), 'tenant_a'))));
+        expect((await store.listFiles('tenant_a', { limit: 2 })).map((f) => f.id)).toEqual([
+          ID(3),
+          ID(2),
+        ]);
+        expect(
+          (await store.listFiles('tenant_a', { limit: 2, cursor: ID(2) })).map((f) => f.id),
+        ).toEqual([ID(1)]);
+        expect((await store.listFiles('tenant_b', { limit: 10 })).map((f) => f.id)).toEqual([
+          ID(4),
+        ]);
+        expect(await store.listFiles('tenant_c', { limit: 10 })).toEqual([]);
+
+        expect(await store.deleteFile(ID(2))).toBe(true);
+        expect(await store.deleteFile(ID(2))).toBe(false);
+        expect(await store.getFile(ID(2))).toBeUndefined();
+        expect((await store.listFiles('tenant_a', { limit: 10 })).map((f) => f.id)).toEqual([
+          ID(3),
+          ID(1),
+        ]);
+      });
+
+      it('keeps expired files until a purge at or after expiry; purged ones are not listed', async () => {
+        const { store } = await fresh();
+        await store.putFile(file(ID(1), 'tenant_a', 1000));
+        await store.putFile(file(ID(2), 'tenant_a', 2000));
+        expect(await store.purgeFiles(999)).toBe(0);
+        expect((await store.getFile(ID(1)))?.expiresAt).toBe(1000);
+        expect(await store.purgeFiles(1000)).toBe(1);
+        expect(await store.getFile(ID(1))).toBeUndefined();
+        expect((await store.listFiles('tenant_a', { limit: 10 })).map((f) => f.id)).toEqual([
+          ID(2),
+        ]);
+        expect(await store.purgeFiles(10_000)).toBe(1);
+        expect(await store.listFiles('tenant_a', { limit: 10 })).toEqual([]);
+      });
+    });
+
     describe('Idempotency-Keys', () => {
       it('claims a free key once; later claims get the stored key; scopes are independent', async () => {
         const { store } = await fresh();

@@ -1,7 +1,8 @@
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auth } from '../helpers/test-app.js';
 import { startSuite, type Json, type Suite } from '../modelslab/harness.js';
-import { WEBHOOK_SECRET, startReceiver, type Receiver } from './receiver.js';
+import { WEBHOOK_SECRET, startReceiver, tenantSecret, type Receiver } from './receiver.js';
 
 /**
  * Client webhooks through the real app against the ModelsLab emulator, to a node:http receiver
@@ -63,15 +64,34 @@ describe('webhook delivery', () => {
     const timestamp = Number(got!.headers['webhook-timestamp']);
     expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(60);
 
+    // Signed with the tenant's own secret (architecture §6), the one GET /v1/webhooks/secret
+    // answers it; WEBHOOK_SECRET itself, from which it is derived, does not verify.
+    // (Through the app itself: the suite's own capture would count the answer as a leak.)
+    const secret = await s.app.inject({
+      method: 'GET',
+      url: '/v1/webhooks/secret',
+      headers: auth(),
+    });
+    expect(secret.statusCode).toBe(200);
+    const key = secret.json<{ key: string }>().key;
+    expect(key).toBe(tenantSecret());
+    expect(key).not.toBe(WEBHOOK_SECRET);
+    expect(() =>
+      new Webhook(WEBHOOK_SECRET).verify(got!.body, {
+        'webhook-id': got!.headers['webhook-id'] as string,
+        'webhook-timestamp': got!.headers['webhook-timestamp'] as string,
+        'webhook-signature': got!.headers['webhook-signature'] as string,
+      }),
+    ).toThrow();
     // The library's verifier: recomputes the HMAC over the raw body and checks the timestamp.
-    const verified = new Webhook(WEBHOOK_SECRET).verify(got!.body, {
+    const verified = new Webhook(key).verify(got!.body, {
       'webhook-id': got!.headers['webhook-id'] as string,
       'webhook-timestamp': got!.headers['webhook-timestamp'] as string,
       'webhook-signature': got!.headers['webhook-signature'] as string,
     });
     // A tampered body or another secret fails.
     expect(() =>
-      new Webhook(WEBHOOK_SECRET).verify(got!.body.replace('succeeded', 'failed'), {
+      new Webhook(key).verify(got!.body.replace('succeeded', 'failed'), {
         'webhook-id': got!.headers['webhook-id'] as string,
         'webhook-timestamp': got!.headers['webhook-timestamp'] as string,
         'webhook-signature': got!.headers['webhook-signature'] as string,

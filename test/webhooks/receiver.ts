@@ -2,9 +2,19 @@ import { Webhook } from 'standardwebhooks';
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tenantIdForKey } from '../../src/config/load.js';
+import { deriveTenantWebhookSecret } from '../../src/config/webhook-secrets.js';
+import { KEY_A } from '../helpers/test-app.js';
 
 /** The WEBHOOK_SECRET of the webhook tests (base64 after `whsec_`, as the config demands). */
 export const WEBHOOK_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+/**
+ * The signing secret of the tenant of gateway key `key`: each tenant signs with its own,
+ * derived from WEBHOOK_SECRET (architecture §6), never with WEBHOOK_SECRET itself.
+ */
+export const tenantSecret = (key = KEY_A) =>
+  deriveTenantWebhookSecret(WEBHOOK_SECRET, tenantIdForKey(key));
 
 /** One request the receiver saw: headers and the raw body, exactly as sent. */
 export interface Received {
@@ -96,7 +106,7 @@ export async function startReceiver(): Promise<Receiver> {
 }
 
 /** Verifies one received request with the `standardwebhooks` library; returns the parsed body. */
-export function verifyReceived(received: Received, secret = WEBHOOK_SECRET): unknown {
+export function verifyReceived(received: Received, secret = tenantSecret()): unknown {
   const header = (name: string) => String(received.headers[name] ?? '');
   return new Webhook(secret).verify(received.body, {
     'webhook-id': header('webhook-id'),

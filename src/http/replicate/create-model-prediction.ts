@@ -56,8 +56,13 @@ export function createModelPredictionRoute(app: GatewayApp, deps: RouteDeps): vo
     },
     async (request, reply) => {
       const { owner, name } = request.params;
-      const { input, webhook } = request.body;
-      return startPrediction(deps, request, reply, { ref: `${owner}/${name}`, input, webhook });
+      const { input, webhook, webhook_events_filter } = request.body;
+      return startPrediction(deps, request, reply, {
+        ref: `${owner}/${name}`,
+        input,
+        webhook,
+        webhook_events_filter,
+      });
     },
   );
 }

@@ -42,8 +42,13 @@ export function createPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
       },
     },
     async (request, reply) => {
-      const { version, input, webhook } = request.body;
-      return startPrediction(deps, request, reply, { ref: version, input, webhook });
+      const { version, input, webhook, webhook_events_filter } = request.body;
+      return startPrediction(deps, request, reply, {
+        ref: version,
+        input,
+        webhook,
+        webhook_events_filter,
+      });
     },
   );
 }

@@ -2,7 +2,9 @@ import type { SurfaceRoutes } from '../surface.js';
 import { cancelPredictionRoute } from './cancel-prediction.js';
 import { createModelPredictionRoute } from './create-model-prediction.js';
 import { createPredictionRoute } from './create-prediction.js';
+import { filesRoutes } from './files.js';
 import { getPredictionRoute } from './get-prediction.js';
+import { getWebhookSecretRoute } from './get-webhook-secret.js';
 import { listPredictionsRoute } from './list-predictions.js';
 import { REPLICATE_SURFACE } from './surface.js';
 
@@ -25,5 +27,7 @@ export const replicateApi: SurfaceRoutes = {
     getPredictionRoute,
     cancelPredictionRoute,
     listPredictionsRoute,
+    getWebhookSecretRoute,
+    filesRoutes,
   ],
 };

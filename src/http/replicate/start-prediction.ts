@@ -6,6 +6,8 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import { idempotencyOf, keyedCreate } from '../idempotency.js';
 import type { RouteDeps } from '../route-deps.js';
 import { clientGone } from '../wait.js';
+import { resolveFileInputs } from './file-inputs.js';
+import { predictionWebhook, type PredictionWebhookEvent } from './prediction-webhook.js';
 import { REPLICATE_PROVIDER, preferWait, surfaceBase, renderPrediction } from './prediction.js';
 
 /** Bodies with `data:` URI inputs reach 10 MB (the official client's inline limit). */
@@ -31,6 +33,7 @@ export interface PredictionRequest {
   ref: string;
   input: Record<string, unknown>;
   webhook?: string;
+  webhook_events_filter?: PredictionWebhookEvent[];
 }
 
 /**
@@ -43,12 +46,6 @@ export async function startPrediction(
   reply: FastifyReply,
   body: PredictionRequest,
 ): Promise<FastifyReply> {
-  if (body.webhook !== undefined) {
-    throw GatewayError.invalid(
-      [{ path: 'webhook', message: 'not supported by genway yet: poll, or use Prefer: wait' }],
-      'webhook is not supported by genway yet: poll the prediction, or use Prefer: wait',
-    );
-  }
   const operations = deps.models.operationsOf(REPLICATE_PROVIDER, body.ref);
   if (operations.length === 0) {
     throw new GatewayError(
@@ -59,12 +56,20 @@ export async function startPrediction(
   const startedAt = Date.now();
   const wait = preferWait(request.headers.prefer, deps.config.limits.maxWaitSeconds);
   const idempotency = idempotencyOf(request, 'replicate');
+  const base = surfaceBase(deps.config, request);
+  // Signed with the tenant's secret; the body is the prediction (see prediction-webhook.ts).
+  const webhook =
+    body.webhook === undefined
+      ? undefined
+      : predictionWebhook(body.webhook, body.webhook_events_filter, base);
+  // Links to the tenant's uploaded files become links the upstream can fetch.
+  const input = await resolveFileInputs(deps, request.tenant, base, body.input);
   const created = await keyedCreate(reply, () =>
     deps.tasks.createOrReplay(
       request.tenant,
       operationFor(operations, body.input),
-      { model: `${REPLICATE_PROVIDER}/${body.ref}` },
-      { raw: body.input, idempotency, caller: request.caller },
+      { model: `${REPLICATE_PROVIDER}/${body.ref}`, ...(webhook ? { webhook } : {}) },
+      { raw: input, fingerprintRaw: body.input, idempotency, caller: request.caller },
     ),
   );
   let task = created.task;
@@ -75,7 +80,7 @@ export async function startPrediction(
     }
     reply.header('preference-applied', `wait=${wait}`);
   }
-  const prediction = renderPrediction(deps.models, task, surfaceBase(deps.config, request), {
+  const prediction = renderPrediction(deps.models, task, base, {
     created: true,
     links: outputLinks(deps, request),
   });

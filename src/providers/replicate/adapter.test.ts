@@ -198,7 +198,7 @@ describe('ReplicateAdapter', () => {
     expect(client.sent).toHaveLength(0);
   });
 
-  it('trusts replicate.delivery (https) and, when emulated, the base origin', () => {
+  it('trusts replicate.delivery (https), the base origin (relay or emulator) and output_hosts', () => {
     const { adapter } = setup();
     expect(adapter.isOutputUrl('https://replicate.delivery/pbxt/a/out-0.png')).toBe(true);
     expect(adapter.isOutputUrl('https://pbxt.replicate.delivery/a/out-0.png')).toBe(true);
@@ -206,11 +206,20 @@ describe('ReplicateAdapter', () => {
     expect(adapter.isOutputUrl('https://replicate.delivery.evil.com/a.png')).toBe(false);
     expect(adapter.isOutputUrl('https://evilreplicate.delivery/a.png')).toBe(false);
     expect(adapter.isOutputUrl('https://user:pw@replicate.delivery/a.png')).toBe(false);
-    expect(adapter.isOutputUrl('https://relay.example.com/media/a.png')).toBe(false);
+    // The relay's own origin serves its outputs (architecture §6); another port or host does not.
+    expect(adapter.isOutputUrl('https://relay.example.com/media/a.png')).toBe(true);
+    expect(adapter.isOutputUrl('https://relay.example.com:8443/media/a.png')).toBe(false);
+    expect(adapter.isOutputUrl('https://cdn.relay.example.com/media/a.png')).toBe(false);
     expect(adapter.isOutputUrl('not a url')).toBe(false);
     const emulated = setup({ baseUrl: 'http://127.0.0.1:4321/v1', emulated: true }).adapter;
     expect(emulated.isOutputUrl('http://127.0.0.1:4321/media/a.png')).toBe(true);
     expect(emulated.isOutputUrl('http://127.0.0.1:4322/media/a.png')).toBe(false);
+    const extra = setup({ outputHosts: ['files.relay.example', 'http://10.0.0.5:9000'] }).adapter;
+    expect(extra.isOutputUrl('https://files.relay.example/o/a.png')).toBe(true);
+    expect(extra.isOutputUrl('https://eu.files.relay.example/o/a.png')).toBe(true);
+    expect(extra.isOutputUrl('http://files.relay.example/o/a.png')).toBe(false);
+    expect(extra.isOutputUrl('http://10.0.0.5:9000/o/a.png')).toBe(true);
+    expect(extra.isOutputUrl('http://10.0.0.5:9001/o/a.png')).toBe(false);
   });
 
   it('closes its client', async () => {

@@ -15,7 +15,7 @@ import {
 } from './mapping.js';
 import { ReplicateCatalogue, parseModelRef } from './models.js';
 import { ReplicatePredictionSchema, type ReplicatePrediction } from './wire.js';
-import { isTrustedOutputUrl } from '../output-url.js';
+import { isTrustedOutputUrl, outputHostRules } from '../output-url.js';
 
 export interface ReplicateAdapterOptions {
   /**
@@ -35,7 +35,9 @@ const DELIVERY_HOST = 'replicate.delivery';
 export class ReplicateAdapter implements ProviderAdapter {
   readonly id = 'replicate';
   private readonly baseUrl: string;
-  private readonly origin: string;
+  /** Origins whose output URLs are trusted: the configured base's, and `output_hosts` ones. */
+  private readonly outputOrigins: string[];
+  private readonly outputDomains: string[];
   private readonly secrets: string[];
   private readonly catalogue: ReplicateCatalogue;
   private readonly preferWaitSeconds: number;
@@ -48,7 +50,9 @@ export class ReplicateAdapter implements ProviderAdapter {
     options: ReplicateAdapterOptions = {},
   ) {
     this.baseUrl = settings.baseUrl.replace(/\/+$/, '');
-    this.origin = new URL(this.baseUrl).origin;
+    const extra = outputHostRules(settings.outputHosts ?? []);
+    this.outputOrigins = [new URL(this.baseUrl).origin, ...extra.origins];
+    this.outputDomains = [DELIVERY_HOST, ...extra.domains];
     this.secrets = settings.credentials.map((c) => c.secret);
     this.catalogue = new ReplicateCatalogue(settings.models);
     this.preferWaitSeconds = Math.min(60, Math.max(0, Math.round(options.preferWaitSeconds ?? 5)));
@@ -74,10 +78,13 @@ export class ReplicateAdapter implements ProviderAdapter {
     return operation === 'text-to-image' ? 1000 : 5000;
   }
 
-  /** Files on replicate.delivery (and its subdomains), or on the emulator serving this base. */
+  /**
+   * Files on replicate.delivery (and its subdomains), on the origin of the configured base URL
+   * (a relay, or the emulator, serves outputs there: the operator chose that host), or on a host
+   * of the file's `output_hosts`.
+   */
   isOutputUrl(url: string): boolean {
-    // The API origin only serves outputs when it is the emulator.
-    return isTrustedOutputUrl(url, this.settings.emulated ? this.origin : '', [DELIVERY_HOST]);
+    return isTrustedOutputUrl(url, this.outputOrigins, this.outputDomains);
   }
 
   /** The prediction fields `/replicate/v1` answers with (kept under `replicate`; {} if none). */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { httpUrl, intString, list } from '../../config/values.js';
+import { OUTPUT_HOST } from '../output-url.js';
 import {
   commonSettings,
   defineProvider,
@@ -17,6 +18,11 @@ export interface ReplicateSettings extends ProviderSettings {
    * asks Replicate for no webhooks and polls only.
    */
   webhookSecrets?: string[];
+  /**
+   * Hosts whose output URLs genway also fetches (file: `output_hosts`), beside replicate.delivery
+   * and the origin of the configured base URL (a relay serves its outputs there).
+   */
+  outputHosts?: string[];
 }
 
 const EMULATOR_TOKEN = 'r8_emulator_token';
@@ -38,7 +44,14 @@ export const replicate = defineProvider({
         .optional(),
       REPLICATE_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
     },
-    file: providerFileSchema.extend({ models: z.array(z.string()).optional() }),
+    file: providerFileSchema.extend({
+      models: z.array(z.string()).optional(),
+      output_hosts: z
+        .array(
+          z.string().regex(OUTPUT_HOST, 'expected a host name or an http(s)://host[:port] origin'),
+        )
+        .optional(),
+    }),
     settings: ({ env, file }): ReplicateSettings | undefined => {
       const common = commonSettings(
         'replicate',
@@ -53,6 +66,7 @@ export const replicate = defineProvider({
         common && {
           ...common,
           models: file?.models ?? list(env.REPLICATE_MODELS),
+          ...(file?.output_hosts?.length ? { outputHosts: file.output_hosts } : {}),
           ...(env.REPLICATE_WEBHOOK_SECRET
             ? { webhookSecrets: list(env.REPLICATE_WEBHOOK_SECRET) }
             : {}),

@@ -188,6 +188,29 @@ return 1
 `;
 
 /**
+ * Stores an uploaded file. KEYS[1] its hash, KEYS[2] its tenant's ZSET, KEYS[3] the file
+ * expiry ZSET; ARGV: base, id, info JSON, bytes, expiresAt. The hash remembers its tenant set
+ * (`set`) so that a delete needs only the id.
+ */
+const PUT_FILE = `${EXPIRE_LATER}
+redis.call('HSET', KEYS[1], 'info', ARGV[3], 'bytes', ARGV[4], 'set', KEYS[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[5], ARGV[2])
+expire_later(KEYS[1], ARGV[5])
+return 1
+`;
+
+/** Deletes a file: KEYS[1] its hash, KEYS[2] the file expiry ZSET; ARGV: base, id. 1 if it existed. */
+const DELETE_FILE = `
+local set = redis.call('HGET', KEYS[1], 'set')
+if not set then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', set, ARGV[2])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+`;
+
+/**
  * Deletes up to ARGV[4] entries whose expiry is at or before ARGV[3]. KEYS[1] the expiry ZSET;
  * ARGV[2] the kind (`media:` or `idem:`) that names the entry keys. Returns how many.
  */
@@ -212,6 +235,8 @@ export interface StoreScripts {
   gwReleaseIdempotency(key: string, expiry: string, ...argv: Arg[]): Promise<number>;
   gwPutMedia(media: string, expiry: string, ...argv: Arg[]): Promise<number>;
   gwPurgeExpired(expiry: string, ...argv: Arg[]): Promise<number>;
+  gwPutFile(file: string, tenantSet: string, expiry: string, ...argv: Arg[]): Promise<number>;
+  gwDeleteFile(file: string, expiry: string, ...argv: Arg[]): Promise<number>;
 }
 
 const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }> = {
@@ -223,6 +248,8 @@ const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }>
   gwReleaseIdempotency: { numberOfKeys: 2, lua: RELEASE_IDEMPOTENCY },
   gwPutMedia: { numberOfKeys: 2, lua: PUT_MEDIA },
   gwPurgeExpired: { numberOfKeys: 1, lua: PURGE_EXPIRED },
+  gwPutFile: { numberOfKeys: 3, lua: PUT_FILE },
+  gwDeleteFile: { numberOfKeys: 2, lua: DELETE_FILE },
 };
 
 /** Registers the scripts on `redis` and returns it typed with them. */

@@ -5,6 +5,7 @@ import { deleteTaskRoute } from './delete-task.js';
 import { getTaskOutputRoute } from './get-task-output.js';
 import { getTaskRoute } from './get-task.js';
 import { getUsageRoute } from './get-usage.js';
+import { getWebhookSecretRoute } from './get-webhook-secret.js';
 import { imageToVideoRoute } from './image-to-video.js';
 import { listModelsRoute } from './list-models.js';
 import { listTasksRoute } from './list-tasks.js';
@@ -35,5 +36,6 @@ export const normalizedApi: SurfaceRoutes = {
     listTasksRoute,
     listModelsRoute,
     getUsageRoute,
+    getWebhookSecretRoute,
   ],
 };
