@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import os from 'node:os';
 import { request } from 'undici';
+import { measureCluster } from './cluster.js';
 import {
   clientAgent,
   longPollClient,
@@ -40,7 +41,7 @@ const WINDOW_MS = 4000;
 const SETTLE_MS = 500;
 const GATEWAY_KEY = 'gw_bench_key_0123456789abcdef';
 const ACCESS_KEY = 'haiper-bench-access-key-0123456789';
-const WATCHDOG_MS = 240_000;
+const WATCHDOG_MS = 420_000;
 
 type Mode = 'long-poll' | 'SSE';
 interface Scenario {
@@ -314,6 +315,7 @@ async function main(): Promise<void> {
   const upstream = await child('./upstream-child.ts', { BENCH_ACCESS_KEY: ACCESS_KEY });
   const direct = new Map<string, number>();
   const rows: { s: Scenario; gw: Measured; bl: Omit<Measured, 'pollsPerTask'>; dp: number }[] = [];
+  let clusterLines: string[] = [];
   try {
     for (const s of selected) {
       const key = `${s.clients}/${s.tasks}`;
@@ -327,6 +329,8 @@ async function main(): Promise<void> {
       const bl = await measureBaselineServer(s);
       rows.push({ s, gw, bl, dp: direct.get(key)! });
     }
+    // BENCH_ONLY=cluster runs the cluster rows alone; other BENCH_ONLY lists skip them.
+    if (!only || only.includes('cluster')) clusterLines = await measureCluster(child, log);
   } finally {
     stop(upstream);
     await clientAgent.close();
@@ -376,6 +380,7 @@ async function main(): Promise<void> {
     '    long-polls / event streams, notified from an in-process EventEmitter at the same interval.',
     'Latency: from the upstream poll that produced a change (the time stamp the emulator gave it)',
     '  to the client having the notification; samples = notifications genway delivered in the window.',
+    ...clusterLines,
     `Total time: ${Math.round((Date.now() - startedAt) / 1000)} s`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

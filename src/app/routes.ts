@@ -26,7 +26,7 @@ export async function registerRoutes(
   metrics: GatewayMetrics,
 ): Promise<void> {
   const { tasks, models, store, outputs, media, mediaLinks, pools, callbacks, registry } = services;
-  await registerTenantRateLimit(app, config, SURFACES);
+  await registerTenantRateLimit(app, config, SURFACES, services.coordination.sharedRedis);
   await registerOpenApi(app, SURFACES);
   const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, mediaLinks, pools };
   healthRoutes(app, routeDeps);

@@ -7,26 +7,27 @@ import { MediaHost, MEDIA_PURGE_EVERY_MS } from '../domain/media-host.js';
 import { ModelRegistry, type ProviderEntry } from '../domain/models.js';
 import { OutputService } from '../domain/output-service.js';
 import type { MediaLinkSigner } from '../domain/media-links.js';
-import { PollBudget } from '../domain/poll-budget.js';
 import { Poller } from '../domain/poller.js';
 import { TaskEvents } from '../domain/task-events.js';
 import { TaskService } from '../domain/task-service.js';
-import type { TaskStore } from '../domain/task-store.js';
+import { StoreUnavailableError, type TaskStore } from '../domain/task-store.js';
 import type { TenantBudget } from '../domain/admin-store.js';
 import { UpstreamCallbackService } from '../domain/upstream-callbacks.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from '../domain/webhook-dispatcher.js';
 import { callbackUrlUnder } from '../http/routes/callbacks/index.js';
 import { surfaceWebhookBodies } from '../http/surfaces.js';
 import { createOutbound, type Outbound } from '../net/outbound.js';
-import { callerUrlCheck } from '../net/url-check.js';
+import { callerUrlCheck, inputUrlCheck } from '../net/url-check.js';
 import { createWebhookSender } from '../net/webhook-sender.js';
 import { poolCredentials, type GatewayMetrics } from '../observability/metrics.js';
 import { UndiciOutputFetcher } from '../providers/output-fetcher.js';
 import { settingsIn, type ProviderModule } from '../providers/provider-module.js';
 import { buildProviders, type ProviderRegistration } from '../providers/registrations.js';
 import { PROVIDERS } from '../providers/registry.js';
+import { coordinationFor, type StoreCoordination } from '../store/coordination.js';
 import { createTaskStore } from '../store/index.js';
 import { GatewayError } from '../errors/gateway-error.js';
+import { RedisTaskStore } from '../store/redis-store.js';
 import { createMediaStorage } from './media-storage.js';
 
 export interface RuntimeDeps {
@@ -34,7 +35,10 @@ export interface RuntimeDeps {
   providers?: Map<string, ProviderRegistration>;
   /** The providers genway knows (their adapters, callback routes, secrets); tests add one. */
   registry?: readonly ProviderModule[];
-  /** Calls to caller-supplied URLs (webhooks); tests inject a resolver and a loopback guard. */
+  /**
+   * Calls to caller-supplied URLs (webhooks) and the address check of URLs handed to upstreams;
+   * tests inject a resolver and a loopback guard.
+   */
   outbound?: Outbound;
   /** Tests that drive polls by hand turn the background poller off. */
   poller?: boolean;
@@ -58,6 +62,8 @@ export interface RuntimeServices {
   callbacks: UpstreamCallbackService;
   /** The provider modules this app serves (their callback routes among them). */
   registry: readonly ProviderModule[];
+  /** What instances sharing the store share besides its data (cluster mode: Redis). */
+  coordination: StoreCoordination;
 }
 
 /**
@@ -100,6 +106,7 @@ export async function createRuntime(
     deps.store ??
     createTaskStore(config.storeUrl, { redisKeyPrefix: config.redisKeyPrefix, logger });
   const registrations = deps.providers ?? buildProviders(config, { metrics, registry });
+  const coordination = coordinationFor(store, { logger, onReset: () => metrics.storeReset() });
   const pools = new Map<string, CredentialPool>();
   const entries = new Map<string, ProviderEntry>();
   const weights = new Map(config.tenants.map((t) => [t.id, t.weight ?? 1]));
@@ -108,14 +115,24 @@ export async function createRuntime(
     const pool = new CredentialPool(id, reg.credentials, reg.strategy, {
       defaultMaxInFlight: reg.defaultMaxInFlight,
       queue: { max: policy.queueMax, waitMs: policy.queueWaitMs },
-      health: { failureThreshold: policy.failureThreshold, coolDownMs: policy.coolDownMs },
+      health: {
+        failureThreshold: policy.failureThreshold,
+        coolDownMs: policy.coolDownMs,
+        shared: coordination.circuits,
+      },
       weightOf: (tenant) => weights.get(tenant) ?? 1,
       logger,
     });
-    pool.seed(await store.countActiveByCredential(id));
     pools.set(id, pool);
     entries.set(id, { adapter: reg.adapter, emulated: reg.emulated });
   }
+  // In-flight counts come from the store's unfinished tasks; a store that is down at boot
+  // (Redis) is asked again until it answers, and the app starts meanwhile (503s until then).
+  const seeding = await seedPools(store, pools, logger, {
+    // Cluster mode: the counts include the other instances' tasks, and a dead instance's
+    // slots come back as its tasks finish (slots belong to unfinished tasks, not processes).
+    refreshMs: store instanceof RedisTaskStore ? CLUSTER_COUNTS_REFRESH_MS : undefined,
+  });
   metrics.watch({
     store,
     providers: [...registrations.keys()],
@@ -123,7 +140,7 @@ export async function createRuntime(
     onError: (err, what) => logger.warn({ err }, `metrics: ${what} unavailable`),
   });
   const models = new ModelRegistry(entries, config.aliases);
-  const events = new TaskEvents();
+  const events = new TaskEvents(coordination.feed);
   // Raised by the task writer, heard by the poller and the webhook dispatcher.
   const due = createDueSignals();
   const media = new MediaHost({ store, publicUrl: config.publicUrl });
@@ -158,7 +175,7 @@ export async function createRuntime(
     events,
     polling: config.polling,
     // Per credential: its own polls_per_second, else its provider's, else POLL_BUDGET_PER_SECOND.
-    pollBudget: new PollBudget(
+    pollBudget: coordination.pollBudget(
       (provider, credentialId) =>
         pools.get(provider)?.byId(credentialId)?.pollsPerSecond ??
         settingsIn(config.providers, provider)?.pollsPerSecond ??
@@ -174,6 +191,10 @@ export async function createRuntime(
       webhookSecrets.size > 0
         ? tenantWebhookCheck(webhookSecrets, callerUrlCheck(outbound, 'webhook.url'))
         : undefined,
+    // Caller URLs an upstream fetches itself: the same address rules (genway's own links pass).
+    checkCallerUrl: inputUrlCheck(outbound, {
+      trustedOrigins: config.publicUrl ? [new URL(config.publicUrl).origin] : [],
+    }),
     idempotency: config.idempotency,
     fallbacks: config.fallbacks,
     copies: storage?.copies,
@@ -196,7 +217,12 @@ export async function createRuntime(
     store.purgeFiles(Date.now()).catch((err: unknown) => logger.warn({ err }, 'file purge failed'));
   }, MEDIA_PURGE_EVERY_MS).unref();
   const poller =
-    deps.poller !== false ? new Poller(store, tasks, logger, { due: due.polls }) : undefined;
+    deps.poller !== false
+      ? new Poller(store, tasks, logger, {
+          due: due.polls,
+          ...(config.claimLeaseMs ? { leaseMs: config.claimLeaseMs } : {}),
+        })
+      : undefined;
   // Client webhook delivery: only when some tenant has a signing secret, unless the test
   // turned it off.
   const { attemptTimeoutMs, ...webhookOptions } = deps.webhooks || {};
@@ -214,6 +240,7 @@ export async function createRuntime(
             due: due.webhooks,
             links: storage?.webhookLinks,
             ...config.webhookDelivery,
+            ...(config.claimLeaseMs ? { leaseMs: config.claimLeaseMs } : {}),
             ...webhookOptions,
           },
         )
@@ -230,12 +257,14 @@ export async function createRuntime(
     mediaLinks: storage?.signer,
     callbacks,
     registry,
+    coordination,
     start() {
       poller?.start();
       dispatcher?.start();
       storage?.start();
     },
     async close() {
+      seeding.stop();
       for (const pool of pools.values()) pool.close();
       await poller?.stop();
       await dispatcher?.stop();
@@ -244,6 +273,7 @@ export async function createRuntime(
       await fetcher.close();
       if (!deps.outbound) await outbound.close();
       await Promise.all([...registrations.values()].map((r) => r.adapter.close?.()));
+      await coordination.close();
       await store.close();
     },
   };
@@ -253,4 +283,55 @@ export async function createRuntime(
 function configuredBudgets(config: Config): (tenant: string) => TenantBudget | null {
   const budgets = new Map(config.tenants.flatMap((t) => (t.budget ? [[t.id, t.budget]] : [])));
   return (tenant) => budgets.get(tenant) ?? null;
+}
+
+/** How often pools are seeded again while the store is down at boot. */
+const SEED_RETRY_MS = 1000;
+/** Cluster mode: how often in-flight counts are read again from the shared store. */
+const CLUSTER_COUNTS_REFRESH_MS = 1000;
+
+/**
+ * Seeds every pool's in-flight counts from the store; while the store cannot answer, tries
+ * again every second in the background. Resolves once the first attempt is over either way.
+ */
+async function seedPools(
+  store: TaskStore,
+  pools: ReadonlyMap<string, CredentialPool>,
+  logger: FastifyBaseLogger,
+  { refreshMs }: { refreshMs?: number } = {},
+): Promise<{ stop(): void }> {
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const left = new Set(pools.keys());
+  const attempt = async () => {
+    for (const provider of [...left]) {
+      try {
+        const pool = pools.get(provider);
+        const counts = await store.countActiveByCredential(provider);
+        // A credential without unfinished tasks is not listed: its count is 0.
+        for (const { id } of pool?.status() ?? []) if (!counts.has(id)) counts.set(id, 0);
+        pool?.seed(counts);
+        left.delete(provider);
+      } catch (err) {
+        if (!(err instanceof StoreUnavailableError)) throw err;
+      }
+    }
+    if (stopped) return;
+    if (left.size > 0) {
+      if (!timer) logger.warn({}, 'store unavailable: in-flight counts read once it answers');
+      timer = setTimeout(() => void attempt().catch(failed), SEED_RETRY_MS);
+    } else if (refreshMs) {
+      for (const provider of pools.keys()) left.add(provider);
+      timer = setTimeout(() => void attempt().catch(failed), refreshMs);
+    }
+    timer?.unref();
+  };
+  const failed = (err: unknown) => logger.error({ err }, 'seeding in-flight counts failed');
+  await attempt();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

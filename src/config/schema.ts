@@ -80,6 +80,11 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[^{}\s]*$/, 'must not contain braces or whitespace')
     .default('genway:'),
+  /**
+   * Cluster mode: how long a poll or webhook claim hides a task from other instances; a
+   * killed instance's claims are taken over after it. Unset: 60 s for polls, 30 s for webhooks.
+   */
+  CLAIM_LEASE_MS: intString(200, 3_600_000).optional(),
   PUBLIC_URL: httpUrl.optional(),
   WEBHOOK_SECRET: whsecSecret.optional(),
   OUTBOUND_ALLOWLIST: z.string().optional(),
@@ -255,6 +260,8 @@ function toConfig(
     storeUrl: e.STORE_URL,
     /** Prefix of every Redis key when STORE_URL is redis:// (REDIS_KEY_PREFIX). */
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    /** Lease of poll and webhook claims (CLAIM_LEASE_MS); null: each loop's own default. */
+    claimLeaseMs: e.CLAIM_LEASE_MS ?? null,
     logLevel: e.LOG_LEVEL,
     /**
      * Each with its own limit (file: `tenants[].rate_limit`) or else `rateLimit`, its weight

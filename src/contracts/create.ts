@@ -12,7 +12,15 @@ const model = z.string().min(1).max(256).meta({
 const prompt = z.string().min(1).max(10_000);
 const negativePrompt = z.string().max(10_000);
 
+/** Longest deadline a create may set (a day): longer jobs simply set none. */
+export const MAX_TIMEOUT_SECONDS = 86_400;
+
 const common = {
+  timeout_seconds: z.number().int().min(1).max(MAX_TIMEOUT_SECONDS).optional().meta({
+    description:
+      'Deadline in seconds from the create. Past it genway cancels the job upstream where the provider can (Replicate; it is also told as `Cancel-After`) and otherwise stops following it; the task ends `canceled` or `failed`, with `error.code` `deadline_exceeded`, and no further upstream call is made for it.',
+    example: 300,
+  }),
   seed: SeedSchema.optional(),
   metadata: MetadataSchema.optional(),
   webhook: WebhookRequestSchema.optional(),
@@ -85,10 +93,13 @@ export type CreateRequest = TextToImageRequest | TextToVideoRequest;
 const imageRef = z
   .string()
   .max(30 * 1024 * 1024)
-  .refine((v) => /^https:\/\//i.test(v) || /^data:image\//i.test(v), {
-    message: 'expected an https:// URL or a data:image/...;base64 URL',
+  .refine((v) => /^https?:\/\//i.test(v) || /^data:image\//i.test(v), {
+    message: 'expected an http(s) URL or a data:image/...;base64 URL',
   })
-  .meta({ description: 'An `https` URL or a `data:image/...;base64,` URL (png, jpeg, webp)' });
+  .meta({
+    description:
+      'An `https` URL (`http` where the provider documents it: Haiper) or a `data:image/...;base64,` URL (png, jpeg, webp). The provider fetches the URL itself: an address genway would not call (loopback, private, link-local, metadata; unless OUTBOUND_ALLOWLIST names it) is refused with a 400.',
+  });
 
 const videoRef = z
   .string()
@@ -97,7 +108,8 @@ const videoRef = z
     message: 'expected an http(s) URL or the id of an earlier succeeded task',
   })
   .meta({
-    description: 'A video URL, or the id of an earlier succeeded task of yours (its first output)',
+    description:
+      'A video URL (the provider fetches it: the same address rules as `image`), or the id of an earlier succeeded task of yours (its first output)',
   });
 
 export const ImageToVideoRequestSchema = z

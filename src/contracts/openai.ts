@@ -118,12 +118,13 @@ export const VideoCreateRequestSchema = z
       .union([z.string().regex(/^\d{1,2}$/, 'expected whole seconds, e.g. "4"'), z.number()])
       .optional()
       .meta({
-        description: 'Clip length in seconds (a string, as OpenAI sends it); model limits apply',
-        example: '5',
+        description:
+          "Clip length in seconds (a string, as OpenAI sends it): the model's nearest length is used (see `seconds` on the video)",
+        example: '8',
       }),
     size: size.optional().meta({
       description:
-        '`WIDTHxHEIGHT`: becomes the aspect ratio and resolution (1280x720 → 16:9, 720p)',
+        '`WIDTHxHEIGHT`: the closest frame the model makes is used (1280x720 → 16:9 at 720p where the model takes a ratio and resolution; see `size` on the video)',
       example: '1280x720',
     }),
     input_reference: z
@@ -167,15 +168,17 @@ export const VideoSchema = z
     model: z.string().meta({ example: 'pixverse/v5' }),
     status: z.enum(VIDEO_STATUSES),
     progress: z.number().int().min(0).max(100),
-    seconds: z
-      .string()
-      .nullable()
-      .meta({ description: 'As asked for; null when the provider default applied' }),
-    size: z
-      .string()
-      .nullable()
-      .meta({ description: 'As asked for; null when the provider default applied' }),
-    prompt: z.string().nullable().meta({ description: 'Not kept by genway: always null' }),
+    seconds: z.string().nullable().meta({
+      description:
+        "The length asked of the provider: the model's nearest to the `seconds` requested (`12` on a model of 5 or 8 s is `8`), or its fixed length; null when it was not asked (the model default applied, or the model has no say in it)",
+      example: '8',
+    }),
+    size: z.string().nullable().meta({
+      description:
+        'The frame asked of the provider, `WIDTHxHEIGHT`: the nearest aspect ratio and resolution the model takes (`1792x1024` at 16:9 and 1080p is `1920x1080`), or the size shrunk into its limits; null when no size was asked',
+      example: '1280x720',
+    }),
+    prompt: z.string().nullable().meta({ description: 'The prompt of the job' }),
     remixed_from_video_id: z.string().nullable(),
     created_at: z.number().int().meta({ description: 'Unix seconds' }),
     completed_at: z.number().int().nullable(),
@@ -222,8 +225,8 @@ export const VideoListQuerySchema = z.object({
 });
 
 export const VideoContentQuerySchema = z.object({
-  variant: z
-    .enum(['video', 'thumbnail', 'spritesheet'])
-    .default('video')
-    .meta({ description: 'Only `video` is available' }),
+  variant: z.enum(['video', 'thumbnail', 'spritesheet']).default('video').meta({
+    description:
+      '`video`; `thumbnail`: the poster image where genway has one (else 404 `thumbnail_not_available`); `spritesheet` is not available',
+  }),
 });

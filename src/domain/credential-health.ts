@@ -27,6 +27,25 @@ export interface HealthPolicy {
   failureThreshold: number;
   /** How long an open credential stays out of rotation before a trial request. */
   coolDownMs: number;
+  /** Cluster mode: circuit transitions shared with the other instances. */
+  shared?: SharedCircuits;
+}
+
+/** A circuit transition one instance tells the others. */
+export type CircuitEvent =
+  | { provider: string; credential: string; state: 'open'; openUntil: number; code: string }
+  | { provider: string; credential: string; state: 'closed' };
+
+/**
+ * Circuit state shared by the instances of a cluster: each instance's transitions are
+ * broadcast (an instance that opens a circuit takes the credential out of rotation on all),
+ * and the one half-open trial is claimed over all instances.
+ */
+export interface SharedCircuits {
+  publish(event: CircuitEvent): void;
+  subscribe(listener: (event: CircuitEvent) => void): void;
+  /** Claims the trial of the credential's incident for this instance (one claimant wins). */
+  claimTrial(provider: string, credential: string, ttlMs: number): Promise<boolean>;
 }
 
 export const DEFAULT_HEALTH_POLICY: HealthPolicy = { failureThreshold: 5, coolDownMs: 60_000 };
@@ -113,7 +132,54 @@ export class CredentialHealth {
     private readonly now: () => number,
     /** Told about every state change (so waiting creates can be served or refused). */
     private readonly onChange: () => void = () => {},
-  ) {}
+  ) {
+    policy.shared?.subscribe((event) => {
+      if (event.provider === this.provider) this.applyRemote(event);
+    });
+  }
+
+  /** Another instance's transition: taken over without telling anyone again. */
+  private applyRemote(event: CircuitEvent): void {
+    const e = this.entry(event.credential);
+    if (event.state === 'closed') {
+      if (e.state === 'closed') return;
+      this.close(event.credential, e, false);
+      return;
+    }
+    if (e.state === 'open' && e.openUntil >= event.openUntil) return;
+    e.state = 'open';
+    e.openUntil = event.openUntil;
+    e.incident = event.code;
+    this.awaitTrial(event.credential, e);
+    this.onChange();
+  }
+
+  /**
+   * Shared circuits: no local trial until this instance has claimed the incident's one trial
+   * over all instances (claimed when the cool-down ends); an instance that lost the claim
+   * waits for the winner's outcome (or a cool-down, should the winner die).
+   */
+  private awaitTrial(id: string, e: Entry): void {
+    const shared = this.policy.shared;
+    if (!shared) return;
+    e.trialSince = e.openUntil;
+    const openUntil = e.openUntil;
+    const timer = setTimeout(
+      () => {
+        if (e.state !== 'open' || e.openUntil !== openUntil) return;
+        shared
+          .claimTrial(this.provider, id, this.policy.coolDownMs)
+          .catch(() => false)
+          .then((mine) => {
+            if (e.state !== 'open' || e.openUntil !== openUntil) return;
+            e.trialSince = mine ? null : this.now();
+            if (mine) this.onChange();
+          });
+      },
+      Math.max(0, openUntil - this.now()),
+    );
+    timer.unref?.();
+  }
 
   private entry(id: string): Entry {
     let e = this.entries.get(id);
@@ -214,6 +280,15 @@ export class CredentialHealth {
     e.state = 'open';
     e.openUntil = this.now() + this.policy.coolDownMs;
     e.trialSince = null;
+    const shared = this.policy.shared;
+    shared?.publish({
+      provider: this.provider,
+      credential: id,
+      state: 'open',
+      openUntil: e.openUntil,
+      code,
+    });
+    this.awaitTrial(id, e);
     const fields = {
       provider: this.provider,
       credential: id,
@@ -240,12 +315,15 @@ export class CredentialHealth {
     this.onChange();
   }
 
-  private close(id: string, e: Entry): void {
+  private close(id: string, e: Entry, tell = true): void {
     const incident = e.incident;
     e.state = 'closed';
     e.consecutiveFailures = 0;
     e.incident = null;
     e.openUntil = 0;
+    e.trialSince = null;
+    if (tell)
+      this.policy.shared?.publish({ provider: this.provider, credential: id, state: 'closed' });
     this.logger?.info(
       { provider: this.provider, credential: id, after: incident },
       'credential trial succeeded: back in rotation',

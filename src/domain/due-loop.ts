@@ -10,6 +10,11 @@ export interface DueLoopOptions<T> {
   nextDueAt(): Promise<number | null>;
   /** Handles one claimed item; its own failures are logged here, never stop the loop. */
   handle(item: T): Promise<void>;
+  /**
+   * Hands back an item claimed but not started because the loop stopped meanwhile (due
+   * again at once, for another process); without it such an item waits out its lease.
+   */
+  release?(item: T): Promise<void>;
   /** Item id for the log line of a failed `handle` (and to never handle one item twice at once). */
   idOf(item: T): string;
   logger: Logger;
@@ -121,8 +126,9 @@ export class DueLoop<T> {
   private run(item: T): void {
     const id = this.o.idOf(item);
     if (this.working.has(id)) return;
-    const done = this.o
-      .handle(item)
+    // Claimed while the loop was stopping: handed back rather than started.
+    const release = this.stopped ? this.o.release : undefined;
+    const done = (release ? release(item) : this.o.handle(item))
       .catch((err: unknown) => {
         this.o.logger.error({ err, taskId: id }, `${this.o.name} crashed`);
       })

@@ -1,3 +1,20 @@
+/** Polls per second a credential may receive (Infinity or <= 0: unlimited). */
+export type PollRateOf = (provider: string, credentialId: string) => number;
+
+/**
+ * The poll budget as the task service sees it: 0 to poll now, else the milliseconds to push
+ * the task back. In-process (PollBudget below) or shared by every instance (cluster mode:
+ * store/redis/poll-budget.ts).
+ */
+export interface PollAdmission {
+  admit(
+    provider: string,
+    credentialId: string,
+    taskId: string,
+    now: number,
+  ): number | Promise<number>;
+}
+
 /**
  * How many status polls each upstream credential may receive per second, so that a burst of
  * tasks on one key never polls faster than that key may be used.
@@ -11,9 +28,10 @@
  * So the polls that reach the upstream never exceed `rate` in any rolling second (a small
  * guard absorbs network jitter), and a backlog drains in order at exactly `rate`.
  *
- * In-process: several gateway processes sharing one store each have their own budget.
+ * In-process: several gateway processes sharing one store each have their own budget (in
+ * cluster mode the shared one is used instead).
  */
-export class PollBudget {
+export class PollBudget implements PollAdmission {
   private readonly keys = new Map<string, { starts: number[]; nextSlot: number }>();
   /** Slot booked by a pushed-back task, by task id. */
   private readonly booked = new Map<string, number>();
@@ -25,7 +43,7 @@ export class PollBudget {
    *   within a second because of jitter between our clock and its.
    */
   constructor(
-    private readonly rateOf: (provider: string, credentialId: string) => number,
+    private readonly rateOf: PollRateOf,
     guardMs = 50,
   ) {
     this.windowMs = 1000 + guardMs;

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   afterTransientFailure,
   baseIntervalMs,
+  boundedByDeadline,
+  isPastDeadline,
   nextPollAt,
   pollDelayMs,
   type PollingPolicy,
@@ -127,5 +129,20 @@ describe('afterTransientFailure', () => {
     expect(afterTransientFailure(now, policy, failing(600_000), undefined, middle)).toHaveProperty(
       'retryAt',
     );
+  });
+});
+
+describe('deadlines (timeout_seconds, Cancel-After)', () => {
+  it('never schedules a poll past the deadline: the last one is due at the deadline itself', () => {
+    expect(boundedByDeadline(5000, 3000)).toBe(3000);
+    expect(boundedByDeadline(2000, 3000)).toBe(2000);
+    expect(boundedByDeadline(5000, null)).toBe(5000);
+    expect(boundedByDeadline(5000, undefined)).toBe(5000);
+  });
+
+  it('a task is past its deadline from the deadline on; without one, never', () => {
+    expect(isPastDeadline(2999, 3000)).toBe(false);
+    expect(isPastDeadline(3000, 3000)).toBe(true);
+    expect(isPastDeadline(9_999_999, null)).toBe(false);
   });
 });

@@ -94,3 +94,17 @@ export function afterTransientFailure(
   );
   return { retryAt: now + Math.max(pollDelayMs(policy, timing, retryAfterMs, random), backoff) };
 }
+
+/**
+ * A poll time bounded by the task's deadline (`timeout_seconds`, `Cancel-After`): no poll is
+ * ever scheduled past it, so the poller takes the task up exactly at the deadline and ends it
+ * there (see task-transitions `pastDeadline`). No deadline: `pollAt` as it is.
+ */
+export function boundedByDeadline(pollAt: number, deadlineAt: number | null | undefined): number {
+  return deadlineAt == null ? pollAt : Math.min(pollAt, deadlineAt);
+}
+
+/** Whether a task with this deadline has reached it at `now`. */
+export function isPastDeadline(now: number, deadlineAt: number | null | undefined): boolean {
+  return deadlineAt != null && now >= deadlineAt;
+}

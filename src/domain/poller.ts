@@ -30,6 +30,8 @@ export class Poller {
       claim: (now, limit) => store.claimDue(now, limit, leaseMs),
       nextDueAt: () => store.nextDueAt(),
       handle: (task) => tasks.poll(task),
+      // Claimed while stopping (SIGTERM): due again now, for another instance.
+      release: (task) => tasks.releaseClaim(task),
       idOf: (task) => task.id,
       logger,
       batchSize: options.batchSize ?? 64,

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Operation, TaskStatus } from '../contracts/common.js';
 import type { FieldError } from '../errors/gateway-error.js';
 import type { UpstreamUsage } from './pricing.js';
+import type { UrlInput } from './caller-urls.js';
 import type { TaskError, TaskOutput } from './task-record.js';
 
 /** One upstream credential of a provider (the secret never leaves the adapter's calls). */
@@ -45,6 +46,22 @@ export interface GenerationInput {
   provider_options?: Record<string, unknown>;
 }
 
+/** A video frame and length as a caller wishes them (OpenAI's `size` and `seconds`). */
+export interface VideoWish {
+  width?: number;
+  height?: number;
+  seconds?: number;
+}
+
+/** The closest a model comes to a VideoWish: the fields to send, and what they amount to. */
+export interface VideoFormat {
+  input: Pick<GenerationInput, 'aspect_ratio' | 'resolution' | 'width' | 'height' | 'duration'>;
+  /** `WIDTHxHEIGHT` of the frame asked of the upstream; null when it has no say in it. */
+  size: string | null;
+  /** The seconds asked of the upstream; null when it has no say in them. */
+  seconds: number | null;
+}
+
 export interface StartCall {
   operation: Operation;
   model: string;
@@ -66,6 +83,12 @@ export interface StartCall {
    * (what this adapter's `callbacks.prepare()` returned for the task). Absent: no callback.
    */
   callbackFields?: Record<string, unknown>;
+  /**
+   * The task's deadline (ms since the epoch), if the caller set one. genway enforces it itself
+   * (polls stop there and it cancels through `cancel`); an upstream with its own deadline
+   * (e.g. a `Cancel-After` header) is also told, and a create should not hold past it.
+   */
+  deadlineAt?: number;
 }
 
 /** A create whose answer was lost (see ProviderAdapter.recover). */
@@ -111,6 +134,17 @@ export interface ProviderAdapter {
    * name that models() does not list, or undefined when the name is not usable.
    */
   describeModel?(name: string): ModelDescriptor | undefined;
+  /**
+   * Normalized inputs (`image`, `video`) for which this upstream documents plain `http://` URLs
+   * (it fetches them itself). Every other caller URL must be https. Absent: none.
+   */
+  readonly plainHttpInputs?: readonly UrlInput[];
+  /**
+   * The closest `model` comes to a wished frame and length (clients such as OpenAI's name sizes
+   * and lengths few models take exactly): always valid for the model, never an error. Absent:
+   * the wish goes as aspect ratio, resolution and duration, unchecked.
+   */
+  closestVideoFormat?(operation: Operation, model: string, wish: VideoWish): VideoFormat;
   /** Model rules checked before any upstream call: one FieldError per broken rule. */
   validate(operation: Operation, model: string, input: GenerationInput): FieldError[];
   start(call: StartCall): Promise<UpstreamSnapshot>;

@@ -118,6 +118,12 @@ export interface TaskRecord {
   pollAttempts: number;
   /** When the upstream last answered a poll (or the create), for the unreachable deadline. */
   lastContactAt: number;
+  /**
+   * The caller's deadline (`timeout_seconds`, `Cancel-After`; ms since the epoch), or null/absent
+   * for none: never polled past it; at it the task is canceled upstream where the provider can,
+   * else given up (see task-transitions `pastDeadline`).
+   */
+  deadlineAt?: number | null;
   /** Bumped on every write; the store refuses a write based on a stale version. */
   version: number;
   /** Sequence number of the last visible change (0: none yet). */

@@ -4,9 +4,14 @@ import type { IdempotentOutcome } from './idempotency.js';
 import type { Logger } from './logger.js';
 import type { PollOutcome } from './metrics.js';
 import type { ModelRegistry } from './models.js';
-import type { PollBudget } from './poll-budget.js';
-import { pollDelayMs, type PollingPolicy, type RandomSource } from './poll-schedule.js';
-import type { Credential, PollCall, UpstreamSnapshot } from './ports.js';
+import type { PollAdmission } from './poll-budget.js';
+import {
+  isPastDeadline,
+  pollDelayMs,
+  type PollingPolicy,
+  type RandomSource,
+} from './poll-schedule.js';
+import type { Credential, PollCall, ProviderAdapter, UpstreamSnapshot } from './ports.js';
 import { TaskFollowers, type FollowOptions, type TaskFollow } from './task-follow.js';
 import { isTerminal, isVisibleTo, type TaskRecord } from './task-record.js';
 import {
@@ -21,7 +26,9 @@ import {
   applySnapshot,
   failTask,
   movesForward,
+  pastDeadline,
   toTaskError,
+  type DeadlineCancel,
   type PollPlan,
 } from './task-transitions.js';
 import { TaskWriter, type TaskWriterDeps } from './task-writer.js';
@@ -31,7 +38,12 @@ export type { CreateOptions, CreateTaskInput } from './task-starter.js';
 /** What creates need besides the core (see TaskStarterDeps). */
 type CreateDeps = Pick<
   TaskStarterDeps,
-  'checkWebhookUrl' | 'publishMedia' | 'callbackUrl' | 'idempotency' | 'fallbacks'
+  | 'checkWebhookUrl'
+  | 'checkCallerUrl'
+  | 'publishMedia'
+  | 'callbackUrl'
+  | 'idempotency'
+  | 'fallbacks'
 >;
 
 /** The store, pools, events, due signals and metrics are the writer's (see TaskWriterDeps). */
@@ -44,7 +56,7 @@ export interface TaskServiceDeps extends TaskWriterDeps, CreateDeps {
   /** Jitter of poll times (Math.random by default; tests pass a fixed source). */
   random?: RandomSource;
   /** Polls per second per upstream credential; a due task over budget is pushed back. */
-  pollBudget?: PollBudget;
+  pollBudget?: PollAdmission;
 }
 
 /** How often a cancel or callback re-reads the task and re-applies its answer after losing a race. */
@@ -138,18 +150,24 @@ export class TaskService {
     timeoutMs: number,
     signal?: AbortSignal,
   ): Promise<TaskRecord> {
-    const first = await this.get(tenant, id);
-    if (isTerminal(first.status) || timeoutMs <= 0) return first;
     const deadline = this.now() + timeoutMs;
-    let current = first;
-    while (!signal?.aborted) {
-      const left = deadline - this.now();
-      if (left <= 0) break;
-      await this.deps.events.next(id, left, signal);
-      current = await this.get(tenant, id);
-      if (current.updatedAt !== first.updatedAt) break;
+    // Registered before each read, so a change written in between wakes the wait.
+    let watch = this.deps.events.watch(id, Math.max(0, timeoutMs), signal);
+    try {
+      const first = await this.get(tenant, id);
+      if (isTerminal(first.status) || timeoutMs <= 0) return first;
+      let current = first;
+      while (!signal?.aborted) {
+        if (deadline - this.now() <= 0) break;
+        await watch.changed;
+        watch = this.deps.events.watch(id, Math.max(0, deadline - this.now()), signal);
+        current = await this.get(tenant, id);
+        if (current.updatedAt !== first.updatedAt) break;
+      }
+      return current;
+    } finally {
+      watch.cancel();
     }
-    return current;
   }
 
   /** For `Prefer: wait=N`: returns once the task is terminal or the time is up. */
@@ -160,14 +178,17 @@ export class TaskService {
     signal?: AbortSignal,
   ): Promise<TaskRecord> {
     const deadline = this.now() + timeoutMs;
-    let task = await this.get(tenant, id);
-    while (!isTerminal(task.status) && !signal?.aborted) {
-      const left = deadline - this.now();
-      if (left <= 0) break;
-      await this.deps.events.next(id, left, signal);
-      task = await this.get(tenant, id);
+    for (;;) {
+      // Registered before the read, so a change written in between wakes the wait.
+      const watch = this.deps.events.watch(id, Math.max(0, deadline - this.now()), signal);
+      try {
+        const task = await this.get(tenant, id);
+        if (isTerminal(task.status) || signal?.aborted || deadline - this.now() <= 0) return task;
+        await watch.changed;
+      } finally {
+        watch.cancel();
+      }
     }
-    return task;
   }
 
   /**
@@ -275,6 +296,8 @@ export class TaskService {
     const credential = this.credentialOf(task);
     const call = credential && pollCallOf(task, credential);
     const now = this.now();
+    // Polls are never scheduled past a deadline: this is the task's last visit.
+    if (isPastDeadline(now, task.deadlineAt)) return this.endAtDeadline(task, adapter, call);
     if (!adapter || !call) {
       const message = !adapter
         ? `Provider ${task.provider} is no longer configured`
@@ -290,7 +313,8 @@ export class TaskService {
       return;
     }
     // Over the credential's poll budget: back to the store with a later poll time, not polled.
-    const wait = this.deps.pollBudget?.admit(task.provider, task.credentialId, task.id, now) ?? 0;
+    const wait =
+      (await this.deps.pollBudget?.admit(task.provider, task.credentialId, task.id, now)) ?? 0;
     if (wait > 0) {
       await this.writer.write({ ...task, nextPollAt: now + wait }, task);
       return;
@@ -314,6 +338,35 @@ export class TaskService {
     }
     this.deps.metrics?.pollDone(task.provider, outcome);
     await this.writer.write(next, task);
+  }
+
+  /** Cancels the task's job where its provider can, then ends the task (see `pastDeadline`). */
+  private async endAtDeadline(
+    task: TaskRecord,
+    adapter: ProviderAdapter | undefined,
+    call: PollCall | undefined,
+  ): Promise<void> {
+    let cancel: DeadlineCancel = { kind: 'unsupported' };
+    if (adapter?.cancel && call) {
+      try {
+        cancel = { kind: 'answered', answer: await adapter.cancel(call) };
+        this.deps.pools.get(task.provider)?.reportOutcome(task.credentialId, 'success', 'poll');
+      } catch (err) {
+        cancel = { kind: 'failed' };
+        const log = { taskId: task.id, provider: task.provider, code: toTaskError(err).code };
+        this.deps.logger.warn(log, 'cancel at the task deadline failed; the task is given up');
+      }
+    }
+    await this.writer.write(pastDeadline(task, cancel, this.now()), task);
+  }
+
+  /**
+   * Hands back a claimed task without polling it (the poller is stopping): its poll is due
+   * again now, so another instance takes it at once instead of after the lease.
+   */
+  async releaseClaim(claimed: TaskRecord): Promise<void> {
+    if (isTerminal(claimed.status) || claimed.nextPollAt === null) return;
+    await this.writer.write({ ...claimed, nextPollAt: this.now() }, claimed);
   }
 
   /** The task after an upstream answer received at `now` (the upstream was reached). */

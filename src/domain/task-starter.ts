@@ -3,6 +3,7 @@ import type { Operation } from '../contracts/common.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { checkAccess, modelAllowed, namesOf, type Caller } from './access.js';
 import type { TaskCosts } from './costs.js';
+import { callerUrlsOf, checkCallerUrls } from './caller-urls.js';
 import type { CredentialPool } from './credential-pool.js';
 import {
   IdempotencyKeys,
@@ -15,7 +16,6 @@ import type { Logger } from './logger.js';
 import type { ModelRegistry, ResolvedModel } from './models.js';
 import type {
   CallbackPlan,
-  Credential,
   GenerationInput,
   RecoverCall,
   StartCall,
@@ -25,6 +25,7 @@ import { fallbackModels, StartFailover, type StartTarget } from './start-failove
 import { outcomeUnknownError, startFailureOf } from './start-outcome.js';
 import type { TaskRecord, WebhookEvent, WebhookFormat } from './task-record.js';
 import type { TaskStore } from './task-store.js';
+import { queuedTask } from './queued-task.js';
 import { applySnapshot, callbackStateOf, toTaskError } from './task-transitions.js';
 import type { TaskWriter } from './task-writer.js';
 import { videoRefOf, videoRefUrl } from './video-refs.js';
@@ -33,6 +34,11 @@ export interface CreateTaskInput extends GenerationInput {
   model: string;
   metadata?: Record<string, string>;
   webhook?: { url: string; events: WebhookEvent[]; format?: WebhookFormat };
+  /**
+   * The caller's deadline, in seconds from the create: past it the task is canceled upstream
+   * where the provider can, else given up (`deadline_exceeded`), and never polled again.
+   */
+  timeout_seconds?: number;
 }
 
 export interface CreateOptions {
@@ -69,6 +75,13 @@ export interface TaskStarterDeps {
    * that tenant): throws a GatewayError. Absent: webhooks are refused.
    */
   checkWebhookUrl?: (url: string, tenant: string) => Promise<void>;
+  /**
+   * Refuses a caller URL the upstream would fetch (`image`, `video`, URLs in a raw input) at an
+   * address genway's outbound rules refuse (loopback, private, link-local, metadata; DNS
+   * resolved; OUTBOUND_ALLOWLIST applies): throws a GatewayError naming `field`. Absent: only
+   * the scheme is checked.
+   */
+  checkCallerUrl?: (field: string, url: string) => Promise<void>;
   /** Handed to adapters as `StartCall.publishMedia`; set only when PUBLIC_URL is configured. */
   publishMedia?: StartCall['publishMedia'];
   /**
@@ -146,7 +159,7 @@ export class TaskStarter {
     /** Names the task on its Idempotency-Key before it is stored (so before any upstream call). */
     reserveKey?: (taskId: string) => Promise<void>,
   ): Promise<TaskRecord> {
-    const { model: requested, metadata, webhook, ...given } = request;
+    const { model: requested, metadata, webhook, timeout_seconds: timeout, ...given } = request;
     const resolved = this.deps.models.resolve(requested, operation);
     if (webhook) await this.checkWebhook(webhook.url, tenant);
     const input = await this.resolveVideoRef(tenant, operation, given);
@@ -154,6 +167,8 @@ export class TaskStarter {
       ? []
       : resolved.adapter.validate(operation, resolved.model, input);
     if (ruleErrors.length > 0) throw GatewayError.invalid(ruleErrors);
+    // The caller's own URLs (not task ids resolved to outputs), before anything is stored or sent.
+    await checkCallerUrls(callerUrlsOf(given, options.raw), resolved, this.deps.checkCallerUrl);
     const pool = this.deps.pools.get(resolved.provider);
     if (!pool) {
       throw new GatewayError(
@@ -187,6 +202,7 @@ export class TaskStarter {
       now,
       keyId: options.caller?.keyId ?? null,
       estimated: costs ? estimated : undefined,
+      deadlineAt: timeout === undefined ? null : now + timeout * 1000,
     });
     // Stored before the upstream call, so a crash mid-create still leaves a trace of the job.
     try {
@@ -224,6 +240,7 @@ export class TaskStarter {
         ...(this.deps.publishMedia ? { publishMedia: this.deps.publishMedia } : {}),
         ...(options.raw ? { raw: options.raw } : {}),
         ...(callbackPlan ? { callbackFields: callbackPlan.fields } : {}),
+        ...(queued.deadlineAt != null ? { deadlineAt: queued.deadlineAt } : {}),
       };
       const sentAt = this.deps.now();
       try {
@@ -348,59 +365,4 @@ export class TaskStarter {
     const url = this.deps.callbackUrl(model.provider, taskId);
     return callbacks.prepare({ taskId, operation, url });
   }
-}
-
-interface NewTask {
-  id: string;
-  tenant: string;
-  operation: Operation;
-  model: ResolvedModel;
-  credential: Credential;
-  metadata: Record<string, string> | undefined;
-  webhook: CreateTaskInput['webhook'];
-  callbackPlan: CallbackPlan | undefined;
-  now: number;
-  keyId: string | null;
-  /** The estimate; undefined: the gateway prices nothing (no `cost` kept). */
-  estimated: number | null | undefined;
-}
-
-/** A task as stored before its upstream job is started. */
-function queuedTask(t: NewTask): TaskRecord {
-  return {
-    id: t.id,
-    tenant: t.tenant,
-    type: t.operation,
-    model: t.model.publicId,
-    provider: t.model.provider,
-    status: 'queued',
-    progress: null,
-    outputs: [],
-    error: null,
-    upstreamId: null,
-    upstreamStatus: null,
-    metadata: t.metadata ?? {},
-    createdAt: t.now,
-    updatedAt: t.now,
-    completedAt: null,
-    credentialId: t.credential.id,
-    upstreamState: callbackStateOf(t.callbackPlan),
-    nextPollAt: null,
-    pollAttempts: 0,
-    lastContactAt: t.now,
-    version: 1,
-    changeSeq: 0,
-    changes: [],
-    webhook: t.webhook
-      ? {
-          url: t.webhook.url,
-          events: t.webhook.events,
-          ...(t.webhook.format ? { format: t.webhook.format } : {}),
-          deliveries: [],
-        }
-      : null,
-    nextWebhookAt: null,
-    ...(t.keyId ? { keyId: t.keyId } : {}),
-    ...(t.estimated !== undefined ? { cost: { estimated: t.estimated, charged: null } } : {}),
-  };
 }

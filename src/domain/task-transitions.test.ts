@@ -12,6 +12,7 @@ import {
   isVisibleChange,
   movesForward,
   onlyWebhookStateDiffers,
+  pastDeadline,
   recordChange,
   toTaskError,
   unreachableError,
@@ -280,5 +281,68 @@ describe('onlyWebhookStateDiffers', () => {
     const claimed = { ...prev, version: 5, nextWebhookAt: NOW + 30_000 };
     expect(onlyWebhookStateDiffers(prev, claimed)).toBe(true);
     expect(onlyWebhookStateDiffers(prev, { ...claimed, progress: 0.9 })).toBe(false);
+  });
+});
+
+describe('deadlines', () => {
+  const deadlineAt = T0 + 2000;
+
+  it('never schedules the next poll past the deadline, after an answer or a failed poll', () => {
+    const running = task({ deadlineAt });
+    expect(applySnapshot(running, snap({}), T0 + 500, () => T0 + 5000).nextPollAt).toBe(deadlineAt);
+    expect(applySnapshot(running, snap({}), T0 + 500, () => T0 + 900).nextPollAt).toBe(T0 + 900);
+    const plan = {
+      policy: { intervalMs: 1000, maxIntervalMs: 30_000, unreachableDeadlineMs: 600_000 },
+      adapterIntervalMs: undefined,
+      random: () => 0.5,
+    };
+    const err = new GatewayError('upstream_unavailable', 'down', { retryable: true });
+    const at = { polledAt: T0 + 1500, failedAt: T0 + 1500 };
+    expect(afterFailedPoll(running, err, at, plan).nextPollAt).toBe(deadlineAt);
+  });
+
+  it('a job the upstream canceled at the deadline ends canceled with deadline_exceeded', () => {
+    const ended = pastDeadline(
+      task({ deadlineAt }),
+      { kind: 'answered', answer: snap({ status: 'canceled', upstreamStatus: 'canceled' }) },
+      deadlineAt,
+    );
+    expect(ended).toMatchObject({
+      status: 'canceled',
+      nextPollAt: null,
+      completedAt: deadlineAt,
+      upstreamStatus: 'canceled',
+      error: { code: 'deadline_exceeded' },
+    });
+    expect(ended.error?.message).toContain('(2 s)');
+  });
+
+  it('a job that finished before the cancel keeps its outcome', () => {
+    const outputs = [{ url: 'https://cdn/v.mp4', contentType: 'video/mp4', expiresAt: null }];
+    const answer = snap({ status: 'succeeded', upstreamStatus: 'succeeded', outputs });
+    const ended = pastDeadline(task({ deadlineAt }), { kind: 'answered', answer }, deadlineAt);
+    expect(ended).toMatchObject({ status: 'succeeded', outputs, error: null, nextPollAt: null });
+  });
+
+  it('without a cancel API, or when the cancel fails or does not end it, the task fails', () => {
+    for (const cancel of [
+      { kind: 'unsupported' as const },
+      { kind: 'failed' as const },
+      {
+        kind: 'answered' as const,
+        answer: snap({ status: 'running', upstreamStatus: 'processing' }),
+      },
+    ]) {
+      const ended = pastDeadline(task({ deadlineAt }), cancel, deadlineAt + 5);
+      expect(ended).toMatchObject({
+        status: 'failed',
+        outputs: [],
+        nextPollAt: null,
+        completedAt: deadlineAt + 5,
+        error: { code: 'deadline_exceeded' },
+      });
+    }
+    const unsupported = pastDeadline(task({ deadlineAt }), { kind: 'unsupported' }, deadlineAt);
+    expect(unsupported.error?.message).toMatch(/up has no cancel API/);
   });
 });

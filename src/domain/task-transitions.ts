@@ -3,6 +3,7 @@ import type { TaskStatus } from '../contracts/common.js';
 import { isGatewayError } from '../errors/gateway-error.js';
 import {
   afterTransientFailure,
+  boundedByDeadline,
   type PollingPolicy,
   type PollTiming,
   type RandomSource,
@@ -49,7 +50,7 @@ export function applySnapshot(
     upstreamState: s.state ? keepCallbackState(s.state, task.upstreamState) : task.upstreamState,
     ...(s.usage ? { usage: s.usage } : {}),
     completedAt: terminal ? now : null,
-    nextPollAt: terminal ? null : pollAt(s.pollAfterMs),
+    nextPollAt: terminal ? null : boundedByDeadline(pollAt(s.pollAfterMs), task.deadlineAt),
   };
 }
 
@@ -93,7 +94,10 @@ export function afterFailedPoll(
     retryAfterMs,
     plan.random,
   );
-  if ('retryAt' in verdict) return { ...task, pollAttempts: attempts, nextPollAt: verdict.retryAt };
+  if ('retryAt' in verdict) {
+    const nextPollAt = boundedByDeadline(verdict.retryAt, task.deadlineAt);
+    return { ...task, pollAttempts: attempts, nextPollAt };
+  }
   const gaveUp = unreachableError(
     task.provider,
     verdict.unreachableForMs,
@@ -101,6 +105,47 @@ export function afterFailedPoll(
     error,
   );
   return failTask(task, gaveUp, at.failedAt);
+}
+
+/** What genway's cancel at a task's deadline came to (see `pastDeadline`). */
+export type DeadlineCancel =
+  { kind: 'answered'; answer: UpstreamSnapshot } | { kind: 'unsupported' } | { kind: 'failed' };
+
+/**
+ * The task at its deadline (the poller takes it up then; no poll is scheduled later), given what
+ * the cancel genway sent there came to. A job that finished first keeps its outcome; one the
+ * upstream canceled ends `canceled`; anything else ends `failed`; both carry
+ * `deadline_exceeded`. Either way no further upstream call is made for it.
+ */
+export function pastDeadline(task: TaskRecord, cancel: DeadlineCancel, now: number): TaskRecord {
+  const limit = task.deadlineAt == null ? '' : ` (${duration(task.deadlineAt - task.createdAt)})`;
+  const error = (why: string): TaskError => ({
+    code: 'deadline_exceeded',
+    message: `The task did not finish within its deadline${limit}; ${why}`,
+  });
+  if (cancel.kind === 'answered' && isTerminal(cancel.answer.status)) {
+    const ended = applySnapshot({ ...task, lastContactAt: now }, cancel.answer, now, () => now);
+    if (cancel.answer.status !== 'canceled') return ended;
+    return { ...ended, error: error(`genway canceled it at ${task.provider}`) };
+  }
+  const p = task.provider;
+  switch (cancel.kind) {
+    case 'answered': {
+      const status = cancel.answer.upstreamStatus;
+      const why = `genway asked ${p} to cancel it (it answered ${status}) and stopped following it`;
+      return { ...failTask(task, error(why), now), upstreamStatus: status, lastContactAt: now };
+    }
+    case 'failed':
+      return failTask(task, error(`canceling it at ${p} failed; genway stopped following it`), now);
+    case 'unsupported':
+      return failTask(
+        task,
+        error(
+          `${p} has no cancel API, so genway stopped following it (the job may still run there)`,
+        ),
+        now,
+      );
+  }
 }
 
 /** The error recorded on a task for a failed upstream call (internals are never shown). */

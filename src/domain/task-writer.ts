@@ -104,7 +104,7 @@ export class TaskWriter {
     }
     if (record.nextPollAt !== null) this.deps.due?.polls.raise(record.nextPollAt);
     if (record.nextWebhookAt != null) this.deps.due?.webhooks.raise(record.nextWebhookAt);
-    if (visible) this.deps.events.notify(record.id);
+    if (visible) this.deps.events.publish(record.id);
     return record;
   }
 

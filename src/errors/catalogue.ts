@@ -25,6 +25,7 @@ export const ERROR_CATALOGUE = {
   not_found: { status: 404, title: 'Not found' },
   task_not_found: { status: 404, title: 'Task not found' },
   output_not_found: { status: 404, title: 'Output not found' },
+  thumbnail_not_available: { status: 404, title: 'No poster image exists for this video' },
   cancel_not_supported: { status: 409, title: 'The provider cannot cancel tasks' },
   tenant_exists: { status: 409, title: 'A tenant with this id exists' },
   task_already_finished: { status: 409, title: 'The task has already finished' },
@@ -55,6 +56,8 @@ export const ERROR_CATALOGUE = {
   no_credential_available: { status: 503, title: 'No usable credential for this provider' },
   store_unavailable: { status: 503, title: 'The task store is unreachable; retry shortly' },
   upstream_timeout: { status: 504, title: 'The provider did not answer in time' },
+  /** A task error only: the task passed its `timeout_seconds` / `Cancel-After` deadline. */
+  deadline_exceeded: { status: 504, title: 'The task did not finish before its deadline' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

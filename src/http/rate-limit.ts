@@ -1,5 +1,6 @@
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Config, RateLimit } from '../config/config.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { GatewayApp } from './route-deps.js';
@@ -14,8 +15,16 @@ const describeWindow = (ms: number) =>
         ? `${ms / 1000} s`
         : `${ms} ms`;
 
+/** Cluster mode: the Redis the window is counted in, shared by every instance. */
+export interface SharedLimitStore {
+  client: Redis;
+  /** Prefix of the counter keys. */
+  keyPrefix: string;
+}
+
 /**
- * Requests per window per tenant (@fastify/rate-limit, in-memory store of this process), on
+ * Requests per window per tenant (@fastify/rate-limit: in-memory store of this process, or
+ * in cluster mode its Redis store, so the window is one over all instances), on
  * every route whose scope authenticated a gateway key: the routes of every API surface.
  * The key is the tenant, so all keys of a tenant and all surfaces share one budget.
  *
@@ -32,6 +41,7 @@ export async function registerTenantRateLimit(
   app: GatewayApp,
   config: Config,
   surfaces: readonly Surface[],
+  shared?: SharedLimitStore,
 ): Promise<void> {
   documentRateLimit(app, surfaces);
   const fallback: RateLimit = config.rateLimit;
@@ -47,6 +57,9 @@ export async function registerTenantRateLimit(
   await app.register(fastifyRateLimit, {
     // No route hooks of the plugin's own: the preParsing hook below applies it.
     global: false,
+    // A Redis that does not answer lets requests through: what needs the store answers 503
+    // on its own, and /readyz reports the outage.
+    ...(shared ? { redis: shared.client, nameSpace: shared.keyPrefix, skipOnError: true } : {}),
     keyGenerator: (request) => request.tenant,
     max: (request, tenant) => limitOf(tenant, request).max,
     timeWindow: (request, tenant) => limitOf(tenant, request).windowMs,

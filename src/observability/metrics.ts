@@ -143,6 +143,11 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+  private readonly storeResets = new Counter({
+    name: 'genway_store_resets_total',
+    help: 'Times this instance found the Redis store had lost its data (epoch key gone)',
+    registers: [this.registry],
+  });
 
   private readonly mediaCopies = new Counter({
     name: 'genway_media_copies_total',
@@ -255,6 +260,11 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
 
   taskChanged(provider: string, _from: TaskStatus | null, to: TaskStatus): void {
     this.transitions.labels(provider, to).inc();
+  }
+
+  /** Redis lost its data (cluster mode): see store/redis/server-checks.ts. */
+  storeReset(): void {
+    this.storeResets.inc();
   }
 
   pollDone(provider: string, outcome: PollOutcome): void {

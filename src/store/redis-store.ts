@@ -12,7 +12,9 @@ import type {
   TaskStore,
 } from '../domain/task-store.js';
 import { RedisAdminStore } from './admin/redis-admin.js';
+import type { StoreCoordination } from './coordination.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis/connection.js';
+import { redisCoordination, type RedisCoordinationOptions } from './redis/coordination.js';
 import { RedisFiles } from './redis/files.js';
 import { RedisKeys, idempotencyMember } from './redis/keys.js';
 import { TASK_FIELDS, withStoreScripts, type StoreScripts } from './redis/scripts.js';
@@ -93,7 +95,10 @@ export class RedisTaskStore implements TaskStore {
   private readonly keys: RedisKeys;
   private readonly files: RedisFiles;
 
-  constructor(url: string, options: RedisStoreOptions = {}) {
+  constructor(
+    private readonly url: string,
+    options: RedisStoreOptions = {},
+  ) {
     this.keys = new RedisKeys(options.keyPrefix ?? 'genway:');
     this.connection = new RedisConnection(url, options);
     this.redis = withStoreScripts(this.connection.client);
@@ -358,6 +363,11 @@ export class RedisTaskStore implements TaskStore {
 
   async purgeIdempotencyKeys(now: number): Promise<number> {
     return this.purgeExpired(this.keys.idempotencyExpiry, 'idem:', now);
+  }
+
+  /** Cluster mode: what the instances on this Redis share besides the data. */
+  coordination(options: RedisCoordinationOptions = {}): StoreCoordination {
+    return redisCoordination(this.url, this.connection, this.keys, options);
   }
 
   async ping(): Promise<void> {

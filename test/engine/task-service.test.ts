@@ -8,6 +8,7 @@ import type {
   UpstreamCallbacks,
   UpstreamSnapshot,
 } from '../../src/domain/ports.js';
+import type { ChangeFeed, ChangeListener } from '../../src/domain/change-feed.js';
 import { TaskEvents } from '../../src/domain/task-events.js';
 import { TaskService, type TaskServiceDeps } from '../../src/domain/task-service.js';
 import { GatewayError } from '../../src/errors/gateway-error.js';
@@ -204,5 +205,67 @@ describe('TaskService without HTTP', () => {
     await s.tasks.create('me', 'text-to-image', { model: 'fake', prompt: 'x' });
     expect(asked).toBe(false);
     expect(s.adapter.starts[0]?.callbackFields).toBeUndefined();
+  });
+});
+
+describe('TaskService in a cluster: waits and claims', () => {
+  it('a change written between the read and the wait still wakes the waiter', async () => {
+    const s = setup({ onStart: () => running() });
+    const created = await s.tasks.create('me', 'text-to-image', { model: 'fake', prompt: 'x' });
+    s.adapter.next = { ...running(), status: 'succeeded', upstreamStatus: 'done', outputs: [] };
+    const get = s.store.get.bind(s.store);
+    let armed = true;
+    // The waiter's read returns the running task; the poll's write lands right after it.
+    s.store.get = async (id) => {
+      const record = await get(id);
+      if (armed) {
+        armed = false;
+        await s.tasks.poll(created);
+      }
+      return record;
+    };
+    const began = Date.now();
+    const done = await s.tasks.waitUntilFinished('me', created.id, 3000);
+    expect(done.status).toBe('succeeded');
+    expect(Date.now() - began).toBeLessThan(1000);
+  });
+
+  it('waits on a lossy feed re-read at its interval, and all wake when messages were missed', async () => {
+    const listeners: ChangeListener[] = [];
+    const lossy: ChangeFeed = {
+      rereadMs: 50,
+      publish: () => {}, // every message lost
+      subscribe: (l) => void listeners.push(l),
+      close: async () => {},
+    };
+    const s = setup({ onStart: () => running() }, { events: new TaskEvents(lossy) });
+    const created = await s.tasks.create('me', 'text-to-image', { model: 'fake', prompt: 'x' });
+    s.adapter.next = { ...running(), status: 'succeeded', upstreamStatus: 'done', outputs: [] };
+    const began = Date.now();
+    const waiting = s.tasks.waitUntilFinished('me', created.id, 3000);
+    await s.tasks.poll(created);
+    expect((await waiting).status).toBe('succeeded');
+    expect(Date.now() - began).toBeLessThan(1000);
+
+    const events = new TaskEvents(lossy);
+    const woken = events.next('t1', 60_000);
+    expect(events.waiting('t1')).toBe(1);
+    for (const l of listeners) l.missed();
+    await woken;
+    expect(events.waiting('t1')).toBe(0);
+  });
+
+  it('a claim handed back on shutdown is due again at once', async () => {
+    const s = setup({ onStart: () => running() });
+    const created = await s.tasks.create('me', 'text-to-image', { model: 'fake', prompt: 'x' });
+    s.clock.now = NOW + 2000;
+    const [claimed] = await s.store.claimDue(s.clock.now, 10, 60_000);
+    expect(claimed?.nextPollAt).toBe(NOW + 62_000);
+    s.clock.now = NOW + 2100;
+    await s.tasks.releaseClaim(claimed!);
+    const after = await s.store.get(created.id);
+    expect(after?.nextPollAt).toBe(NOW + 2100);
+    expect(s.adapter.polls).toEqual([]);
+    expect(await s.store.claimDue(NOW + 2100, 10, 60_000)).toHaveLength(1);
   });
 });

@@ -14,6 +14,7 @@ import type {
 import type { TaskOutput, TaskRecord } from '../../src/domain/task-record.js';
 import type { TaskStore } from '../../src/domain/task-store.js';
 import { KEY_A, KEY_B } from './test-app.js';
+import { testOutbound } from './test-dns.js';
 
 export const TENANT_A = tenantIdForKey(KEY_A);
 export const TENANT_B = tenantIdForKey(KEY_B);
@@ -102,12 +103,15 @@ export async function buildFakeApp(
       },
     ],
   ]);
+  const outbound = testOutbound(config.outboundAllowlist);
   const app = await buildApp(config, {
     providers,
+    outbound,
     logStream,
     store: options.store,
     poller: options.poller ?? false,
   });
+  app.addHook('onClose', () => outbound.close());
   await app.ready();
   return { app, config, logs, close: () => app.close() };
 }

@@ -5,6 +5,7 @@ import type { Config, ProvidersConfig } from '../../src/config/config.js';
 import { loadConfig, secretsOf } from '../../src/config/load.js';
 import type { ProviderModule } from '../../src/providers/provider-module.js';
 import { SecretScan, onFlush, type LabelledSecret } from './secret-scan.js';
+import { testOutbound } from './test-dns.js';
 
 /** Gateway keys of two tenants (long enough for the config's 16-character rule). */
 export const KEY_A = 'gw_test_tenant_a_0123456789abcdef';
@@ -67,7 +68,10 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       done();
     },
   });
-  const app = await buildApp(config, { ...deps, logStream });
+  // Hostnames resolve through the test resolver: the suite never asks real DNS.
+  const outbound = deps.outbound ?? testOutbound(config.outboundAllowlist);
+  const app = await buildApp(config, { ...deps, outbound, logStream });
+  if (!deps.outbound) app.addHook('onClose', () => outbound.close());
   const scan = watchSecrets(app, config, logs, deps.registry);
   await app.ready();
   return {

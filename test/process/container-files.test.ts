@@ -98,3 +98,42 @@ describe('docker-compose.yml', () => {
     }
   });
 });
+
+describe('docker-compose.yml profile cluster', () => {
+  // Compose resolves YAML merge keys (`<<: *cluster-instance`).
+  const services = parseYaml(read('docker-compose.yml'), { merge: true }).services as Record<
+    string,
+    Record<string, unknown> & { profiles?: string[]; environment?: Record<string, string> }
+  >;
+  const inProfile = Object.entries(services).filter(([, s]) => s.profiles?.includes('cluster'));
+  const instances = inProfile.filter(([, s]) => s.build === '.');
+
+  it('runs Redis with AOF and noeviction, several genway instances and a load balancer', () => {
+    const redis = services.redis!;
+    expect(redis.profiles).toEqual(['cluster']);
+    const command = (redis.command as string[]).join(' ');
+    expect(command).toMatch(/--appendonly yes\b/);
+    expect(command).toMatch(/--maxmemory-policy noeviction\b/);
+    expect(instances.length).toBeGreaterThanOrEqual(3);
+    expect(services.lb?.profiles).toEqual(['cluster']);
+    // The default service stays the single-instance one.
+    expect(services.genway?.profiles).toBeUndefined();
+  });
+
+  it('every instance shares one STORE_URL on that Redis and one key prefix', () => {
+    const urls = new Set(instances.map(([, s]) => s.environment?.STORE_URL));
+    expect([...urls]).toEqual(['redis://redis:6379']);
+    expect(new Set(instances.map(([, s]) => s.environment?.REDIS_KEY_PREFIX)).size).toBe(1);
+    for (const [, s] of instances) expect(s.depends_on).toHaveProperty('redis');
+    expect(loadConfig({ STORE_URL: 'redis://redis:6379' }).storeUrl).toBe('redis://redis:6379');
+  });
+
+  it('the load balancer config it mounts exists and names every instance', () => {
+    const mount = (services.lb!.volumes as string[])[0]!;
+    const file = mount.split(':')[0]!.replace(/^\.\//, '');
+    const conf = read(file);
+    for (const [name] of instances) expect(conf).toContain(`server ${name}:8080`);
+    expect(conf).toMatch(/listen 8090;/);
+    expect(services.lb!.ports).toContain('8090:8090');
+  });
+});

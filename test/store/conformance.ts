@@ -129,6 +129,15 @@ export function describeTaskStoreConformance(kind: string, open: OpenStore): voi
         expect(await store.get(idOf(999))).toBeUndefined();
       });
 
+      it("keeps a task's deadline through inserts and updates", async () => {
+        const { store, again } = await fresh();
+        const task = taskRecord(1, { deadlineAt: 123_456, nextPollAt: 100 });
+        await store.insert(task);
+        expect((await (await again()).get(task.id))?.deadlineAt).toBe(123_456);
+        await store.update({ ...task, deadlineAt: null, version: task.version + 1 });
+        expect((await store.get(task.id))?.deadlineAt).toBeNull();
+      });
+
       it('refuses a second insert of the same id', async () => {
         const { store } = await fresh();
         await store.insert(taskRecord(1));

@@ -6,16 +6,16 @@ import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { IdempotencyHeaders } from './create-image.js';
 import { openaiErrorResponses } from './errors.js';
 import {
+  META_PROMPT,
   META_SECONDS,
   META_SIZE,
   coerceNumbers,
   createOptionsOf,
   defaultModel,
   imageOf,
-  secondsOf,
   toVideo,
   unbracket,
-  videoFormatOf,
+  videoFormatFor,
 } from './mapping.js';
 
 /** JSON bodies may carry the reference image as a data: URL (base64 of up to ~20 MB). */
@@ -46,7 +46,7 @@ export function createVideoRoute(app: GatewayApp, deps: RouteDeps): void {
         tags: ['openai-compatible'],
         summary: 'Start a video job (OpenAI videos.create)',
         description:
-          "OpenAI's `POST /v1/videos`, as JSON (openai 6.2-6.27) or multipart/form-data (later clients). Starts a genway task and answers with it at once as a video object; its `id` is the task id. Without `input_reference` it is a text-to-video task; with one (an image file part, `input_reference[image_url]`, or an https/data: image URL) an image-to-video task. `seconds` becomes the duration and `size` (`1280x720`) the aspect ratio and resolution (image-to-video: the resolution only, the image sets the ratio), checked against the model's limits (GET /v1/models). Failures that may have started a paid job carry `x-should-retry: false`.",
+          "OpenAI's `POST /v1/videos`, as JSON (openai 6.2-6.27) or multipart/form-data (later clients). Starts a genway task and answers with it at once as a video object; its `id` is the task id. Without `input_reference` it is a text-to-video task; with one (an image file part, `input_reference[image_url]`, or an https/data: image URL) an image-to-video task. Every `size` and `seconds` the official SDK offers works on every video model: genway maps them to the closest the model supports (aspect ratio, resolution, duration, or width/height within its limits; image-to-video keeps the image's own ratio where the provider does), and the video object reports what was actually asked of the provider (`size`, `seconds`) and the `prompt`. OpenAI's API has no deadline field: use `/v1` `timeout_seconds` for one. Failures that may have started a paid job carry `x-should-retry: false`.",
         security: [{ gatewayKey: [] }],
         consumes: ['application/json', 'multipart/form-data'],
         headers: IdempotencyHeaders,
@@ -60,26 +60,26 @@ export function createVideoRoute(app: GatewayApp, deps: RouteDeps): void {
     async (request, reply): Promise<Video> => {
       const body = request.body;
       const operation = body.input_reference === undefined ? 'text-to-video' : 'image-to-video';
-      const duration = secondsOf(body.seconds);
-      const format = videoFormatOf(body.size);
+      const model = body.model ?? defaultModel(deps.models, operation);
+      // The closest the model comes to `size` and `seconds`: never a 400 for a size it lacks.
+      const format = videoFormatFor(deps.models, model, operation, body);
       const input: GenerationInput = {
         prompt: body.prompt,
         negative_prompt: body.negative_prompt,
-        duration,
-        // The first frame fixes the aspect ratio of an image-to-video job: only its resolution.
-        ...(operation === 'image-to-video' ? { resolution: format?.resolution } : format),
+        ...format.input,
         seed: body.seed,
         provider_options: body.provider_options,
       };
       if (body.input_reference !== undefined) input.image = imageOf(body.input_reference);
-      const metadata: Record<string, string> = {};
-      if (duration !== undefined) metadata[META_SECONDS] = String(duration);
-      if (body.size !== undefined && body.size !== 'auto') metadata[META_SIZE] = body.size;
+      // What the video object reports on every read: what was asked of the upstream.
+      const metadata: Record<string, string> = { [META_PROMPT]: body.prompt };
+      if (format.seconds !== null) metadata[META_SECONDS] = String(format.seconds);
+      if (format.size !== null) metadata[META_SIZE] = format.size;
       const { task } = await keyedCreate(reply, () =>
         deps.tasks.createOrReplay(
           request.tenant,
           operation,
-          { model: body.model ?? defaultModel(deps.models, operation), metadata, ...input },
+          { model, metadata, ...input },
           createOptionsOf(request),
         ),
       );

@@ -120,7 +120,7 @@ const DESCRIPTIONS: Record<number, string> = {
   401: 'Missing or invalid gateway key (`Authorization: Bearer <gateway key>`)',
   402: "The tenant's budget does not cover the task's estimate (`budget_exceeded`)",
   403: 'The gateway key may not use this model or operation',
-  404: 'No such video for this key',
+  404: 'No such video for this key; for `variant=thumbnail`, no poster image (`thumbnail_not_available`)',
   409: 'A request with the same Idempotency-Key is still in progress; see Retry-After',
   413: 'Body or file too large',
   415: 'Unsupported content type (JSON or multipart/form-data)',

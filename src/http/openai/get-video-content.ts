@@ -4,6 +4,7 @@ import { GatewayError } from '../../errors/gateway-error.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { openaiErrorResponses } from './errors.js';
 import { findVideo } from './get-video.js';
+import { posterUrlOf } from './mapping.js';
 
 /** A documented response header (@fastify/swagger moves `type` under `schema` itself). */
 const header = (description: string) => ({ description, type: 'string' });
@@ -23,7 +24,7 @@ export function getVideoContentRoute(app: GatewayApp, deps: RouteDeps): void {
         tags: ['openai-compatible'],
         summary: 'Download a video (OpenAI videos.downloadContent)',
         description:
-          'Streams the MP4 of a completed video job from the provider through genway, whatever the `Accept` header (the official client asks for `application/binary`). `Range` is passed on. A job not completed yet answers 400 (never 409, which the client would re-send); an expired file 410. Only the `video` variant exists.',
+          'Streams the MP4 of a completed video job from the provider through genway, whatever the `Accept` header (the official client asks for `application/binary`). `Range` is passed on. A job not completed yet answers 400 (never 409, which the client would re-send); an expired file 410. `variant=thumbnail` redirects to the poster image where genway has one, else answers 404 `thumbnail_not_available`; `spritesheet` does not exist (400).',
         security: [{ gatewayKey: [] }],
         params: VideoIdParamsSchema,
         querystring: VideoContentQuerySchema,
@@ -32,12 +33,27 @@ export function getVideoContentRoute(app: GatewayApp, deps: RouteDeps): void {
           206: mp4Response('The requested range', {
             'content-range': header('The range sent, e.g. `bytes 0-1023/48213`'),
           }),
+          302: z.unknown().meta({
+            description: '`variant=thumbnail`: the poster image is at `location`',
+            headers: { location: header('Where the poster image is') },
+          }),
           ...openaiErrorResponses(400, 401, 404, 416, 502, 504),
         },
       },
     },
     async (request, reply) => {
       const { video_id: id } = request.params;
+      if (request.query.variant === 'thumbnail') {
+        const task = await findVideo(deps.tasks, request.tenant, id);
+        const poster = task.status === 'succeeded' ? posterUrlOf(task) : undefined;
+        if (poster) return reply.redirect(poster, 302);
+        throw new GatewayError(
+          'thumbnail_not_available',
+          task.status === 'succeeded'
+            ? `Video ${id} has no thumbnail: genway keeps no poster image for it; download the video (variant=video)`
+            : `Video ${id} has no thumbnail (it is not completed); download the video once it is`,
+        );
+      }
       if (request.query.variant !== 'video') {
         throw GatewayError.invalid(
           [{ path: 'variant', message: 'only the video variant is available' }],

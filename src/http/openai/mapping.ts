@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Operation } from '../../contracts/common.js';
 import type { Video } from '../../contracts/openai.js';
 import type { ModelRegistry } from '../../domain/models.js';
+import type { VideoFormat } from '../../domain/ports.js';
 import type { TaskRecord } from '../../domain/task-record.js';
 import type { CreateOptions } from '../../domain/task-service.js';
 import { GatewayError } from '../../errors/gateway-error.js';
@@ -28,6 +29,7 @@ export const VIDEO_OPERATIONS: readonly Operation[] = [
  */
 export const META_SIZE = 'openai.size';
 export const META_SECONDS = 'openai.seconds';
+export const META_PROMPT = 'openai.prompt';
 
 /** genway field paths (adapter and contract errors) back to the OpenAI field they came from. */
 const PARAM_NAMES: Record<string, string> = {
@@ -107,6 +109,32 @@ export function videoFormatOf(
   return { aspect_ratio: `${w}:${h}`, resolution: `${resolution}p` };
 }
 
+/**
+ * The closest `model` comes to the request's `size` and `seconds` (its adapter knows its limits),
+ * as the fields to send and the `size`/`seconds` that amounts to. An adapter that does not say
+ * gets the size as aspect ratio and resolution and the seconds as they are. Image-to-video never
+ * sends a ratio of its own there: the first frame has one.
+ */
+export function videoFormatFor(
+  models: ModelRegistry,
+  model: string,
+  operation: Operation,
+  request: { size?: string; seconds?: string | number },
+): VideoFormat {
+  const wish = { ...parseSize(request.size), seconds: secondsOf(request.seconds) };
+  const resolved = models.resolve(model, operation);
+  const closest = resolved.adapter.closestVideoFormat?.(operation, resolved.model, wish);
+  if (closest) return closest;
+  const format = videoFormatOf(request.size);
+  const frame =
+    operation === 'image-to-video' && format ? { resolution: format.resolution } : format;
+  return {
+    input: { ...frame, ...(wish.seconds !== undefined ? { duration: wish.seconds } : {}) },
+    size: format && request.size !== undefined ? request.size : null,
+    seconds: wish.seconds ?? null,
+  };
+}
+
 /** `"4"` / 4 → 4; absent → undefined (the model's default). */
 export function secondsOf(seconds: string | number | undefined): number | undefined {
   if (seconds === undefined) return undefined;
@@ -160,8 +188,9 @@ export function imageOf(ref: Buffer | string | { image_url?: string; file_id?: s
         : 'expected an image file, an image URL or {image_url}',
     );
   }
-  if (!/^https:\/\//i.test(url) && !/^data:image\/[a-z0-9.+-]+;base64,/i.test(url)) {
-    throw bad('expected an https:// URL or a data:image/...;base64, URL');
+  // http:// passes here: the provider's own rules decide (genway's create checks every URL).
+  if (!/^https?:\/\//i.test(url) && !/^data:image\/[a-z0-9.+-]+;base64,/i.test(url)) {
+    throw bad('expected an http(s) URL or a data:image/...;base64, URL');
   }
   return url;
 }
@@ -209,6 +238,16 @@ export function coerceNumbers(body: Record<string, unknown>, fields: readonly st
   }
 }
 
+/**
+ * The poster image of a finished video, where genway keeps one: `posterUrl` on its first
+ * output (architecture section 9 adds it). None yet: every thumbnail request is a 404.
+ */
+export function posterUrlOf(task: TaskRecord): string | undefined {
+  const output = task.outputs[0] as
+    (TaskRecord['outputs'][number] & { posterUrl?: unknown }) | undefined;
+  return typeof output?.posterUrl === 'string' ? output.posterUrl : undefined;
+}
+
 const VIDEO_STATUS: Record<TaskRecord['status'], Video['status']> = {
   queued: 'queued',
   running: 'in_progress',
@@ -240,7 +279,7 @@ export function toVideo(task: TaskRecord): Video {
     progress,
     seconds: task.metadata[META_SECONDS] ?? null,
     size: task.metadata[META_SIZE] ?? null,
-    prompt: null,
+    prompt: task.metadata[META_PROMPT] ?? null,
     remixed_from_video_id: null,
     created_at: Math.floor(task.createdAt / 1000),
     completed_at: seconds(task.completedAt),

@@ -15,6 +15,11 @@ export const PreferHeaders = z.looseObject({
     example: 'wait=10',
   }),
   'idempotency-key': IdempotencyKeyHeaderSchema,
+  'cancel-after': z.string().optional().meta({
+    description:
+      "A deadline in Replicate's syntax (`30s`, `5m`, `1h30m`; 5 s to 24 h). Past it the prediction is canceled (at Replicate too, which is told the same deadline) and ends `canceled`; a malformed value is a 400.",
+    example: '5m',
+  }),
 });
 
 export function createPredictionRoute(app: GatewayApp, deps: RouteDeps): void {

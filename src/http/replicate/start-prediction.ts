@@ -8,6 +8,7 @@ import type { RouteDeps } from '../route-deps.js';
 import { clientGone } from '../wait.js';
 import { resolveFileInputs } from './file-inputs.js';
 import { predictionWebhook, type PredictionWebhookEvent } from './prediction-webhook.js';
+import { cancelAfterSeconds } from './cancel-after.js';
 import { REPLICATE_PROVIDER, preferWait, surfaceBase, renderPrediction } from './prediction.js';
 
 /** Bodies with `data:` URI inputs reach 10 MB (the official client's inline limit). */
@@ -53,6 +54,7 @@ export async function startPrediction(
       `"${body.ref.slice(0, 300)}" is not a 64-hex version id, owner/name:<version id>, or owner/name`,
     );
   }
+  const timeout = cancelAfterSeconds(request.headers['cancel-after']);
   const startedAt = Date.now();
   const wait = preferWait(request.headers.prefer, deps.config.limits.maxWaitSeconds);
   const idempotency = idempotencyOf(request, 'replicate');
@@ -68,7 +70,11 @@ export async function startPrediction(
     deps.tasks.createOrReplay(
       request.tenant,
       operationFor(operations, body.input),
-      { model: `${REPLICATE_PROVIDER}/${body.ref}`, ...(webhook ? { webhook } : {}) },
+      {
+        model: `${REPLICATE_PROVIDER}/${body.ref}`,
+        ...(webhook ? { webhook } : {}),
+        ...(timeout !== undefined ? { timeout_seconds: timeout } : {}),
+      },
       { raw: input, fingerprintRaw: body.input, idempotency, caller: request.caller },
     ),
   );

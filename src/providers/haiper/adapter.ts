@@ -1,6 +1,12 @@
 import type { Operation } from '../../contracts/common.js';
 import type { HaiperSettings } from './index.js';
-import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
+import type {
+  PollCall,
+  ProviderAdapter,
+  StartCall,
+  UpstreamSnapshot,
+  VideoWish,
+} from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { decodeDataUrl } from '../data-url.js';
 import type { UpstreamClient, UpstreamResponse } from '../http-client.js';
@@ -12,7 +18,13 @@ import {
   toStartSnapshot,
   validateInput,
 } from './mapping.js';
-import { HAIPER_IMAGE_TYPES, HAIPER_MAX_IMAGE_BYTES, HAIPER_MODELS } from './models.js';
+import {
+  HAIPER_IMAGE_TYPES,
+  HAIPER_MAX_IMAGE_BYTES,
+  HAIPER_MODELS,
+  HAIPER_VIDEO_CAPS,
+} from './models.js';
+import { closestVideoFormat } from '../video-format.js';
 import { HaiperCreateAnswerSchema, HaiperTaskAnswerSchema } from './wire.js';
 
 const isHttpUrl = (value: string, protocols: readonly string[]) => {
@@ -30,6 +42,8 @@ const isHttpUrl = (value: string, protocols: readonly string[]) => {
  */
 export class HaiperAdapter implements ProviderAdapter {
   readonly id = 'haiper';
+  /** Cloudsway documents `sourceImage` (and Haiper fetches `sourceVideo` the same way) as http or https. */
+  readonly plainHttpInputs = ['image', 'video'] as const;
   /** `{basePath}/{endpointPath}/video` */
   private readonly root: string;
   private readonly secrets: string[];
@@ -52,6 +66,10 @@ export class HaiperAdapter implements ProviderAdapter {
 
   validate(operation: Operation, _model: string, input: StartCall['input']) {
     return validateInput(operation, input);
+  }
+
+  closestVideoFormat(operation: Operation, _model: string, wish: VideoWish) {
+    return closestVideoFormat(HAIPER_VIDEO_CAPS[operation] ?? {}, wish);
   }
 
   /** Output links: the configured Cloudsway origin, or https on Cloudsway's / Haiper's domains. */
@@ -95,7 +113,7 @@ export class HaiperAdapter implements ProviderAdapter {
     return toSnapshot(answer.data, call.upstreamId, this.secrets);
   }
 
-  /** An https URL passes through; a data: URL is decoded and published under PUBLIC_URL. */
+  /** An http(s) URL passes through; a data: URL is decoded and published under PUBLIC_URL. */
   private async sourceImageOf(call: StartCall): Promise<string> {
     const image = call.input.image;
     if (image === undefined) {
@@ -118,9 +136,9 @@ export class HaiperAdapter implements ProviderAdapter {
       const contentType = decoded.contentType === 'image/jpg' ? 'image/jpeg' : decoded.contentType;
       return call.publishMedia(decoded.bytes, contentType);
     }
-    if (!isHttpUrl(image, ['https:'])) {
+    if (!isHttpUrl(image, ['https:', 'http:'])) {
       throw GatewayError.invalid([
-        { path: 'image', message: 'expected an https URL or a data:image/...;base64 URL' },
+        { path: 'image', message: 'expected an http(s) URL or a data:image/...;base64 URL' },
       ]);
     }
     return image;

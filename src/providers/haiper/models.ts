@@ -1,6 +1,7 @@
 import type { Operation } from '../../contracts/common.js';
 import type { ModelDescriptor } from '../../domain/ports.js';
 import type { OptionKind } from '../provider-options.js';
+import type { VideoCaps } from '../video-format.js';
 
 /** `settings.duration` of `/video/generate` (seconds; upstream default 2). */
 export const GENERATE_DURATIONS = [2, 4, 8] as const;
@@ -35,7 +36,7 @@ export const HAIPER_LIMITS: Record<string, unknown> = {
   'text-to-video': generateLimits,
   'image-to-video': {
     ...generateLimits,
-    image: { formats: ['https URL', 'data: URL (png, jpeg, webp; needs PUBLIC_URL)'] },
+    image: { formats: ['http(s) URL', 'data: URL (png, jpeg, webp; needs PUBLIC_URL)'] },
   },
   'video-upscale': { video: { formats: ['http(s) URL', 'task id'] } },
   'video-extend': {
@@ -53,3 +54,9 @@ export const HAIPER_MODELS: ModelDescriptor[] = [
     isDefault: true,
   },
 ];
+
+/** How a wished frame and length map onto `/video/generate` (aspect ratio and duration only). */
+export const HAIPER_VIDEO_CAPS: Partial<Record<Operation, VideoCaps>> = {
+  'text-to-video': { aspectRatios: ASPECT_RATIOS, durations: GENERATE_DURATIONS },
+  'image-to-video': { aspectRatios: ASPECT_RATIOS, durations: GENERATE_DURATIONS },
+};

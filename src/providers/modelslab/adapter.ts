@@ -1,7 +1,14 @@
 import type { Operation } from '../../contracts/common.js';
 import type { ModelslabSettings } from './index.js';
 import { GatewayError } from '../../errors/gateway-error.js';
-import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
+import type {
+  PollCall,
+  ProviderAdapter,
+  StartCall,
+  UpstreamSnapshot,
+  VideoWish,
+} from '../../domain/ports.js';
+import { closestVideoFormat } from '../video-format.js';
 import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http-client.js';
 import { ModelslabCallbacks } from './callbacks.js';
 import { modelslabError } from './errors.js';
@@ -12,7 +19,7 @@ import {
   validateInput,
   type PollState,
 } from './mapping.js';
-import { MODELSLAB_MODELS } from './models.js';
+import { MODELSLAB_MODELS, VIDEO_CAPS } from './models.js';
 import { ModelslabAnswerSchema, type ModelslabAnswer } from './wire.js';
 
 const TEXT_TO_IMAGE_PATH = '/api/v1/enterprise/text2img';
@@ -39,6 +46,10 @@ export class ModelslabAdapter implements ProviderAdapter {
 
   models() {
     return MODELSLAB_MODELS;
+  }
+
+  closestVideoFormat(operation: Operation, _model: string, wish: VideoWish) {
+    return closestVideoFormat(operation === 'text-to-video' ? VIDEO_CAPS : {}, wish);
   }
 
   validate(operation: Operation, _model: string, input: StartCall['input']) {

@@ -1,4 +1,5 @@
 import type { ModelDescriptor } from '../../domain/ports.js';
+import type { VideoCaps } from '../video-format.js';
 
 /** Schedulers the enterprise API lists (seeds 000/001) plus LCMScheduler from the newer docs. */
 export const MODELSLAB_SCHEDULERS = [
@@ -43,6 +44,14 @@ export const VIDEO_LIMITS: ModelslabLimits = {
   maxWidth: 512,
   maxHeight: 512,
   maxOutputs: 1,
+};
+
+/**
+ * Enterprise video takes a frame as width/height (at most 512x512; multiples of 8, as diffusion
+ * models want) and no length: the model decides it.
+ */
+export const VIDEO_CAPS: VideoCaps = {
+  frame: { maxWidth: VIDEO_LIMITS.maxWidth, maxHeight: VIDEO_LIMITS.maxHeight, multipleOf: 8 },
 };
 
 const published = (l: ModelslabLimits) => ({

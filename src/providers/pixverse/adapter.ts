@@ -3,7 +3,14 @@ import { randomUUID } from 'node:crypto';
 import { FormData } from 'undici';
 import type { Operation } from '../../contracts/common.js';
 import type { PixverseSettings } from './index.js';
-import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
+import type {
+  PollCall,
+  ProviderAdapter,
+  StartCall,
+  UpstreamSnapshot,
+  VideoWish,
+} from '../../domain/ports.js';
+import { closestVideoFormat } from '../video-format.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest } from '../http-client.js';
 import { PixverseCallbacks } from './callbacks.js';
@@ -16,7 +23,7 @@ import {
   validateInput,
   type PixverseState,
 } from './mapping.js';
-import { PIXVERSE_MODELS } from './models.js';
+import { PIXVERSE_MODELS, pixverseVideoCaps } from './models.js';
 import {
   GenerateRespSchema,
   PixverseEnvelopeSchema,
@@ -55,6 +62,10 @@ export class PixverseAdapter implements ProviderAdapter {
 
   models() {
     return PIXVERSE_MODELS;
+  }
+
+  closestVideoFormat(operation: Operation, model: string, wish: VideoWish) {
+    return closestVideoFormat(pixverseVideoCaps(operation, model), wish);
   }
 
   validate(operation: Operation, model: string, input: StartCall['input']) {

@@ -1,5 +1,7 @@
 import type { ModelDescriptor } from '../../domain/ports.js';
+import type { Operation } from '../../contracts/common.js';
 import type { OptionKind } from '../provider-options.js';
+import type { VideoCaps } from '../video-format.js';
 
 /**
  * PixVerse model catalogue and the parameter rules genway enforces before spending anything.
@@ -177,3 +179,17 @@ export const PIXVERSE_MODELS: ModelDescriptor[] = PIXVERSE_MODEL_NAMES.map((name
   limits: published(name),
   ...(name === 'v5' ? { isDefault: true } : {}),
 }));
+
+/**
+ * How a wished frame and length map onto a generate call: quality and duration (as the model
+ * allows at that quality), and the aspect ratio for text-to-video (an image sets its own).
+ */
+export function pixverseVideoCaps(operation: Operation, model: string): VideoCaps {
+  if (!isPixverseModel(model)) return {};
+  return {
+    ...(operation === 'text-to-video' ? { aspectRatios: ASPECT_RATIOS } : {}),
+    resolutions: QUALITIES,
+    defaultResolution: DEFAULTS.resolution,
+    durations: PIXVERSE_RULES[model].durations,
+  };
+}

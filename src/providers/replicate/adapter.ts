@@ -1,19 +1,28 @@
 import type { Operation } from '../../contracts/common.js';
 import type { ReplicateSettings } from './index.js';
-import type { PollCall, ProviderAdapter, StartCall, UpstreamSnapshot } from '../../domain/ports.js';
+import type {
+  PollCall,
+  ProviderAdapter,
+  StartCall,
+  UpstreamSnapshot,
+  VideoWish,
+} from '../../domain/ports.js';
+import { closestVideoFormat } from '../video-format.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest } from '../http-client.js';
 import { ReplicateCallbacks } from './callbacks.js';
 import { replicateError, type ReplicateCall } from './errors.js';
 import {
+  cancelAfterOf,
   keptInput,
+  preferWaitOf,
   toCreateRequest,
   toReplicateInput,
   toSnapshot,
   validateInput,
   type ReplicateState,
 } from './mapping.js';
-import { ReplicateCatalogue, parseModelRef } from './models.js';
+import { ReplicateCatalogue, parseModelRef, videoCapsOf } from './models.js';
 import { ReplicatePredictionSchema, type ReplicatePrediction } from './wire.js';
 import { isTrustedOutputUrl, outputHostRules } from '../output-url.js';
 
@@ -69,6 +78,11 @@ export class ReplicateAdapter implements ProviderAdapter {
     return this.catalogue.describe(name);
   }
 
+  closestVideoFormat(operation: Operation, model: string, wish: VideoWish) {
+    const video = operation === 'text-to-video' || operation === 'image-to-video';
+    return closestVideoFormat(video ? videoCapsOf(parseModelRef(model)) : {}, wish);
+  }
+
   validate(operation: Operation, model: string, input: StartCall['input']) {
     return validateInput(operation, model, input);
   }
@@ -105,7 +119,12 @@ export class ReplicateAdapter implements ProviderAdapter {
     const { path, body: inputBody } = toCreateRequest(ref, input);
     const body = { ...inputBody, ...call.callbackFields };
     const headers: Record<string, string> = {};
-    if (this.preferWaitSeconds > 0) headers.prefer = `wait=${this.preferWaitSeconds}`;
+    const now = Date.now();
+    const wait = preferWaitOf(this.preferWaitSeconds, call.deadlineAt, now);
+    if (wait > 0) headers.prefer = `wait=${wait}`;
+    // Replicate ends the job itself at the deadline too, should genway not get to cancel it.
+    if (call.deadlineAt !== undefined)
+      headers['cancel-after'] = cancelAfterOf(call.deadlineAt, now);
     const prediction = await this.call('create', call.credential.secret, path, {
       method: 'POST',
       json: body,

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  cancelAfterOf,
+  preferWaitOf,
   DATA_RETENTION_MS,
   keptInput,
   outputUrls,
@@ -352,5 +354,23 @@ describe('toSnapshot usage', () => {
     expect(done.usage).toEqual({ predictSeconds: 4.2 });
     const running = toSnapshot(prediction({ status: 'processing' }), 'text-to-image', {}, [], NOW);
     expect(running.usage).toBeUndefined();
+  });
+});
+
+describe('deadlines on a create', () => {
+  const now = 1_000_000;
+
+  it("Cancel-After is the whole seconds left, never under Replicate's 5 s minimum", () => {
+    expect(cancelAfterOf(now + 300_000, now)).toBe('300s');
+    expect(cancelAfterOf(now + 29_200, now)).toBe('30s');
+    expect(cancelAfterOf(now + 2000, now)).toBe('5s');
+    expect(cancelAfterOf(now - 50, now)).toBe('5s');
+  });
+
+  it('Prefer: wait never holds the create past the deadline', () => {
+    expect(preferWaitOf(5, undefined, now)).toBe(5);
+    expect(preferWaitOf(5, now + 60_000, now)).toBe(5);
+    expect(preferWaitOf(5, now + 2500, now)).toBe(2);
+    expect(preferWaitOf(5, now + 900, now)).toBe(0);
   });
 });

@@ -114,6 +114,24 @@ export function toReplicateInput(
   return out;
 }
 
+/** Replicate's smallest `Cancel-After` (it refuses shorter ones). */
+export const MIN_CANCEL_AFTER_SECONDS = 5;
+
+/**
+ * The `Cancel-After` header for a task deadline: the whole seconds left (Replicate's `30s`
+ * syntax), at least Replicate's 5 s minimum; genway itself cancels at the exact deadline.
+ */
+export function cancelAfterOf(deadlineAt: number, now: number): string {
+  const left = Math.ceil((deadlineAt - now) / 1000);
+  return `${Math.max(MIN_CANCEL_AFTER_SECONDS, left)}s`;
+}
+
+/** `Prefer: wait` seconds for a create: never holding past the task's deadline (0: no header). */
+export function preferWaitOf(seconds: number, deadlineAt: number | undefined, now: number): number {
+  if (deadlineAt === undefined) return seconds;
+  return Math.max(0, Math.min(seconds, Math.floor((deadlineAt - now) / 1000)));
+}
+
 /** Where a create goes and its body: by version (bare id, as the official client sends it) or by model. */
 export function toCreateRequest(
   ref: ModelRef,

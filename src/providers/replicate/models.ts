@@ -1,5 +1,6 @@
 import type { Operation } from '../../contracts/common.js';
 import type { ModelDescriptor } from '../../domain/ports.js';
+import { OPEN_VIDEO_CAPS, type VideoCaps } from '../video-format.js';
 
 /**
  * Replicate model names are open-ended (any public model or version), so genway accepts any
@@ -51,6 +52,20 @@ export const KNOWN_VIDEO_MODELS: ReadonlySet<string> = new Set([
 export const IMAGE_INPUT_FIELD: Readonly<Record<string, string>> = {
   'minimax/video-01': 'first_frame_image',
 };
+
+/**
+ * How a wished frame and length map onto a video model's input. MiniMax video-01 takes neither
+ * (it makes 6 s of 720p, 16:9); any other model is sent `aspect_ratio`, `resolution` and
+ * `duration` as asked (its own inputs decide; Replicate validates them).
+ */
+export const VIDEO_CAPS: Readonly<Record<string, VideoCaps>> = {
+  'minimax/video-01': { fixed: { size: '1280x720', seconds: 6 } },
+};
+
+/** The video caps of a model reference (`owner/name[:version]`). */
+export function videoCapsOf(ref: ModelRef | undefined): VideoCaps {
+  return (ref?.model && VIDEO_CAPS[ref.model]) || OPEN_VIDEO_CAPS;
+}
 
 const IMAGE_OPERATIONS: Operation[] = ['text-to-image'];
 const VIDEO_OPERATIONS: Operation[] = ['text-to-video', 'image-to-video'];

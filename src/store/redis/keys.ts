@@ -59,6 +59,31 @@ export class RedisKeys {
     return `${this.base}webhooks:pending`;
   }
 
+  /** Pub/sub channel: `<instance id> <task id>` per visible task change (redis/change-feed.ts). */
+  get changes(): string {
+    return `${this.base}changes`;
+  }
+
+  /** STRING set once (NX): when it is gone, Redis lost its data (redis/server-checks.ts). */
+  get epoch(): string {
+    return `${this.base}epoch`;
+  }
+
+  /** STRING: GCRA arrival time of a credential's poll budget (redis/poll-budget.ts). */
+  pollBudget(provider: string, credentialId: string): string {
+    return `${this.base}budget:poll:${provider}:${encodeURIComponent(credentialId)}`;
+  }
+
+  /** Pub/sub channel of circuit-breaker transitions (JSON; redis/circuits.ts). */
+  get circuits(): string {
+    return `${this.base}circuits`;
+  }
+
+  /** STRING set NX PX by the instance that runs a credential's half-open trial. */
+  circuitTrial(provider: string, credentialId: string): string {
+    return `${this.base}circuit-trial:${provider}:${encodeURIComponent(credentialId)}`;
+  }
+
   /** HASH of one published media entry (ct, bytes, created, expires). */
   media(id: string): string {
     return `${this.base}media:${id}`;
