@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import { GatewayKeys } from '../http/auth.js';
+import { HeldRequests } from '../http/held-requests.js';
 import { registerOpenApi } from '../http/openapi.js';
 import { registerTenantRateLimit } from '../http/rate-limit.js';
 import type { GatewayApp, RouteDeps } from '../http/route-deps.js';
@@ -13,6 +14,7 @@ import { metricsRoute } from '../http/routes/ops/metrics.js';
 import { registerSurface } from '../http/surface.js';
 import { SURFACES, SURFACE_ROUTES } from '../http/surfaces.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
+import { serveMetricsApart } from './metrics-listener.js';
 import type { RuntimeServices } from './runtime.js';
 
 /**
@@ -28,7 +30,18 @@ export async function registerRoutes(
   const { tasks, models, store, outputs, media, mediaLinks, pools, callbacks, registry } = services;
   await registerTenantRateLimit(app, config, SURFACES, services.coordination.sharedRedis);
   await registerOpenApi(app, SURFACES);
-  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, mediaLinks, pools };
+  const held = new HeldRequests(config.limits.heldRequests);
+  const routeDeps: RouteDeps = {
+    config,
+    tasks,
+    models,
+    store,
+    outputs,
+    media,
+    mediaLinks,
+    pools,
+    held,
+  };
   healthRoutes(app, routeDeps);
   adminCredentialsRoute(app, { pools, token: config.adminToken });
   await registerAdminApi(app, {
@@ -37,7 +50,9 @@ export async function registerRoutes(
     configTenants: new Set(config.tenants.map((t) => t.id)),
     now: Date.now,
   });
-  metricsRoute(app, { metrics, token: config.metricsToken });
+  // On a listener of its own when METRICS_PORT is set: then the main port has no /metrics.
+  if (config.metricsPort === null) metricsRoute(app, { metrics, token: config.metricsToken });
+  else serveMetricsApart(app, { ...config, metricsPort: config.metricsPort }, metrics, app.log);
   getMediaRoute(app, routeDeps);
   getStoredOutputRoutes(app, routeDeps);
   await callbackRoutes(app, { callbacks, registry });

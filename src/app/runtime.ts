@@ -20,6 +20,7 @@ import { createOutbound, type Outbound } from '../net/outbound.js';
 import { callerUrlCheck, inputUrlCheck } from '../net/url-check.js';
 import { createWebhookSender } from '../net/webhook-sender.js';
 import { poolCredentials, type GatewayMetrics } from '../observability/metrics.js';
+import { createAddressPolicy } from '../net/address-policy.js';
 import { UndiciOutputFetcher } from '../providers/output-fetcher.js';
 import { settingsIn, type ProviderModule } from '../providers/provider-module.js';
 import { buildProviders, type ProviderRegistration } from '../providers/registrations.js';
@@ -137,6 +138,7 @@ export async function createRuntime(
     store,
     providers: [...registrations.keys()],
     credentials: () => poolCredentials(pools),
+    cacheMs: config.metricsCacheMs,
     onError: (err, what) => logger.warn({ err }, `metrics: ${what} unavailable`),
   });
   const models = new ModelRegistry(entries, config.aliases);
@@ -206,7 +208,12 @@ export async function createRuntime(
       storage && ((base) => storage.signer.linksUnder(base)),
     ),
   });
-  const fetcher = new UndiciOutputFetcher();
+  // Output hosts are checked like any outbound address; the providers' configured origins
+  // (an emulator or relay on loopback, say) are the operator's choice and reached as set.
+  const fetcher = new UndiciOutputFetcher({
+    addressPolicy: createAddressPolicy(config.outboundAllowlist),
+    exemptOrigins: Object.values(config.providers).map((p) => new URL(p.baseUrl).origin),
+  });
   const outputs = new OutputService({ tasks, models, fetcher, media: storage?.media, store });
   late.outputs = outputs;
   const mediaPurge = setInterval(() => {

@@ -43,6 +43,14 @@ export function createShell(
   const app: GatewayApp = Fastify({
     loggerInstance: logger,
     bodyLimit: config.limits.bodyLimitBytes,
+    // A body trickled in a byte a second is cut off: the whole request must arrive in time,
+    // checked every second or so (Node checks every 30 s unless told otherwise).
+    requestTimeout: config.limits.requestTimeoutMs,
+    connectionTimeout: config.limits.connectionTimeoutMs,
+    http: {
+      headersTimeout: Math.min(60_000, config.limits.requestTimeoutMs),
+      connectionsCheckingInterval: Math.min(1000, config.limits.requestTimeoutMs / 2),
+    },
     genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
     // One line per request, written in onResponse below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),

@@ -99,6 +99,12 @@ const EnvSchema = z.object({
   SSE_HEARTBEAT_MS: intString(50, 300_000).default(15_000),
   BODY_LIMIT_BYTES: intString(1024, 100 * 1024 * 1024).default(1024 * 1024),
   MAX_WAIT_SECONDS: intString(1, 60).default(60),
+  REQUEST_TIMEOUT_MS: intString(1000, 3_600_000).default(120_000),
+  CONNECTION_TIMEOUT_MS: intString(1000, 86_400_000).default(660_000),
+  MAX_HELD_REQUESTS: intString(0, 1_000_000).default(5000),
+  MAX_HELD_REQUESTS_PER_TENANT: intString(0, 1_000_000).default(500),
+  METRICS_PORT: intString(0, 65535).optional(),
+  METRICS_CACHE_MS: intString(0, 600_000).default(15_000),
   OPENAI_IMAGES_WAIT_SECONDS: intString(1, 600).default(120),
   IDEMPOTENCY_TTL_SECONDS: intString(1, 30 * 86_400).default(86_400),
   IDEMPOTENCY_WAIT_MS: intString(0, 60_000).default(10_000),
@@ -249,6 +255,18 @@ function toConfig(
     if (seen.has(key)) report('GATEWAY_API_KEYS', 'a gateway key is listed twice');
     seen.add(key);
   }
+  if (
+    e.CONNECTION_TIMEOUT_MS <=
+    Math.max(e.OPENAI_IMAGES_WAIT_SECONDS, e.MAX_WAIT_SECONDS) * 1000
+  ) {
+    report(
+      'CONNECTION_TIMEOUT_MS',
+      'must exceed the longest wait (OPENAI_IMAGES_WAIT_SECONDS, MAX_WAIT_SECONDS)',
+    );
+  }
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT === e.PORT) {
+    report('METRICS_PORT', 'must differ from PORT');
+  }
   if (e.POLL_MAX_INTERVAL_MS < e.POLL_INTERVAL_MS.ms) {
     report('POLL_MAX_INTERVAL_MS', 'must be at least POLL_INTERVAL_MS');
   }
@@ -282,6 +300,13 @@ function toConfig(
       concurrency: e.WEBHOOK_CONCURRENCY,
       perTenantConcurrency: e.WEBHOOK_TENANT_CONCURRENCY,
     },
+    /**
+     * Serve `GET /metrics` on a listener of its own at this port (METRICS_PORT, same HOST); the
+     * main port then answers 404 there (0: any free port, for tests). Absent: on the main port.
+     */
+    metricsPort: e.METRICS_PORT ?? null,
+    /** How long store-derived gauges of /metrics are reused before a new scan (METRICS_CACHE_MS). */
+    metricsCacheMs: e.METRICS_CACHE_MS,
     /** Bearer token `GET /metrics` requires (METRICS_TOKEN); absent: /metrics is open. */
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     /** Bearer token of `GET /admin/credentials` (ADMIN_TOKEN); absent: that route answers 404. */
@@ -332,6 +357,15 @@ function toConfig(
       openaiImagesWaitSeconds: e.OPENAI_IMAGES_WAIT_SECONDS,
       /** Interval of `: ping` comments on `GET /v1/tasks/{id}/events` (SSE_HEARTBEAT_MS). */
       sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+      /** Time to receive a whole request, headers and body (REQUEST_TIMEOUT_MS). */
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      /** A connection with no traffic either way this long is closed (CONNECTION_TIMEOUT_MS). */
+      connectionTimeoutMs: e.CONNECTION_TIMEOUT_MS,
+      /**
+       * Requests held open at once (SSE streams, long-polls, `Prefer: wait`): in all
+       * (MAX_HELD_REQUESTS) and per tenant (MAX_HELD_REQUESTS_PER_TENANT); 0: no cap.
+       */
+      heldRequests: { total: e.MAX_HELD_REQUESTS, perTenant: e.MAX_HELD_REQUESTS_PER_TENANT },
     },
     /**
      * Idempotency-Keys on creates: how long a key is remembered (IDEMPOTENCY_TTL_SECONDS) and

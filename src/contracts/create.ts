@@ -98,7 +98,7 @@ const imageRef = z
   })
   .meta({
     description:
-      'An `https` URL (`http` where the provider documents it: Haiper) or a `data:image/...;base64,` URL (png, jpeg, webp). The provider fetches the URL itself: an address genway would not call (loopback, private, link-local, metadata; unless OUTBOUND_ALLOWLIST names it) is refused with a 400.',
+      'An `https` URL (`http` where the provider documents it: Haiper) or a `data:image/...;base64,` URL (png, jpeg, webp; up to 10 MB decoded); in a multipart/form-data body, an image file part (format: binary) up to 10 MB. The provider fetches the URL itself: an address genway would not call (loopback, private, link-local, metadata; unless OUTBOUND_ALLOWLIST names it) is refused with a 400.',
   });
 
 const videoRef = z

@@ -6,6 +6,8 @@ import type { StoredMedia, TaskStore } from './task-store.js';
 export const MEDIA_TTL_MS = 60 * 60 * 1000;
 /** Largest file genway publishes (inputs such as images; videos come as URLs). */
 export const MEDIA_MAX_BYTES = 20 * 1024 * 1024;
+/** Bytes published and not yet expired, in all, this process keeps at most (1 GiB). */
+export const MEDIA_QUOTA_BYTES = 1024 * 1024 * 1024;
 /** Expired entries are deleted at most this often (on publish, and by the app's timer). */
 export const MEDIA_PURGE_EVERY_MS = 5 * 60 * 1000;
 
@@ -21,6 +23,8 @@ export interface MediaHostOptions {
   publicUrl: string | null;
   ttlMs?: number;
   maxBytes?: number;
+  /** Live published bytes at most (MEDIA_QUOTA_BYTES); past it a publish is refused (429). */
+  quotaBytes?: number;
   now?: () => number;
 }
 
@@ -32,10 +36,15 @@ export class MediaHost {
   private readonly ttlMs: number;
   private readonly maxBytes: number;
   private readonly now: () => number;
+  private readonly quotaBytes: number;
   private lastPurge = 0;
+  /** What this process published and has not expired yet, oldest first: the quota's ledger. */
+  private live: { bytes: number; expiresAt: number }[] = [];
+  private liveBytes = 0;
 
   constructor(private readonly options: MediaHostOptions) {
     this.ttlMs = options.ttlMs ?? MEDIA_TTL_MS;
+    this.quotaBytes = options.quotaBytes ?? MEDIA_QUOTA_BYTES;
     this.maxBytes = options.maxBytes ?? MEDIA_MAX_BYTES;
     this.now = options.now ?? (() => Date.now());
   }
@@ -53,6 +62,17 @@ export class MediaHost {
       );
     }
     const now = this.now();
+    this.forgetExpired(now);
+    if (this.liveBytes + bytes.length > this.quotaBytes) {
+      const oldest = this.live[0];
+      throw new GatewayError(
+        'rate_limited',
+        `Published files take ${this.liveBytes} of ${this.quotaBytes} bytes until they expire; retry later`,
+        { retryAfterMs: oldest ? Math.max(1000, oldest.expiresAt - now) : 1000 },
+      );
+    }
+    this.live.push({ bytes: bytes.length, expiresAt: now + this.ttlMs });
+    this.liveBytes += bytes.length;
     if (now - this.lastPurge >= MEDIA_PURGE_EVERY_MS) await this.purge();
     const token = randomBytes(32).toString('base64url');
     await this.options.store.putMedia({
@@ -64,6 +84,13 @@ export class MediaHost {
     });
     return `${base}/media/${token}`;
   };
+
+  private forgetExpired(now: number): void {
+    let i = 0;
+    while (i < this.live.length && this.live[i]!.expiresAt <= now)
+      this.liveBytes -= this.live[i++]!.bytes;
+    if (i > 0) this.live = this.live.slice(i);
+  }
 
   /** The file behind `token`, or undefined when unknown or expired. */
   async read(token: string): Promise<StoredMedia | undefined> {

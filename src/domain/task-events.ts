@@ -2,8 +2,11 @@ import { InProcessChangeFeed, type ChangeFeed } from './change-feed.js';
 
 /** A registration for the next change of a task: `changed` settles once; `cancel` drops it. */
 export interface TaskWatch {
-  /** Resolves on the next change, after the timeout (or the feed's re-read interval), or on abort. */
-  changed: Promise<void>;
+  /**
+   * Resolves true on the next change (or when the feed's re-read interval cut the wait: a
+   * change may have been missed, so read again), false after the timeout or on abort.
+   */
+  changed: Promise<boolean>;
   cancel(): void;
 }
 
@@ -18,7 +21,7 @@ export interface TaskWatch {
  * message delays a waiter by at most that.
  */
 export class TaskEvents {
-  private readonly waiters = new Map<string, Set<() => void>>();
+  private readonly waiters = new Map<string, Set<(notified: boolean) => void>>();
   private readonly feed: ChangeFeed;
 
   constructor(feed: ChangeFeed = new InProcessChangeFeed()) {
@@ -36,7 +39,7 @@ export class TaskEvents {
     const set = this.waiters.get(taskId);
     if (!set) return;
     this.waiters.delete(taskId);
-    for (const wake of set) wake();
+    for (const wake of set) wake(true);
   }
 
   /** Wakes every waiter of this process (they re-read): changes may have been missed. */
@@ -44,29 +47,35 @@ export class TaskEvents {
     for (const id of [...this.waiters.keys()]) this.notify(id);
   }
 
-  /** Resolves on the next change of the task, after `timeoutMs`, or when `signal` aborts. */
-  next(taskId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves as TaskWatch.changed does, for a wait registered now. */
+  next(taskId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     return this.watch(taskId, timeoutMs, signal).changed;
   }
 
   /** Registers for the next change of the task now; see TaskWatch. */
   watch(taskId: string, timeoutMs: number, signal?: AbortSignal): TaskWatch {
     let cancel = () => {};
-    const changed = new Promise<void>((resolve) => {
+    const changed = new Promise<boolean>((resolve) => {
       let set = this.waiters.get(taskId);
       if (!set) this.waiters.set(taskId, (set = new Set()));
       const waiters = set;
-      const done = () => {
+      const done = (notified: boolean) => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
+        signal?.removeEventListener('abort', aborted);
         waiters.delete(done);
         if (waiters.size === 0 && this.waiters.get(taskId) === waiters) this.waiters.delete(taskId);
-        resolve();
+        resolve(notified);
       };
-      const timer = setTimeout(done, Math.min(timeoutMs, this.feed.rereadMs ?? Infinity));
-      signal?.addEventListener('abort', done, { once: true });
+      const aborted = () => done(false);
+      const rereadMs = this.feed.rereadMs ?? Infinity;
+      // Cut by the re-read interval: report it as a possible change, so the waiter reads again.
+      const timer =
+        rereadMs < timeoutMs
+          ? setTimeout(() => done(true), rereadMs)
+          : setTimeout(aborted, timeoutMs);
+      signal?.addEventListener('abort', aborted, { once: true });
       waiters.add(done);
-      cancel = done;
+      cancel = aborted;
     });
     return { changed, cancel: () => cancel() };
   }

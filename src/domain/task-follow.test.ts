@@ -147,6 +147,8 @@ describe('TaskFollowers', () => {
     // First the (empty) start, then quiet ticks without changes.
     expect(seen[0]).toEqual({ changes: [], quiet: false });
     expect(seen.slice(1).every((u) => u.quiet && u.changes.length === 0)).toBe(true);
+    // Heartbeats read nothing: the one read is the first.
+    expect(s.reads()).toBe(1);
   });
 
   it('ends without a word when the task is gone before the first read', async () => {

@@ -46,6 +46,12 @@ export interface FollowOptions {
 }
 
 /**
+ * A follower woken by its timer alone (a heartbeat) does not read the store, except once in
+ * this long: a change written by another process sends no in-process notification.
+ */
+export const QUIET_REREAD_MS = 60_000;
+
+/**
  * Followers of tasks, waking on the in-process change notifications (one waiter and one
  * timer each); the store is read only when woken, and followers woken together share the read.
  */
@@ -90,6 +96,7 @@ export class TaskFollowers {
     let lastTold = Date.now();
     let wake = listen(quietMs);
     let task = await current();
+    let readAt = Date.now();
     if (!task) return;
     // A number from the future (another task's, a typo) counts as none: the current state.
     let lastSeq = resumeAfter !== undefined && resumeAfter <= task.changeSeq ? resumeAfter : -1;
@@ -102,13 +109,15 @@ export class TaskFollowers {
       }
       lastSeq = changes.at(-1)?.seq ?? lastSeq;
       if (isTerminal(task.status) || signal.aborted) return;
-      await wake;
+      const notified = await wake;
       if (signal.aborted) return;
       quiet = Date.now() - lastTold >= quietMs - 5;
       // A quiet update is told now (so it counts from here), before the re-read.
       const toldAt = quiet ? Date.now() : lastTold;
       wake = listen(Math.max(1, quietMs - (Date.now() - toldAt)));
+      if (!notified && Date.now() - readAt < QUIET_REREAD_MS) continue;
       const fresh = await current();
+      readAt = Date.now();
       if (!fresh) {
         if (quiet) yield { changes: [], quiet };
         return;

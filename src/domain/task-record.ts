@@ -92,6 +92,12 @@ export interface WebhookState {
 /** How many past changes a task keeps for SSE resumes (older ones are summarised by the task). */
 export const CHANGE_HISTORY_LIMIT = 50;
 
+/**
+ * Outputs a task keeps at most. A model the tenant controls may answer with thousands of
+ * URLs; every write and read of the record would carry them all.
+ */
+export const MAX_TASK_OUTPUTS = 64;
+
 /** A task as stored: the public fields plus what genway needs to keep it current. */
 export interface TaskRecord {
   id: string;

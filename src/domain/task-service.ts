@@ -170,6 +170,11 @@ export class TaskService {
     }
   }
 
+  /** Long-polls and waits waiting on the task now (diagnostics; a client gone leaves none). */
+  waiting(id: string): number {
+    return this.deps.events.waiting(id);
+  }
+
   /** For `Prefer: wait=N`: returns once the task is terminal or the time is up. */
   async waitUntilFinished(
     tenant: string,

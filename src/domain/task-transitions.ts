@@ -11,6 +11,7 @@ import {
 import { CALLBACK_STATE_KEY, type CallbackPlan, type UpstreamSnapshot } from './ports.js';
 import {
   CHANGE_HISTORY_LIMIT,
+  MAX_TASK_OUTPUTS,
   isTerminal,
   toPublicTask,
   type TaskError,
@@ -40,7 +41,7 @@ export function applySnapshot(
     status: s.status,
     progress: s.status === 'succeeded' ? 1 : (s.progress ?? task.progress),
     // No outputs in a succeeded snapshot (the upstream removed its data) keeps what was stored.
-    outputs: s.status === 'succeeded' ? (s.outputs ?? task.outputs) : [],
+    outputs: s.status === 'succeeded' ? (s.outputs ?? task.outputs).slice(0, MAX_TASK_OUTPUTS) : [],
     error:
       s.status === 'failed'
         ? (s.error ?? { code: 'upstream_error', message: 'The provider reported a failure' })

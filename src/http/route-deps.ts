@@ -14,6 +14,7 @@ import type { ModelRegistry } from '../domain/models.js';
 import type { OutputService } from '../domain/output-service.js';
 import type { TaskService } from '../domain/task-service.js';
 import type { TaskStore } from '../domain/task-store.js';
+import type { HeldRequests } from './held-requests.js';
 
 /** What route files receive: the domain services, never adapters or the HTTP client. */
 export interface RouteDeps {
@@ -27,6 +28,8 @@ export interface RouteDeps {
   media: MediaHost;
   /** Signs links to stored outputs; absent when media storage is off (MEDIA_STORE_URL=none). */
   mediaLinks?: MediaLinkSigner;
+  /** Places for requests held open (SSE, long-polls, `Prefer: wait`), per tenant and in all. */
+  held: HeldRequests;
   /** Each provider's credentials (state, load), for /readyz and the admin view. */
   pools?: ReadonlyMap<string, CredentialPool>;
 }

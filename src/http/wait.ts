@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 
 /**
  * The `wait` preference of a `Prefer` header (RFC 7240; preferences and their parameters split
@@ -19,9 +19,15 @@ export function preferWaitSeconds(prefer: string | undefined, max: number): numb
   return typeof asked === 'number' ? Math.min(asked, max) : 0;
 }
 
-/** Aborts when the client hangs up, so a long-poll stops waiting for nobody. */
-export function clientGone(request: FastifyRequest): AbortSignal {
+/**
+ * Aborts when the client hangs up, so a long-poll stops waiting for nobody. Watches the
+ * answer, not the request: a request's 'close' fires once its body is read, not when the
+ * client leaves. A client already gone when this is called aborts at once.
+ */
+export function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
-  request.raw.once('close', () => controller.abort());
+  const res = reply.raw;
+  if (res.destroyed || res.socket?.destroyed) controller.abort();
+  else res.once('close', () => controller.abort());
   return controller.signal;
 }

@@ -42,6 +42,11 @@ export interface MetricsSources {
   /** Configured providers: their task and poll series exist (at 0) before any traffic. */
   providers: readonly string[];
   credentials: () => Iterable<CredentialView>;
+  /**
+   * How long a store count is reused by later scrapes (METRICS_CACHE_MS): counting scans the
+   * store, and a scraper (or anyone, without METRICS_TOKEN) may ask often. 0: every scrape.
+   */
+  cacheMs?: number;
   /** A store query failed during a scrape (the scrape still answers, without that gauge). */
   onError?: (err: unknown, what: string) => void;
 }
@@ -284,6 +289,22 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     this.mediaPurged.inc(count);
   }
 
+  private readonly cache = new Map<string, { at: number; value: Promise<unknown> }>();
+
+  /** `query`'s answer, shared by scrapes within `cacheMs`; a failure is not kept. */
+  private cached<T>(key: string, query: () => Promise<T>): Promise<T> {
+    const ttl = this.sources?.cacheMs ?? 0;
+    const now = Date.now();
+    const hit = this.cache.get(key);
+    if (ttl > 0 && hit && now - hit.at < ttl) return hit.value as Promise<T>;
+    const value = query();
+    if (ttl > 0) {
+      this.cache.set(key, { at: now, value });
+      value.catch(() => this.cache.delete(key));
+    }
+    return value;
+  }
+
   private async collectTasks(): Promise<void> {
     const gauge = this.tasks;
     gauge.reset();
@@ -293,7 +314,8 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
       for (const status of TASK_STATUSES) gauge.labels(provider, status).set(0);
     }
     try {
-      for (const row of await sources.store.countByStatus()) {
+      const store = sources.store;
+      for (const row of await this.cached('tasks', () => store.countByStatus!())) {
         gauge.labels(row.provider, row.status).set(row.count);
       }
     } catch (err) {
@@ -307,7 +329,8 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     const sources = this.sources;
     if (!sources?.store.countPendingWebhooks) return;
     try {
-      this.webhookBacklog.set(await sources.store.countPendingWebhooks());
+      const store = sources.store;
+      this.webhookBacklog.set(await this.cached('backlog', () => store.countPendingWebhooks!()));
     } catch (err) {
       sources.onError?.(err, 'genway_webhook_backlog');
     }

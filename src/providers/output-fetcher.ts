@@ -1,5 +1,8 @@
+import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { isIP, type LookupFunction } from 'node:net';
 import { Agent, errors as undiciErrors, request } from 'undici';
 import { GatewayError } from '../errors/gateway-error.js';
+import type { AddressPolicy } from '../net/address-policy.js';
 import type { OutputFetcher, OutputFetchRequest, OutputFetchResponse } from '../domain/ports.js';
 
 export interface UndiciOutputFetcherOptions {
@@ -7,6 +10,13 @@ export interface UndiciOutputFetcherOptions {
   headersTimeoutMs?: number;
   /** Longest silence between two body chunks; default 60 s. */
   bodyTimeoutMs?: number;
+  /**
+   * Checks every address an output host resolves to (loopback, private, link-local and
+   * metadata addresses refused): a trusted CDN name may still point inward.
+   */
+  addressPolicy?: AddressPolicy;
+  /** Origins the operator configured (providers' base URLs): reached wherever they are. */
+  exemptOrigins?: readonly string[];
 }
 
 /**
@@ -16,17 +26,40 @@ export interface UndiciOutputFetcherOptions {
  */
 export class UndiciOutputFetcher implements OutputFetcher {
   private readonly agent: Agent;
+  private readonly policy: AddressPolicy | undefined;
+  private readonly exemptHosts: Set<string>;
 
   constructor(options: UndiciOutputFetcherOptions = {}) {
+    this.policy = options.addressPolicy;
+    this.exemptHosts = new Set((options.exemptOrigins ?? []).map((o) => new URL(o).hostname));
     this.agent = new Agent({
       keepAliveTimeout: 10_000,
       connectTimeout: 10_000,
       headersTimeout: options.headersTimeoutMs ?? 30_000,
       bodyTimeout: options.bodyTimeoutMs ?? 60_000,
+      ...(this.policy ? { connect: { lookup: this.checkedLookup(this.policy) } } : {}),
     });
   }
 
+  /** DNS lookup that drops the answer when any address is one the policy refuses. */
+  private checkedLookup(policy: AddressPolicy): LookupFunction {
+    return (hostname, options, callback) => {
+      dnsLookup(hostname, { ...options, all: true }, (err, found: LookupAddress[]) => {
+        if (err) return callback(err, '', 0);
+        const refused = this.exemptHosts.has(hostname)
+          ? null
+          : found.map((a) => policy.refusalReason(a.address, hostname)).find((r) => r !== null);
+        if (refused) return callback(new RefusedAddressError(hostname, refused), '', 0);
+        if (options.all) return (callback as unknown as AllCallback)(null, found);
+        const firstFound = found[0];
+        if (!firstFound) return callback(new RefusedAddressError(hostname, 'no address'), '', 0);
+        callback(null, firstFound.address, firstFound.family);
+      });
+    };
+  }
+
   async fetch(req: OutputFetchRequest): Promise<OutputFetchResponse> {
+    this.checkLiteral(req.url);
     try {
       const res = await request(req.url, {
         method: req.method,
@@ -38,6 +71,15 @@ export class UndiciOutputFetcher implements OutputFetcher {
     } catch (err) {
       throw outputTransportError(req.url, err);
     }
+  }
+
+  /** An IP written in the URL is never looked up: checked here instead. */
+  private checkLiteral(url: string): void {
+    if (!this.policy) return;
+    const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+    if (isIP(host) === 0 || this.exemptHosts.has(new URL(url).hostname)) return;
+    const reason = this.policy.refusalReason(host, host);
+    if (reason !== null) throw refusedOutput(new RefusedAddressError(host, reason));
   }
 
   /** Lets streams in flight finish for a moment, then cuts them: shutdown must not hang. */
@@ -52,6 +94,23 @@ export class UndiciOutputFetcher implements OutputFetcher {
   }
 }
 
+type AllCallback = (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void;
+
+/** An output host that resolves to (or is) an address genway does not fetch from. */
+class RefusedAddressError extends Error {
+  constructor(host: string, reason: string) {
+    super(`${host} resolves to a ${reason} address`);
+  }
+}
+
+function refusedOutput(err: RefusedAddressError): GatewayError {
+  return new GatewayError(
+    'upstream_bad_response',
+    'The output is on a host genway does not fetch from (not a public address)',
+    { cause: err },
+  );
+}
+
 /** Connection failures → 502 upstream_error; no answer in time → 504. Never the URL's query. */
 function outputTransportError(url: string, err: unknown): GatewayError {
   let host = 'the provider';
@@ -60,6 +119,7 @@ function outputTransportError(url: string, err: unknown): GatewayError {
   } catch {
     // keep the generic name
   }
+  if (err instanceof RefusedAddressError) return refusedOutput(err);
   if (
     err instanceof undiciErrors.HeadersTimeoutError ||
     err instanceof undiciErrors.ConnectTimeoutError

@@ -831,6 +831,49 @@ describe(`OpenAPI fuzz (seed ${SEED}, ~${TOTAL_RUNS} requests)`, () => {
     expect(t.leaks(), 'configured secrets in responses or logs').toEqual([]);
   }, 120_000);
 
+  it('odd Host headers answer on every surface without a 5xx', async () => {
+    if (ONLY && !'odd host'.includes(ONLY)) return;
+    const host = fc.oneof(
+      fc.constantFrom(
+        'a b',
+        'a/b',
+        '',
+        ' ',
+        'x"y',
+        '[zz]',
+        '[::1',
+        'h:99999',
+        'h:-1',
+        '..',
+        'é.example',
+      ),
+      fc.string({ maxLength: 40 }).filter((h) => !/[\r\n\0]/.test(h)),
+    );
+    const route = fc.constantFrom(
+      { method: 'GET', url: '/replicate/v1/predictions' },
+      { method: 'GET', url: '/replicate/v1/predictions?page_size=1' },
+      { method: 'GET', url: '/replicate/v1/predictions/abc' },
+      { method: 'POST', url: '/replicate/v1/predictions' },
+      { method: 'GET', url: '/v1/tasks' },
+      { method: 'GET', url: '/v1/models' },
+      { method: 'GET', url: '/openai/v1/videos' },
+      { method: 'POST', url: '/openai/v1/videos' },
+    );
+    await fc.assert(
+      fc.asyncProperty(host, route, async (h, r) => {
+        const res = await app.inject({
+          method: r.method as 'GET',
+          url: r.url,
+          headers: { ...auth(KEY_A), host: h, 'content-type': 'application/json' },
+          ...(r.method === 'POST' ? { payload: JSON.stringify({ version: 'x', input: {} }) } : {}),
+        });
+        record('odd Host headers', res.statusCode);
+        expect(res.statusCode, `${r.method} ${r.url} Host: ${JSON.stringify(h)}`).toBeLessThan(500);
+      }),
+      { seed: SEED + hash('odd host'), numRuns: Math.max(20, runsFor(1)), endOnFailure: true },
+    );
+  }, 120_000);
+
   it('unknown routes and methods answer in the surface error shape', async () => {
     if (ONLY && !'unknown routes'.includes(ONLY)) return;
     const prefixes = [

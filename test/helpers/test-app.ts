@@ -53,6 +53,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       // them (test/limits/ does): many tests share one app and fail a credential on purpose.
       RATE_LIMIT_MAX: '0',
       CREDENTIAL_COOLDOWN_MS: '0',
+      // Scrapes see each change at once (test/metrics/ asks for the cache where it tests it).
+      METRICS_CACHE_MS: '0',
       LOG_LEVEL: 'info',
       // Upstream links as before (test/media/ turns media storage on explicitly).
       MEDIA_STORE_URL: 'none',

@@ -121,7 +121,7 @@ export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
     },
     async (request, reply): Promise<ImagesResponse> => {
       const body = request.body;
-      const gone = clientGone(request);
+      const gone = clientGone(reply);
       const { task: created } = await keyedCreate(reply, () =>
         deps.tasks.createOrReplay(
           request.tenant,

@@ -1,4 +1,10 @@
-import fastifyMultipart from '@fastify/multipart';
+import {
+  PROMPT_FIELD_BYTES,
+  SMALL_FIELD_BYTES,
+  dataUrlBytes,
+  registerMultipartGuard,
+  type MultipartPolicy,
+} from '../multipart-guard.js';
 import type { SurfaceRoutes } from '../surface.js';
 import { createImageRoute } from './create-image.js';
 import { createVideoRoute } from './create-video.js';
@@ -8,13 +14,23 @@ import { getVideoRoute } from './get-video.js';
 import { listVideosRoute } from './list-videos.js';
 import { OPENAI_SURFACE } from './surface.js';
 
-/** Multipart caps: one reference image, a data: URL in a field, a handful of fields. */
-export const MULTIPART_LIMITS = {
-  fileSize: 20 * 1024 * 1024,
-  files: 1,
-  fieldSize: 28 * 1024 * 1024,
-  fields: 16,
-  parts: 20,
+/** The largest reference image a video create takes (as a file or a data: URL). */
+export const INPUT_REFERENCE_MAX_BYTES = 20 * 1024 * 1024;
+
+/**
+ * Multipart bodies of this surface: one reference image (a file, or a data: URL in
+ * `input_reference[image_url]`), a prompt, and a handful of small fields.
+ */
+export const MULTIPART_POLICY: MultipartPolicy = {
+  files: { input_reference: INPUT_REFERENCE_MAX_BYTES },
+  fieldBytes: {
+    prompt: PROMPT_FIELD_BYTES,
+    negative_prompt: PROMPT_FIELD_BYTES,
+    input_reference: dataUrlBytes(INPUT_REFERENCE_MAX_BYTES),
+    'input_reference[image_url]': dataUrlBytes(INPUT_REFERENCE_MAX_BYTES),
+  },
+  otherFieldBytes: SMALL_FIELD_BYTES,
+  maxParts: 32,
 };
 
 /**
@@ -26,10 +42,7 @@ export const openaiApi: SurfaceRoutes = {
   surface: OPENAI_SURFACE,
   mounted: true,
   async setup(scope) {
-    await scope.register(fastifyMultipart, {
-      attachFieldsToBody: 'keyValues',
-      limits: MULTIPART_LIMITS,
-    });
+    await registerMultipartGuard(scope, MULTIPART_POLICY);
   },
   routes: [
     createImageRoute,

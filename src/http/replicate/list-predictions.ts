@@ -8,8 +8,11 @@ import { REPLICATE_PROVIDER, surfaceBase, renderPrediction } from './prediction.
 
 /** Tasks read from the store per batch while filling a page with replicate tasks. */
 const BATCH = 200;
-/** At most this many batches per page: a page may come back short, `next` goes on from there. */
-const MAX_BATCHES = 50;
+/**
+ * At most this many batches per page (1,000 rows read, whatever the store): a page may come
+ * back short, `next` goes on from there.
+ */
+export const MAX_BATCHES = 5;
 
 const isoDate = z
   .string()

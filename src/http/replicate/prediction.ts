@@ -32,8 +32,18 @@ const FieldsSchema = z.object({
   output_kind: z.enum(['string', 'list']).nullish(),
 });
 
-/** `https://host/replicate/v1` as the caller reaches genway (PUBLIC_URL when configured). */
+/** A `Host` header fit for a URL: a name, IPv4 or [IPv6], and an optional port. */
+const VALID_HOST =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9-]{1,63})*\.?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
+/**
+ * `https://host/replicate/v1` as the caller reaches genway (PUBLIC_URL when configured). A
+ * `Host` header that no URL can carry (`a b`) is the caller's mistake: 400.
+ */
 export function surfaceBase(config: Config, request: FastifyRequest): string {
+  if (config.publicUrl === null && !VALID_HOST.test(request.host)) {
+    throw new GatewayError('invalid_request', 'The Host header is not a valid host[:port]');
+  }
   const origin = config.publicUrl ?? `${request.protocol}://${request.host}`;
   return `${origin.replace(/\/+$/, '')}${SURFACE_PREFIX}`;
 }

@@ -54,11 +54,14 @@ export async function startPrediction(
       `"${body.ref.slice(0, 300)}" is not a 64-hex version id, owner/name:<version id>, or owner/name`,
     );
   }
+  // Checked before anything is created: a Host no URL can carry is a 400 with no prediction.
+  const base = surfaceBase(deps.config, request);
   const timeout = cancelAfterSeconds(request.headers['cancel-after']);
   const startedAt = Date.now();
   const wait = preferWait(request.headers.prefer, deps.config.limits.maxWaitSeconds);
+  // Before anything is created: a refused wait leaves no prediction behind.
+  if (wait !== undefined) deps.held.hold(request.tenant, reply);
   const idempotency = idempotencyOf(request, 'replicate');
-  const base = surfaceBase(deps.config, request);
   // Signed with the tenant's secret; the body is the prediction (see prediction-webhook.ts).
   const webhook =
     body.webhook === undefined
@@ -82,7 +85,7 @@ export async function startPrediction(
   if (wait !== undefined) {
     const left = wait * 1000 - (Date.now() - startedAt);
     if (left > 0 && !isTerminal(task.status)) {
-      task = await deps.tasks.waitUntilFinished(request.tenant, task.id, left, clientGone(request));
+      task = await deps.tasks.waitUntilFinished(request.tenant, task.id, left, clientGone(reply));
     }
     reply.header('preference-applied', `wait=${wait}`);
   }

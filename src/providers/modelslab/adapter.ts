@@ -32,8 +32,9 @@ export class ModelslabAdapter implements ProviderAdapter {
   private readonly origin: string;
   private readonly secrets: string[];
   /** Webhook + track_id with a per-task token (asked for only when PUBLIC_URL is set). */
-  readonly callbacks = new ModelslabCallbacks((answer, task) =>
-    this.fetchUrlFor(answer, task.operation),
+  readonly callbacks = new ModelslabCallbacks(
+    (answer, task) => this.fetchUrlFor(answer, task.operation),
+    () => this.secrets,
   );
 
   constructor(
@@ -77,6 +78,7 @@ export class ModelslabAdapter implements ProviderAdapter {
       (a) => this.fetchUrlFor(a, call.operation),
       {},
       Date.now(),
+      this.secrets,
     );
   }
 
@@ -88,7 +90,14 @@ export class ModelslabAdapter implements ProviderAdapter {
       ? { key: call.credential.secret, request_id: call.upstreamId }
       : { key: call.credential.secret };
     const answer = await this.post(fetchUrl, body, call.signal, true);
-    const snapshot = toSnapshot(answer, call.operation, () => fetchUrl, state, Date.now());
+    const snapshot = toSnapshot(
+      answer,
+      call.operation,
+      () => fetchUrl,
+      state,
+      Date.now(),
+      this.secrets,
+    );
     // "Request not found" carries an empty id; keep ours.
     return { ...snapshot, upstreamId: snapshot.upstreamId ?? call.upstreamId };
   }

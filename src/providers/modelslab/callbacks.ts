@@ -30,6 +30,8 @@ export class ModelslabCallbacks implements UpstreamCallbacks {
   constructor(
     /** The fetch URL for a job that is still processing (the adapter's own rule). */
     private readonly fetchUrlFor: (answer: ModelslabAnswer, task: CallbackTask) => string,
+    /** The credentials, scrubbed from a failure text a callback carries. */
+    private readonly secrets: () => readonly string[] = () => [],
   ) {}
 
   prepare(target: CallbackTarget): CallbackPlan {
@@ -78,6 +80,7 @@ export class ModelslabCallbacks implements UpstreamCallbacks {
           (a) => this.fetchUrlFor(a, current),
           previous,
           request.now,
+          this.secrets(),
         );
         return { ...s, upstreamId: s.upstreamId ?? current.upstreamId };
       },

@@ -2,7 +2,7 @@ import type { Operation } from '../../contracts/common.js';
 import type { FieldError } from '../../errors/gateway-error.js';
 import type { GenerationInput, UpstreamSnapshot } from '../../domain/ports.js';
 import type { TaskOutput } from '../../domain/task-record.js';
-import { contentTypeOf } from '../http-client.js';
+import { contentTypeOf, scrub } from '../http-client.js';
 import { checkProviderOptions } from '../provider-options.js';
 import {
   IMAGE_LIMITS,
@@ -112,6 +112,8 @@ export function toSnapshot(
   fetchUrlFor: (answer: ModelslabAnswer) => string,
   previous: Partial<PollState>,
   now: number,
+  /** The credentials: a failure text that quotes one is scrubbed before it is stored. */
+  secrets: readonly string[] = [],
 ): UpstreamSnapshot {
   const upstreamId = answer.id && answer.id !== '' ? answer.id : null;
   switch (answer.status) {
@@ -148,7 +150,8 @@ export function toSnapshot(
         status: 'failed',
         error: {
           code: 'upstream_rejected',
-          message: messageOf(answer) ?? 'ModelsLab reported the job as failed',
+          // Stored on the task and shown to the caller: scrubbed and bounded (500 characters).
+          message: scrub(messageOf(answer) ?? 'ModelsLab reported the job as failed', secrets),
         },
       };
     default:
@@ -166,8 +169,15 @@ export function toSnapshot(
 
 /** Hosts (and their subdomains) ModelsLab serves files from, besides its configured origin. */
 const OUTPUT_DOMAINS = ['modelslab.com', 'stablediffusionapi.com'];
-/** Its CDNs as seen in answers: CloudFront distributions and public R2 buckets. */
-const OUTPUT_CDN = [/^[a-z0-9]+\.cloudfront\.net$/, /^pub-[0-9a-f]{32}\.r2\.dev$/];
+/**
+ * Its CDN hosts as seen in its answers (providers.md section 1): that CloudFront distribution
+ * and that public R2 bucket, by exact name. Not `*.cloudfront.net` or `pub-*.r2.dev`: anyone
+ * can create such a host and have a task's output point at it.
+ */
+const OUTPUT_CDN = [
+  /^d1okzptojspljx\.cloudfront\.net$/,
+  /^pub-3626123a908346a7a8be8d9295f44e26\.r2\.dev$/,
+];
 
 /**
  * Whether an output URL from a ModelsLab answer may be fetched: the configured origin (the

@@ -28,6 +28,9 @@ export interface ReplicateSettings extends ProviderSettings {
 const EMULATOR_TOKEN = 'r8_emulator_token';
 
 /** Replicate predictions, direct or through a relay; Standard Webhooks callbacks. */
+/** The largest prediction genway reads from Replicate, polled or delivered by webhook. */
+const ANSWER_MAX_BYTES = 32 * 1024 * 1024;
+
 export const replicate = defineProvider({
   id: 'replicate',
   config: {
@@ -80,7 +83,7 @@ export const replicate = defineProvider({
   defaultMaxInFlight: 100,
   credentialStrategy: () => 'fewest-in-flight',
   // Replicate echoes `input` in every answer, data: URIs included (up to ~10 MB each).
-  upstream: { maxBodyBytes: 32 * 1024 * 1024 },
+  upstream: { maxBodyBytes: ANSWER_MAX_BYTES },
   adapter: (settings, client) => new ReplicateAdapter(settings, client),
   emulator: async ({ host }) => {
     const { startReplicateEmulator } = await import('../../emulators/replicate/server.js');
@@ -94,6 +97,7 @@ export const replicate = defineProvider({
       },
     };
   },
-  // Signed webhooks (Standard Webhooks) per task; a prediction echoes its input.
-  callbackRoute: { routing: 'task', bodyLimit: 1024 * 1024 },
+  // Signed webhooks (Standard Webhooks) per task; a prediction echoes its input, data: URIs
+  // included, so a webhook may be as large as a polled answer. Signature checked before use.
+  callbackRoute: { routing: 'task', bodyLimit: ANSWER_MAX_BYTES },
 });

@@ -1,6 +1,6 @@
 import type { Operation, TaskStatus } from '../../contracts/common.js';
 import type { GenerationInput, UpstreamSnapshot } from '../../domain/ports.js';
-import type { TaskOutput } from '../../domain/task-record.js';
+import { MAX_TASK_OUTPUTS, type TaskOutput } from '../../domain/task-record.js';
 import type { FieldError } from '../../errors/gateway-error.js';
 import { contentTypeOf, scrub } from '../http-client.js';
 import { IMAGE_INPUT_FIELD, parseModelRef, type ModelRef } from './models.js';
@@ -15,6 +15,8 @@ const INPUT_STRING_KEPT = 4096;
 const OPTION_KEY = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 /** Output data: URIs bigger than this are not kept as outputs (they would bloat the store). */
 const DATA_URI_KEPT = 2 * 1024 * 1024;
+/** Input fields the record keeps a copy of (Replicate models take a few dozen at most). */
+const INPUT_FIELDS_KEPT = 100;
 
 const STATUS_MAP: Readonly<Record<string, TaskStatus>> = {
   starting: 'queued',
@@ -171,13 +173,25 @@ export interface ReplicateState extends Record<string, unknown> {
 
 /** The input as kept on the task: long strings (data: URIs) are replaced by a note. */
 export function keptInput(input: Record<string, unknown>): Record<string, unknown> {
+  // Bounded whatever the caller sent: long strings and large nested values are replaced by a
+  // note, and only the first INPUT_FIELDS_KEPT fields are kept.
   return Object.fromEntries(
-    Object.entries(input).map(([k, v]) => [
-      k,
-      typeof v === 'string' && v.length > INPUT_STRING_KEPT
-        ? `[${v.length} characters not kept by genway]`
-        : v,
-    ]),
+    Object.entries(input)
+      .slice(0, INPUT_FIELDS_KEPT)
+      .map(([k, v]) => {
+        if (typeof v === 'string') {
+          return [
+            k,
+            v.length > INPUT_STRING_KEPT ? `[${v.length} characters not kept by genway]` : v,
+          ];
+        }
+        if (v === null || typeof v !== 'object') return [k, v];
+        const size = JSON.stringify(v).length;
+        return [
+          k,
+          size > INPUT_STRING_KEPT ? `[a value of ${size} characters not kept by genway]` : v,
+        ];
+      }),
   );
 }
 
@@ -261,8 +275,13 @@ export function toSnapshot(
     data_removed: p.data_removed ?? false,
     output_kind: kind ?? before?.output_kind ?? null,
   };
-  const early = outputs.length > 0 ? outputs : previous.early_outputs;
-  const state: ReplicateState = { replicate: view, ...(early ? { early_outputs: early } : {}) };
+  // Outputs seen while running, kept (bounded) in case the final answer has lost them; once
+  // the prediction has succeeded they are the task's outputs and leave the state.
+  const early = outputs.length > 0 ? outputs.slice(0, MAX_TASK_OUTPUTS) : previous.early_outputs;
+  const state: ReplicateState = {
+    replicate: view,
+    ...(early && status !== 'succeeded' ? { early_outputs: early } : {}),
+  };
   // Replicate bills by `metrics.predict_time`: the usage a `per_predict_second` price counts.
   const predictSeconds = view.metrics?.predict_time;
   const base = {

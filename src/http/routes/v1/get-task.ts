@@ -29,18 +29,19 @@ export function getTaskRoute(app: GatewayApp, deps: RouteDeps): void {
             .optional()
             .meta({ description: 'Long-poll up to N seconds for a change' }),
         }),
-        response: { 200: TaskSchema, ...problemResponses(400, 401, 404) },
+        response: { 200: TaskSchema, ...problemResponses(400, 401, 404, 429) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const wait = Math.min(request.query.wait ?? 0, deps.config.limits.maxWaitSeconds);
+      if (wait > 0) deps.held.hold(request.tenant, reply);
       const task =
         wait > 0
           ? await deps.tasks.waitForChange(
               request.tenant,
               request.params.id,
               wait * 1000,
-              clientGone(request),
+              clientGone(reply),
             )
           : await deps.tasks.get(request.tenant, request.params.id);
       return presentTask(deps, request, task);

@@ -1,3 +1,4 @@
+import { registerMultipartGuard } from '../../multipart-guard.js';
 import { NORMALIZED_SURFACE } from '../../problem.js';
 import type { SurfaceRoutes } from '../../surface.js';
 import { cancelTaskRoute } from './cancel-task.js';
@@ -22,6 +23,8 @@ import { videoUpscaleRoute } from './video-upscale.js';
 export const normalizedApi: SurfaceRoutes = {
   surface: NORMALIZED_SURFACE,
   mounted: false,
+  // Multipart only where a route says so (image-to-video): elsewhere 415.
+  setup: (scope) => registerMultipartGuard(scope),
   routes: [
     textToImageRoute,
     textToVideoRoute,

@@ -80,11 +80,12 @@ export function taskEventsRoute(app: GatewayApp, deps: RouteDeps): void {
         response: {
           200: EventStreamResponse,
           204: NothingMoreResponse,
-          ...problemResponses(400, 401, 404),
+          ...problemResponses(400, 401, 404, 429),
         },
       },
     },
     async (request, reply) => {
+      deps.held.hold(request.tenant, reply);
       const lastSeq = parseEventId(request.headers['last-event-id']) ?? request.query.last_event_id;
       const done = new AbortController();
       // Unknown and other tenants' tasks: a 404 problem before anything is streamed.
