@@ -125,6 +125,8 @@ describe('copies of outputs: streamed, bounded, never blocking other tasks', () 
     f = await buildFakeApp(fakeAdapter(), {
       env: {
         MEDIA_STORE_URL: `file:${dir}`,
+        // The fake CDN is on loopback: the operator's allowlist lets output fetches reach it.
+        OUTBOUND_ALLOWLIST: '127.0.0.1',
         MEDIA_COPY_CONCURRENCY: '2',
         MEDIA_COPY_TIMEOUT: '6s',
         MEDIA_COPY_ATTEMPTS: '1',
@@ -170,7 +172,12 @@ describe('copies of outputs: streamed, bounded, never blocking other tasks', () 
       const bigUpstream = await startBigUpstreamProcess();
       // Its own app: a generous copy time limit (the samples' collections slow the copy down).
       const big = await buildFakeApp(fakeAdapter(bigUpstream.origin), {
-        env: { MEDIA_STORE_URL: `file:${dir}`, MEDIA_COPY_TIMEOUT: '120s' },
+        env: {
+          MEDIA_STORE_URL: `file:${dir}`,
+          // The fake CDN is on loopback: the operator's allowlist lets output fetches reach it.
+          OUTBOUND_ALLOWLIST: '127.0.0.1',
+          MEDIA_COPY_TIMEOUT: '120s',
+        },
       });
       // A collection before each sample, so garbage not yet collected does not count as held.
       setFlagsFromString('--expose-gc');
@@ -256,7 +263,12 @@ describe('copies of outputs: streamed, bounded, never blocking other tasks', () 
       isOutputUrl: (url) => url.startsWith(upstream.origin),
     });
     const app = await buildFakeApp(adapter, {
-      env: { MEDIA_STORE_URL: `file:${dir}`, POLL_INTERVAL_MS: '50' },
+      env: {
+        MEDIA_STORE_URL: `file:${dir}`,
+        // The fake CDN is on loopback: the operator's allowlist lets output fetches reach it.
+        OUTBOUND_ALLOWLIST: '127.0.0.1',
+        POLL_INTERVAL_MS: '50',
+      },
       poller: true,
     });
     try {
