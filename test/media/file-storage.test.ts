@@ -129,6 +129,14 @@ describe('media storage (file:) with the Haiper emulator, whose links expire', (
     expect(poster.statusCode).toBe(200);
     expect(poster.headers['content-type']).toBe('image/jpeg');
     expect(poster.rawPayload.subarray(0, 3).equals(Buffer.from([0xff, 0xd8, 0xff]))).toBe(true);
+    // The OpenAI surface's thumbnail is the same poster.
+    const thumb = await t.app.inject({
+      method: 'GET',
+      url: `/openai/v1/videos/${task.id}/content?variant=thumbnail`,
+      headers: auth(),
+    });
+    expect(thumb.statusCode).toBe(302);
+    expect(thumb.headers.location).toMatch(/\/media\/tasks\/.+\/0\/poster\?expires=/);
   });
 
   it('DELETE /v1/tasks/{id} removes the stored bytes and hides the task', async () => {
