@@ -17,7 +17,12 @@ FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8080 \
-    STORE_URL=sqlite:/data/genway.db
+    STORE_URL=sqlite:/data/genway.db \
+    MEDIA_STORE_URL=file:/data/media
+# ffmpeg makes poster frames of video outputs (without it there is simply no poster).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build --chown=node:node /app/package.json ./
 COPY --from=build --chown=node:node /app/node_modules ./node_modules

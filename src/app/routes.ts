@@ -7,6 +7,7 @@ import type { GatewayApp, RouteDeps } from '../http/route-deps.js';
 import { registerAdminApi } from '../http/routes/admin/index.js';
 import { callbackRoutes } from '../http/routes/callbacks/index.js';
 import { getMediaRoute } from '../http/routes/media/get-media.js';
+import { getStoredOutputRoutes } from '../http/routes/media/get-stored-output.js';
 import { adminCredentialsRoute } from '../http/routes/ops/admin-credentials.js';
 import { healthRoutes } from '../http/routes/ops/health.js';
 import { metricsRoute } from '../http/routes/ops/metrics.js';
@@ -26,11 +27,21 @@ export async function registerRoutes(
   services: RuntimeServices,
   metrics: GatewayMetrics,
 ): Promise<void> {
-  const { tasks, models, store, outputs, media, pools, callbacks, registry } = services;
+  const { tasks, models, store, outputs, media, mediaLinks, pools, callbacks, registry } = services;
   await registerTenantRateLimit(app, config, SURFACES, services.coordination.sharedRedis);
   await registerOpenApi(app, SURFACES);
   const held = new HeldRequests(config.limits.heldRequests);
-  const routeDeps: RouteDeps = { config, tasks, models, store, outputs, media, pools, held };
+  const routeDeps: RouteDeps = {
+    config,
+    tasks,
+    models,
+    store,
+    outputs,
+    media,
+    mediaLinks,
+    pools,
+    held,
+  };
   healthRoutes(app, routeDeps);
   adminCredentialsRoute(app, { pools, token: config.adminToken });
   await registerAdminApi(app, {
@@ -43,6 +54,7 @@ export async function registerRoutes(
   if (config.metricsPort === null) metricsRoute(app, { metrics, token: config.metricsToken });
   else serveMetricsApart(app, { ...config, metricsPort: config.metricsPort }, metrics, app.log);
   getMediaRoute(app, routeDeps);
+  getStoredOutputRoutes(app, routeDeps);
   await callbackRoutes(app, { callbacks, registry });
   // Keys of the configuration, then those of the admin API (looked up in the store each time).
   const keys = new GatewayKeys(config.tenants, {

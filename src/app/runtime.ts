@@ -6,6 +6,7 @@ import { createDueSignals } from '../domain/due-signal.js';
 import { MediaHost, MEDIA_PURGE_EVERY_MS } from '../domain/media-host.js';
 import { ModelRegistry, type ProviderEntry } from '../domain/models.js';
 import { OutputService } from '../domain/output-service.js';
+import type { MediaLinkSigner } from '../domain/media-links.js';
 import { Poller } from '../domain/poller.js';
 import { TaskEvents } from '../domain/task-events.js';
 import { TaskService } from '../domain/task-service.js';
@@ -28,6 +29,7 @@ import { coordinationFor, type StoreCoordination } from '../store/coordination.j
 import { createTaskStore } from '../store/index.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { RedisTaskStore } from '../store/redis-store.js';
+import { createMediaStorage } from './media-storage.js';
 
 export interface RuntimeDeps {
   store?: TaskStore;
@@ -56,6 +58,8 @@ export interface RuntimeServices {
   tasks: TaskService;
   outputs: OutputService;
   media: MediaHost;
+  /** Signs links to stored outputs; absent when MEDIA_STORE_URL=none. */
+  mediaLinks?: MediaLinkSigner;
   callbacks: UpstreamCallbackService;
   /** The provider modules this app serves (their callback routes among them). */
   registry: readonly ProviderModule[];
@@ -147,6 +151,14 @@ export async function createRuntime(
     config.tenants.flatMap((t) => (t.webhookSecret ? [[t.id, t.webhookSecret] as const] : [])),
   );
   const outbound = deps.outbound ?? createOutbound({ allowlist: config.outboundAllowlist });
+  // Copies of outputs download through the output service (built below: it needs the tasks).
+  const late: { outputs?: OutputService } = {};
+  const storage = await createMediaStorage(config, {
+    store,
+    logger,
+    metrics,
+    download: (task, index, signal) => late.outputs!.download(task, index, signal),
+  });
   const budgetOf = configuredBudgets(config);
   const costs = new TaskCosts({
     prices: config.prices,
@@ -187,9 +199,14 @@ export async function createRuntime(
     }),
     idempotency: config.idempotency,
     fallbacks: config.fallbacks,
+    copies: storage?.copies,
+    deleteMedia: storage?.deleteTaskMedia,
     costs,
     // Webhooks asked for through a compatible surface carry that surface's own object.
-    webhookBodies: surfaceWebhookBodies(models),
+    webhookBodies: surfaceWebhookBodies(
+      models,
+      storage && ((base) => storage.signer.linksUnder(base)),
+    ),
   });
   // Output hosts are checked like any outbound address; the providers' configured origins
   // (an emulator or relay on loopback, say) are the operator's choice and reached as set.
@@ -197,7 +214,8 @@ export async function createRuntime(
     addressPolicy: createAddressPolicy(config.outboundAllowlist),
     exemptOrigins: Object.values(config.providers).map((p) => new URL(p.baseUrl).origin),
   });
-  const outputs = new OutputService({ tasks, models, fetcher });
+  const outputs = new OutputService({ tasks, models, fetcher, media: storage?.media, store });
+  late.outputs = outputs;
   const mediaPurge = setInterval(() => {
     media.purge().catch((err: unknown) => logger.warn({ err }, 'media purge failed'));
     // Budget reservations of tasks that never ended, past their deadline.
@@ -227,6 +245,7 @@ export async function createRuntime(
           {
             metrics,
             due: due.webhooks,
+            links: storage?.webhookLinks,
             ...config.webhookDelivery,
             ...(config.claimLeaseMs ? { leaseMs: config.claimLeaseMs } : {}),
             ...webhookOptions,
@@ -242,18 +261,21 @@ export async function createRuntime(
     tasks,
     outputs,
     media,
+    mediaLinks: storage?.signer,
     callbacks,
     registry,
     coordination,
     start() {
       poller?.start();
       dispatcher?.start();
+      storage?.start();
     },
     async close() {
       seeding.stop();
       for (const pool of pools.values()) pool.close();
       await poller?.stop();
       await dispatcher?.stop();
+      await storage?.close();
       clearInterval(mediaPurge);
       await fetcher.close();
       if (!deps.outbound) await outbound.close();

@@ -119,5 +119,6 @@ export function secretsOf(
     ...providerSecrets,
     ...(config.metricsToken ? [config.metricsToken] : []),
     ...(config.adminToken ? [config.adminToken] : []),
+    ...(config.media.signingKey ? [config.media.signingKey] : []),
   ];
 }

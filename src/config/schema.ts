@@ -10,7 +10,7 @@ import { OperationSchema } from '../contracts/common.js';
 import type { TenantBudget } from '../domain/admin-store.js';
 import type { PriceEntry, PriceUnit } from '../domain/pricing.js';
 import { DEV_GATEWAY_KEY } from './config.js';
-import { duration, httpUrl, intString, list } from './values.js';
+import { duration, httpUrl, intString, list, longDuration } from './values.js';
 import { deriveTenantWebhookSecret } from './webhook-secrets.js';
 
 /** Requests per window: `max` 0 turns the limit off. */
@@ -116,6 +116,24 @@ const EnvSchema = z.object({
   QUEUE_WAIT_MS: intString(0, 600_000).default(10_000),
   CREDENTIAL_FAILURE_THRESHOLD: intString(1, 1000).default(5),
   CREDENTIAL_COOLDOWN_MS: intString(0, 86_400_000).default(60_000),
+  // Media storage of outputs (architecture §9).
+  MEDIA_STORE_URL: z
+    .string()
+    .regex(
+      /^(file:.+|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?|none)$/,
+      'expected file:<dir>, s3://bucket[/prefix] or none',
+    )
+    .default('file:./data/media'),
+  S3_ENDPOINT: httpUrl.optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_FORCE_PATH_STYLE: z.enum(['true', 'false']).default('false'),
+  MEDIA_SIGNING_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  MEDIA_LINK_TTL: longDuration.default(86_400_000),
+  MEDIA_RETENTION: longDuration.default(30 * 86_400_000),
+  MEDIA_MAX_OUTPUT_BYTES: intString(1, 10 * 1024 * 1024 * 1024).default(2 * 1024 * 1024 * 1024),
+  MEDIA_COPY_TIMEOUT: duration.default(600_000),
+  MEDIA_COPY_CONCURRENCY: intString(1, 64).default(4),
+  MEDIA_COPY_ATTEMPTS: intString(1, 20).default(5),
   WEBHOOK_CONCURRENCY: intString(1, 1000).default(32),
   WEBHOOK_TENANT_CONCURRENCY: intString(1, 1000).default(4),
 });
@@ -356,6 +374,24 @@ function toConfig(
     idempotency: { ttlMs: e.IDEMPOTENCY_TTL_SECONDS * 1000, waitMs: e.IDEMPOTENCY_WAIT_MS },
     /** Headers and body timeout of upstream calls (UPSTREAM_TIMEOUT_MS). */
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    /** Where outputs are copied and how they are served (architecture §9). */
+    media: {
+      /** MEDIA_STORE_URL: `file:<dir>`, `s3://bucket[/prefix]` or `none`. */
+      storeUrl: e.MEDIA_STORE_URL,
+      s3: {
+        endpoint: e.S3_ENDPOINT ?? null,
+        region: e.S3_REGION,
+        forcePathStyle: e.S3_FORCE_PATH_STYLE === 'true',
+      },
+      /** MEDIA_SIGNING_KEY; null: derived from WEBHOOK_SECRET, else random per start. */
+      signingKey: e.MEDIA_SIGNING_KEY ?? null,
+      linkTtlMs: e.MEDIA_LINK_TTL,
+      retentionMs: e.MEDIA_RETENTION,
+      maxOutputBytes: e.MEDIA_MAX_OUTPUT_BYTES,
+      copyTimeoutMs: e.MEDIA_COPY_TIMEOUT,
+      copyConcurrency: e.MEDIA_COPY_CONCURRENCY,
+      copyAttempts: e.MEDIA_COPY_ATTEMPTS,
+    },
   };
 }
 

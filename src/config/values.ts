@@ -31,19 +31,29 @@ const DURATION_UNITS: Record<string, number> = {
   h: 3_600_000,
   hour: 3_600_000,
   hours: 3_600_000,
+  d: 86_400_000,
+  day: 86_400_000,
+  days: 86_400_000,
 };
 
 /** A duration: milliseconds (`60000`), or a number and a unit (`30s`, `1m`, `1 minute`, `2h`). */
-export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(v));
-  const unit = m ? DURATION_UNITS[(m[2] || 'ms').toLowerCase()] : undefined;
-  const ms = m && unit ? Math.round(Number(m[1]) * unit) : NaN;
-  if (!(ms >= 1 && ms <= 86_400_000)) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'expected a duration of 1 ms to 24 h: milliseconds, or e.g. 30s, 1m, 1 minute, 1h',
-    });
-    return z.NEVER;
-  }
-  return ms;
-});
+export const duration = durationUpTo(86_400_000, '24 h', '1h');
+
+/** A duration of up to 10 years, e.g. `30d` (media retention). */
+export const longDuration = durationUpTo(10 * 365 * 86_400_000, '10 years', '30d');
+
+function durationUpTo(maxMs: number, maxText: string, example: string) {
+  return z.union([z.number(), z.string()]).transform((v, ctx) => {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(String(v));
+    const unit = m ? DURATION_UNITS[(m[2] || 'ms').toLowerCase()] : undefined;
+    const ms = m && unit ? Math.round(Number(m[1]) * unit) : NaN;
+    if (!(ms >= 1 && ms <= maxMs)) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `expected a duration of 1 ms to ${maxText}: milliseconds, or e.g. 30s, 1m, 1 minute, ${example}`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}

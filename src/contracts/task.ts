@@ -2,12 +2,30 @@ import { z } from 'zod';
 import { OperationSchema, TaskStatusSchema, WEBHOOK_EVENTS } from './common.js';
 
 export const TaskOutputSchema = z.object({
-  url: z.string().meta({ description: 'Where the provider serves the file' }),
+  url: z.string().meta({
+    description:
+      "A signed genway link (`/media/...`) to the stored copy: works without a gateway key (e.g. as `<img src>`), supports `Range`, expires after MEDIA_LINK_TTL and is re-issued on every read. The provider's own link when the output is not stored (MEDIA_STORE_URL=none, or `stored: false`).",
+    example:
+      'https://genway.example.com/media/tasks/task_01JD7Z6Q4N8K2V3W5X6Y7Z8A9B/0?expires=1764000000&signature=3q2-7w',
+  }),
   content_type: z.string().meta({ example: 'image/png' }),
-  expires_at: z
-    .string()
-    .nullable()
-    .meta({ description: 'When the provider link stops working, if known' }),
+  bytes: z.number().int().optional().meta({ description: 'Size of the stored copy' }),
+  sha256: z.string().optional().meta({
+    description: 'Hex SHA-256 of the stored copy',
+    example: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  }),
+  expires_at: z.string().nullable().meta({
+    description:
+      "When genway stops serving the output: the end of retention (MEDIA_RETENTION) for a stored copy, else the provider link's expiry, if known",
+  }),
+  stored: z.boolean().optional().meta({
+    description:
+      'true: genway keeps a copy; false: the copy could not be made (see `store_error`) and `url` is the provider link. Absent when media storage is off.',
+  }),
+  store_error: z.string().optional().meta({ description: 'Why the copy could not be made' }),
+  poster_url: z.string().optional().meta({
+    description: 'Signed link to a JPEG poster frame of a stored video (when ffmpeg is available)',
+  }),
 });
 
 export const TaskErrorSchema = z.object({

@@ -1,9 +1,12 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { GatewayError } from '../errors/gateway-error.js';
+import { outputKey, type MediaStore } from './media-store.js';
 import type { ModelRegistry } from './models.js';
+import { parseRange } from './byte-range.js';
 import type { OutputFetcher, OutputFetchResponse } from './ports.js';
 import type { TaskOutput, TaskRecord } from './task-record.js';
 import type { TaskService } from './task-service.js';
+import type { TaskStore } from './task-store.js';
 
 export interface OutputRequest {
   method: 'GET' | 'HEAD';
@@ -48,6 +51,10 @@ export interface OutputServiceDeps {
   tasks: TaskService;
   models: ModelRegistry;
   fetcher: OutputFetcher;
+  /** Media storage (MEDIA_STORE_URL); stored outputs are served from it. */
+  media?: MediaStore;
+  /** For signed links, which name a task without a tenant. */
+  store?: TaskStore;
   now?: () => number;
 }
 
@@ -82,6 +89,7 @@ export class OutputService {
         `Task ${id} has ${task.outputs.length} output(s); there is no output ${index} (indexes start at 0)`,
       );
     }
+    if (output.stored) return this.openStored(task, index, 'file', req);
     if (output.expiresAt !== null && output.expiresAt <= this.now()) {
       throw new GatewayError(
         'output_expired',
@@ -92,15 +100,98 @@ export class OutputService {
     const headers: Record<string, string> = { accept: '*/*' };
     if (req.range) headers.range = req.range;
     if (req.range && req.ifRange) headers['if-range'] = req.ifRange;
-    let url = output.url;
+    const res = await this.fetchUpstream(task, index, req.method, headers, req.signal);
+    if (res.status === 416) {
+      return { status: 416, contentRange: first(res.headers['content-range']) };
+    }
+    return { status: res.status as 200 | 206, headers: fileHeaders(res, output), body: res.body };
+  }
+
+  /**
+   * A signed link's file (no tenant: the signature was checked by the route). Only stored
+   * outputs have links; a deleted task, an unknown output or one past retention is gone.
+   */
+  async openLinked(
+    taskId: string,
+    index: number,
+    variant: 'file' | 'poster',
+    req: OutputRequest,
+  ): Promise<OutputResponse> {
+    const task = await this.deps.store?.get(taskId);
+    const stored = task && !task.deletedAt ? task.outputs[index]?.stored : undefined;
+    if (!task || !stored || (variant === 'poster' && !stored.poster)) {
+      throw new GatewayError('output_expired', 'This file is no longer available');
+    }
+    return this.openStored(task, index, variant, req);
+  }
+
+  /** The upstream's body of output `index` for a copy into storage (200 only). */
+  readonly download = async (task: TaskRecord, index: number, signal: AbortSignal) => {
+    const res = await this.fetchUpstream(task, index, 'GET', { accept: '*/*' }, signal);
+    if (res.status !== 200) {
+      discard(res);
+      throw new GatewayError('upstream_bad_response', `HTTP ${res.status} for a whole file`);
+    }
+    return res.body;
+  };
+
+  private async openStored(
+    task: TaskRecord,
+    index: number,
+    variant: 'file' | 'poster',
+    req: OutputRequest,
+  ): Promise<OutputResponse> {
+    const stored = task.outputs[index]!.stored!;
+    const media = this.deps.media;
+    const key = outputKey(task.id, index, variant === 'poster');
+    const info = stored.expiresAt > this.now() ? await media?.stat(key) : undefined;
+    if (!media || !info) {
+      throw new GatewayError(
+        'output_expired',
+        `Output ${index} of task ${task.id} was kept until ${new Date(stored.expiresAt).toISOString()} and has been deleted`,
+      );
+    }
+    const etag = `"${stored.sha256.slice(0, 32)}${variant === 'poster' ? '-p' : ''}"`;
+    const contentType = variant === 'poster' ? stored.poster!.contentType : stored.contentType;
+    const headers: Record<string, string> = {
+      'content-type': contentType,
+      'accept-ranges': 'bytes',
+      etag,
+      'last-modified': new Date(stored.storedAt).toUTCString(),
+    };
+    const wantsRange = req.range !== undefined && (!req.ifRange || req.ifRange === etag);
+    const range = wantsRange ? parseRange(req.range!, info.bytes) : undefined;
+    if (range === 'unsatisfiable') return { status: 416, contentRange: `bytes */${info.bytes}` };
+    if (req.method === 'HEAD') {
+      headers['content-length'] = String(info.bytes);
+      return { status: 200, headers, body: Readable.from([]) };
+    }
+    const body = await media.get(key, range);
+    if (!body)
+      throw new GatewayError(
+        'output_expired',
+        `Output ${index} of task ${task.id} has been deleted`,
+      );
+    if (!range)
+      return { status: 200, headers: { ...headers, 'content-length': String(info.bytes) }, body };
+    headers['content-length'] = String(range.end - range.start + 1);
+    headers['content-range'] = `bytes ${range.start}-${range.end}/${info.bytes}`;
+    return { status: 206, headers, body };
+  }
+
+  /** Output `index` from its provider, following redirects only to hosts the provider vouches for. */
+  private async fetchUpstream(
+    task: TaskRecord,
+    index: number,
+    method: 'GET' | 'HEAD',
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+  ): Promise<OutputFetchResponse> {
+    const id = task.id;
+    let url = task.outputs[index]?.url ?? task.copy?.outputs[index]?.url ?? '';
     for (let hop = 0; ; hop++) {
       this.assertTrusted(task, index, url);
-      const res = await this.deps.fetcher.fetch({
-        url,
-        method: req.method,
-        headers,
-        signal: req.signal,
-      });
+      const res = await this.deps.fetcher.fetch({ url, method, headers, signal });
       const location = first(res.headers.location);
       if (REDIRECTS.has(res.status) && location) {
         discard(res);
@@ -120,12 +211,12 @@ export class OutputService {
         }
         continue;
       }
-      if (res.status === 200 || res.status === 206) {
-        return { status: res.status, headers: fileHeaders(res, output), body: res.body };
+      if (res.status === 200 || res.status === 206) return res;
+      if (res.status === 416) {
+        discard(res);
+        return res;
       }
       discard(res);
-      if (res.status === 416)
-        return { status: 416, contentRange: first(res.headers['content-range']) };
       if (GONE.has(res.status)) {
         throw new GatewayError(
           'output_expired',

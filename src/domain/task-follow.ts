@@ -4,6 +4,7 @@ import {
   isTerminal,
   isVisibleTo,
   toPublicTask,
+  type OutputLinks,
   type TaskChange,
   type TaskRecord,
 } from './task-record.js';
@@ -40,6 +41,8 @@ export interface FollowOptions {
   signal: AbortSignal;
   /** After this long without anything told, an update says `quiet`. */
   quietMs: number;
+  /** Links to stored outputs for this follower (made fresh for each change told). */
+  links?: OutputLinks;
 }
 
 /**
@@ -77,7 +80,7 @@ export class TaskFollowers {
     tenant: string,
     id: string,
     resumeAfter: number | undefined,
-    { signal, quietMs }: FollowOptions,
+    { signal, quietMs, links }: FollowOptions,
   ): AsyncGenerator<FollowUpdate> {
     let registered = 0;
     // Registered before each read of the task, so that a change in between wakes us.
@@ -99,7 +102,7 @@ export class TaskFollowers {
     let lastSeq = resumeAfter !== undefined && resumeAfter <= task.changeSeq ? resumeAfter : -1;
     let quiet = false;
     for (let first = true; ; first = false) {
-      const changes = changesSince(task, lastSeq);
+      const changes = changesSince(task, lastSeq, links);
       if (first || quiet || changes.length > 0) {
         yield { changes, quiet };
         lastTold = Date.now();
@@ -131,8 +134,14 @@ const computed = new WeakMap<TaskRecord, Map<number, FollowedChange[]>>();
  * change from the task's history, or the current state alone when the history no longer
  * reaches back that far (or on a first look). Followers sharing a read share the result.
  */
-export function changesSince(task: TaskRecord, lastSeq: number): readonly FollowedChange[] {
+export function changesSince(
+  task: TaskRecord,
+  lastSeq: number,
+  links?: OutputLinks,
+): readonly FollowedChange[] {
   if (lastSeq >= 0 && task.changeSeq <= lastSeq) return [];
+  // Signed links are per follower and per moment: not shared.
+  if (links) return computeChangesSince(task, lastSeq, links);
   let byLastSeq = computed.get(task);
   if (!byLastSeq) computed.set(task, (byLastSeq = new Map()));
   let changes = byLastSeq.get(lastSeq);
@@ -140,17 +149,23 @@ export function changesSince(task: TaskRecord, lastSeq: number): readonly Follow
   return changes;
 }
 
-function computeChangesSince(task: TaskRecord, lastSeq: number): FollowedChange[] {
+function computeChangesSince(
+  task: TaskRecord,
+  lastSeq: number,
+  links?: OutputLinks,
+): FollowedChange[] {
   const history = task.changes;
   const oldest = history[0];
   const covered = lastSeq >= 0 && oldest !== undefined && oldest.seq <= lastSeq + 1;
-  if (!covered) return [{ seq: task.changeSeq, kind: 'task.status', task: toPublicTask(task) }];
+  if (!covered) {
+    return [{ seq: task.changeSeq, kind: 'task.status', task: toPublicTask(task, links) }];
+  }
   const changes: FollowedChange[] = [];
   let prev: TaskChange | undefined;
   for (const change of history) {
     if (change.seq > lastSeq) {
       const kind = !prev || prev.status !== change.status ? 'task.status' : 'task.progress';
-      const data = change.seq === task.changeSeq ? toPublicTask(task) : asOf(task, change);
+      const data = change.seq === task.changeSeq ? toPublicTask(task, links) : asOf(task, change);
       changes.push({ seq: change.seq, kind, task: data });
     }
     prev = change;

@@ -3,9 +3,34 @@ import type { Task } from '../contracts/task.js';
 import type { UpstreamUsage } from './pricing.js';
 
 export interface TaskOutput {
+  /** The upstream's link (kept for video references and as the fallback of a failed copy). */
   url: string;
   contentType: string;
+  /** When the upstream stops serving `url`, if known. */
   expiresAt: number | null;
+  /** genway's own copy (media storage); absent when storage is off or the copy failed. */
+  stored?: StoredCopy;
+  /** Why no copy could be made (storage was on); the output then keeps the upstream link. */
+  storeError?: string;
+}
+
+/** An output copied into media storage (key `outputKey(task id, index)`). */
+export interface StoredCopy {
+  bytes: number;
+  /** Hex SHA-256 of the stored bytes. */
+  sha256: string;
+  /** Checked by magic bytes. */
+  contentType: string;
+  storedAt: number;
+  /** End of retention: the bytes are deleted then. */
+  expiresAt: number;
+  /** A poster frame was stored beside the output (`outputKey(id, index, true)`). */
+  poster?: { contentType: string; bytes: number };
+}
+
+/** Signed genway links of stored outputs, made at render time (see media-links.ts). */
+export interface OutputLinks {
+  link(taskId: string, index: number, variant: 'file' | 'poster'): string;
 }
 
 export interface TaskError {
@@ -120,6 +145,11 @@ export interface TaskRecord {
    * it is "not found" for everyone and never listed; the row stays for the operator.
    */
   deletedAt?: number | null;
+  /**
+   * Set while the outputs of an upstream success are copied into media storage: the task stays
+   * running until they are stored (or given up). `attempts` counts transient failures.
+   */
+  copy?: { attempts: number; outputs: TaskOutput[] } | null;
   /** The admin key that created it (null or absent: a key from the configuration). */
   keyId?: string | null;
   /** Estimated at create, charged at the terminal status (USD); absent on older tasks. */
@@ -147,8 +177,36 @@ export function isVisibleTo(task: TaskRecord | undefined, tenant: string): task 
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
-/** The public view: what clients see. Never includes credentials or adapter state. */
-export function toPublicTask(r: TaskRecord): Task {
+/**
+ * The outputs as clients see them: a stored one with its genway link, size and hash; one whose
+ * copy failed with the upstream link and `stored: false`; with storage off, as before.
+ */
+export function publicOutputs(r: TaskRecord, links?: OutputLinks): Task['outputs'] {
+  return r.outputs.map((o, i) => {
+    const s = o.stored;
+    if (s) {
+      return {
+        url: links ? links.link(r.id, i, 'file') : o.url,
+        content_type: s.contentType,
+        bytes: s.bytes,
+        sha256: s.sha256,
+        expires_at: iso(s.expiresAt),
+        stored: true,
+        ...(s.poster && links ? { poster_url: links.link(r.id, i, 'poster') } : {}),
+      };
+    }
+    const base = { url: o.url, content_type: o.contentType, expires_at: iso(o.expiresAt) };
+    return o.storeError === undefined
+      ? base
+      : { ...base, stored: false, store_error: o.storeError };
+  });
+}
+
+/**
+ * The public view: what clients see. Never includes credentials or adapter state. Stored
+ * outputs are shown with genway links from `links` (without it: the upstream link).
+ */
+export function toPublicTask(r: TaskRecord, links?: OutputLinks): Task {
   return {
     id: r.id,
     object: 'task',
@@ -157,11 +215,7 @@ export function toPublicTask(r: TaskRecord): Task {
     provider: r.provider,
     status: r.status,
     progress: r.progress,
-    outputs: r.outputs.map((o) => ({
-      url: o.url,
-      content_type: o.contentType,
-      expires_at: iso(o.expiresAt),
-    })),
+    outputs: publicOutputs(r, links),
     error: r.error,
     upstream: { id: r.upstreamId, status: r.upstreamStatus },
     metadata: r.metadata,

@@ -49,6 +49,8 @@ type CreateDeps = Pick<
 /** The store, pools, events, due signals and metrics are the writer's (see TaskWriterDeps). */
 export interface TaskServiceDeps extends TaskWriterDeps, CreateDeps {
   models: ModelRegistry;
+  /** Deletes a task's stored media (media storage on): at DELETE and nowhere else. */
+  deleteMedia?: (task: TaskRecord) => Promise<void>;
   polling: PollingPolicy;
   logger: Logger;
   /** Jitter of poll times (Math.random by default; tests pass a fixed source). */
@@ -130,7 +132,10 @@ export class TaskService {
       }
       const deleted = { ...task, deletedAt: this.now(), version: task.version + 1 };
       // Compare-and-set; a concurrent writer (a second delete) means: read again.
-      if (await this.deps.store.update(deleted)) return deleted;
+      if (await this.deps.store.update(deleted)) {
+        await this.deps.deleteMedia?.(deleted);
+        return deleted;
+      }
       if (attempt === 2) throw new GatewayError('internal', `Task ${id} kept changing`);
     }
   }
@@ -305,6 +310,11 @@ export class TaskService {
       this.deps.metrics?.pollDone(task.provider, 'skipped');
       const error = { code: 'no_credential_available', message };
       await this.writer.write(failTask(task, error, this.now()), task);
+      return;
+    }
+    // Its outputs are being copied here (a copy outlasted its hold): not polled meanwhile.
+    if (this.deps.copies?.isCopying(task.id)) {
+      await this.writer.write({ ...task, nextPollAt: now + 5000 }, task);
       return;
     }
     // Over the credential's poll budget: back to the store with a later poll time, not polled.

@@ -4,6 +4,7 @@ import type { CredentialPool } from './credential-pool.js';
 import type { DueSignals } from './due-signal.js';
 import type { Logger } from './logger.js';
 import type { DomainMetrics } from './metrics.js';
+import type { OutputCopies } from './output-copies.js';
 import type { TaskEvents } from './task-events.js';
 import { isTerminal, type TaskRecord } from './task-record.js';
 import type { TaskStore } from './task-store.js';
@@ -17,6 +18,8 @@ export interface TaskWriterDeps {
   /** Raised with every poll time and webhook attempt time written, for the loops doing them. */
   due?: DueSignals;
   metrics?: DomainMetrics;
+  /** Media storage on: a success is held back until its outputs are copied (architecture §9). */
+  copies?: OutputCopies;
   now?: () => number;
   /** Charges a task at its terminal status and settles its budget reservation and ledger entry. */
   costs?: TaskCosts;
@@ -65,6 +68,12 @@ export class TaskWriter {
    * undefined.
    */
   async write(next: TaskRecord, prev: TaskRecord): Promise<TaskRecord | undefined> {
+    const copies = this.deps.copies;
+    if (copies?.wants(next, prev)) {
+      const held = await this.write(copies.hold(next, prev), prev);
+      if (held) copies.schedule(held, (n, p) => this.write(n, p));
+      return held;
+    }
     const finishing = isTerminal(next.status) && !isTerminal(prev.status);
     if (finishing && this.deps.costs) next = this.deps.costs.charge(next);
     const visible = isVisibleChange(prev, next);

@@ -4,7 +4,12 @@ import type { DomainMetrics } from './metrics.js';
 import type { WebhookSender } from './ports.js';
 import { DueLoop } from './due-loop.js';
 import type { DueSignal } from './due-signal.js';
-import type { TaskRecord, WebhookDelivery } from './task-record.js';
+import {
+  publicOutputs,
+  type OutputLinks,
+  type TaskRecord,
+  type WebhookDelivery,
+} from './task-record.js';
 
 /**
  * Waits after failed attempts 1, 2, …: the last entry is the last wait, and the attempt after
@@ -53,6 +58,11 @@ export interface WebhookDispatcherOptions {
   metrics?: Pick<DomainMetrics, 'webhookDelivery'>;
   /** Raised when a delivery gets an attempt time in this process (the task writer). */
   due?: DueSignal;
+  /**
+   * Signed links of stored outputs (under PUBLIC_URL): a succeeded payload gets fresh ones at
+   * every attempt, since links expire and the stored payload was written without them.
+   */
+  links?: OutputLinks;
   now?: () => number;
 }
 
@@ -185,7 +195,13 @@ export class WebhookDispatcher {
     let status: number | null = null;
     let error: string | null = null;
     try {
-      const body = JSON.stringify(delivery.payload);
+      // genway's own task body: fresh links to stored outputs (surface bodies made theirs).
+      const own = task.webhook?.format ? undefined : (delivery.payload as { status?: unknown });
+      const payload =
+        this.options.links && own?.status === 'succeeded'
+          ? { ...own, outputs: publicOutputs(task, this.options.links) }
+          : delivery.payload;
+      const body = JSON.stringify(payload);
       ({ status } = await this.sender.send(
         url,
         { id: delivery.id, timestamp: new Date(this.now()), body, tenant: task.tenant },

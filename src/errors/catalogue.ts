@@ -17,6 +17,11 @@ export const ERROR_CATALOGUE = {
   model_not_allowed: { status: 403, title: 'This gateway key may not use this model' },
   operation_not_allowed: { status: 403, title: 'This gateway key may not use this operation' },
   callback_mismatch: { status: 403, title: 'The upstream callback does not belong to this task' },
+  media_link_invalid: { status: 403, title: 'The media link is not valid (altered or forged)' },
+  media_link_expired: {
+    status: 403,
+    title: 'The media link has expired; read the task again for a fresh one',
+  },
   not_found: { status: 404, title: 'Not found' },
   task_not_found: { status: 404, title: 'Task not found' },
   output_not_found: { status: 404, title: 'Output not found' },

@@ -9,6 +9,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../config/config.js';
 import type { CredentialPool } from '../domain/credential-pool.js';
 import type { MediaHost } from '../domain/media-host.js';
+import type { MediaLinkSigner } from '../domain/media-links.js';
 import type { ModelRegistry } from '../domain/models.js';
 import type { OutputService } from '../domain/output-service.js';
 import type { TaskService } from '../domain/task-service.js';
@@ -25,6 +26,8 @@ export interface RouteDeps {
   outputs: OutputService;
   /** Files published under PUBLIC_URL for providers that only take URLs. */
   media: MediaHost;
+  /** Signs links to stored outputs; absent when media storage is off (MEDIA_STORE_URL=none). */
+  mediaLinks?: MediaLinkSigner;
   /** Places for requests held open (SSE, long-polls, `Prefer: wait`), per tenant and in all. */
   held: HeldRequests;
   /** Each provider's credentials (state, load), for /readyz and the admin view. */

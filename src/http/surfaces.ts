@@ -1,6 +1,6 @@
 import { openaiApi } from './openai/index.js';
 import type { ModelRegistry } from '../domain/models.js';
-import type { TaskRecord } from '../domain/task-record.js';
+import type { OutputLinks, TaskRecord } from '../domain/task-record.js';
 import { replicateApi } from './replicate/index.js';
 import {
   PREDICTION_WEBHOOK_FORMAT,
@@ -20,6 +20,7 @@ export const SURFACES: readonly Surface[] = SURFACE_ROUTES.map((s) => s.surface)
  */
 export function surfaceWebhookBodies(
   models: ModelRegistry,
+  linksUnder?: (base: string) => OutputLinks,
 ): ReadonlyMap<string, (task: TaskRecord, base: string) => unknown> {
-  return new Map([[PREDICTION_WEBHOOK_FORMAT, predictionWebhookBody(models)]]);
+  return new Map([[PREDICTION_WEBHOOK_FORMAT, predictionWebhookBody(models, linksUnder)]]);
 }

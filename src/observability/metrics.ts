@@ -1,3 +1,4 @@
+import type { CopyOutcome } from '../domain/output-copies.js';
 import {
   collectDefaultMetrics,
   Counter,
@@ -153,6 +154,23 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     registers: [this.registry],
   });
 
+  private readonly mediaCopies = new Counter({
+    name: 'genway_media_copies_total',
+    help: 'Output copies into media storage, by outcome (stored, retry, failed: kept the upstream link)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly mediaStoredBytes = new Counter({
+    name: 'genway_media_stored_bytes_total',
+    help: 'Bytes of outputs copied into media storage',
+    registers: [this.registry],
+  });
+  private readonly mediaPurged = new Counter({
+    name: 'genway_media_purged_objects_total',
+    help: 'Stored outputs deleted at the end of retention',
+    registers: [this.registry],
+  });
+
   private readonly tasks: Gauge<'provider' | 'status'> = new Gauge({
     name: 'genway_tasks',
     help: 'Tasks in the store, by provider and status (read from the store at scrape time)',
@@ -186,6 +204,9 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
 
   constructor() {
     for (const outcome of WEBHOOK_OUTCOMES) this.webhookDeliveries.labels(outcome).inc(0);
+    for (const outcome of ['stored', 'retry', 'failed'] as const) {
+      this.mediaCopies.labels(outcome).inc(0);
+    }
     for (const metric of processMetrics().getMetricsAsArray()) {
       this.registry.registerMetric(metric as unknown as Metric);
     }
@@ -257,6 +278,15 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
 
   webhookDelivery(outcome: WebhookDeliveryOutcome): void {
     this.webhookDeliveries.labels(outcome).inc();
+  }
+
+  mediaCopy(outcome: CopyOutcome, bytes: number): void {
+    this.mediaCopies.labels(outcome).inc();
+    if (bytes > 0) this.mediaStoredBytes.inc(bytes);
+  }
+
+  mediaPurgedObjects(count: number): void {
+    this.mediaPurged.inc(count);
   }
 
   private readonly cache = new Map<string, { at: number; value: Promise<unknown> }>();

@@ -22,6 +22,7 @@ function spawnGateway(env: Record<string, string>) {
       HOST: '127.0.0.1',
       PORT: '0',
       STORE_URL: 'memory:',
+      MEDIA_STORE_URL: 'none',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -82,6 +82,7 @@ export async function buildFakeApp(
     GATEWAY_API_KEYS: `${KEY_A},${KEY_B}`,
     STORE_URL: 'memory:',
     LOG_LEVEL: 'info',
+    MEDIA_STORE_URL: 'none',
     ...options.env,
   });
   const logs: string[] = [];

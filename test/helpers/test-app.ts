@@ -56,6 +56,8 @@ export async function buildTestApp(options: TestAppOptions = {}): Promise<TestAp
       // Scrapes see each change at once (test/metrics/ asks for the cache where it tests it).
       METRICS_CACHE_MS: '0',
       LOG_LEVEL: 'info',
+      // Upstream links as before (test/media/ turns media storage on explicitly).
+      MEDIA_STORE_URL: 'none',
       ...env,
     },
     deps.registry,

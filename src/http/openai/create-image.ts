@@ -1,3 +1,5 @@
+import { publicOutputs } from '../../domain/task-record.js';
+import { outputLinks } from '../output-links.js';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
@@ -160,7 +162,7 @@ export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
                 b64_json: (await readOutput(deps, task, i, gone)).toString('base64'),
               })),
             )
-          : task.outputs.map((o) => ({ url: o.url }));
+          : publicOutputs(task, outputLinks(deps, request)).map((o) => ({ url: o.url }));
       return { created: Math.floor(task.createdAt / 1000), data };
     },
   );

@@ -11,7 +11,7 @@ export function deleteVideoRoute(app: GatewayApp, deps: RouteDeps): void {
         tags: ['openai-compatible'],
         summary: 'Delete a video job (OpenAI videos.delete)',
         description:
-          "Deletes genway's record of a finished (completed or failed) video job for this key: afterwards it is 404 here and on /v1/tasks and is never listed. genway keeps the row marked deleted for the operator; the file stays wherever the provider keeps it until the provider expires it. A job still running answers 400.",
+          "Deletes genway's record of a finished (completed or failed) video job for this key: afterwards it is 404 here and on /v1/tasks and is never listed. genway keeps the row marked deleted for the operator; genway's stored copy of the file (media storage) is deleted at once; the provider's own copy stays until the provider expires it. A job still running answers 400.",
         security: [{ gatewayKey: [] }],
         params: VideoIdParamsSchema,
         response: { 200: VideoDeletedSchema, ...openaiErrorResponses(400, 401, 404, 415) },

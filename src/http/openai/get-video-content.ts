@@ -1,3 +1,4 @@
+import { outputLinks } from '../output-links.js';
 import { z } from 'zod';
 import { VideoContentQuerySchema, VideoIdParamsSchema } from '../../contracts/openai.js';
 import { GatewayError } from '../../errors/gateway-error.js';
@@ -45,7 +46,8 @@ export function getVideoContentRoute(app: GatewayApp, deps: RouteDeps): void {
       const { video_id: id } = request.params;
       if (request.query.variant === 'thumbnail') {
         const task = await findVideo(deps.tasks, request.tenant, id);
-        const poster = task.status === 'succeeded' ? posterUrlOf(task) : undefined;
+        const poster =
+          task.status === 'succeeded' ? posterUrlOf(task, outputLinks(deps, request)) : undefined;
         if (poster) return reply.redirect(poster, 302);
         throw new GatewayError(
           'thumbnail_not_available',

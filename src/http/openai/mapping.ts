@@ -3,7 +3,7 @@ import type { Operation } from '../../contracts/common.js';
 import type { Video } from '../../contracts/openai.js';
 import type { ModelRegistry } from '../../domain/models.js';
 import type { VideoFormat } from '../../domain/ports.js';
-import type { TaskRecord } from '../../domain/task-record.js';
+import type { OutputLinks, TaskRecord } from '../../domain/task-record.js';
 import type { CreateOptions } from '../../domain/task-service.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { coerceNumbers, imageFileDataUrl, unbracket } from '../form-fields.js';
@@ -176,13 +176,11 @@ export function imageOf(ref: Buffer | string | { image_url?: string; file_id?: s
 export { coerceNumbers, unbracket };
 
 /**
- * The poster image of a finished video, where genway keeps one: `posterUrl` on its first
- * output (architecture section 9 adds it). None yet: every thumbnail request is a 404.
+ * The poster image of a finished video, where genway keeps one: the signed link to the
+ * poster stored beside its first output (media storage with ffmpeg, architecture section 9).
  */
-export function posterUrlOf(task: TaskRecord): string | undefined {
-  const output = task.outputs[0] as
-    (TaskRecord['outputs'][number] & { posterUrl?: unknown }) | undefined;
-  return typeof output?.posterUrl === 'string' ? output.posterUrl : undefined;
+export function posterUrlOf(task: TaskRecord, links?: OutputLinks): string | undefined {
+  return task.outputs[0]?.stored?.poster && links ? links.link(task.id, 0, 'poster') : undefined;
 }
 
 const VIDEO_STATUS: Record<TaskRecord['status'], Video['status']> = {
@@ -220,7 +218,7 @@ export function toVideo(task: TaskRecord): Video {
     remixed_from_video_id: null,
     created_at: Math.floor(task.createdAt / 1000),
     completed_at: seconds(task.completedAt),
-    expires_at: seconds(task.outputs[0]?.expiresAt ?? null),
+    expires_at: seconds(task.outputs[0]?.stored?.expiresAt ?? task.outputs[0]?.expiresAt ?? null),
     error,
   };
 }

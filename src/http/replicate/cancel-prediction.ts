@@ -1,3 +1,4 @@
+import { outputLinks } from '../output-links.js';
 import { ReplicatePredictionSchema } from '../../contracts/replicate.js';
 import { isGatewayError } from '../../errors/gateway-error.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
@@ -30,10 +31,13 @@ export function cancelPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
           deps.models,
           await deps.tasks.cancel(request.tenant, task.id),
           base,
+          { links: outputLinks(deps, request) },
         );
       } catch (err) {
         if (!isGatewayError(err) || err.code !== 'task_already_finished') throw err;
-        return renderPrediction(deps.models, await deps.tasks.get(request.tenant, task.id), base);
+        return renderPrediction(deps.models, await deps.tasks.get(request.tenant, task.id), base, {
+          links: outputLinks(deps, request),
+        });
       }
     },
   );

@@ -1,3 +1,4 @@
+import { outputLinks } from '../output-links.js';
 import { z } from 'zod';
 import { ReplicatePredictionSchema } from '../../contracts/replicate.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
@@ -27,7 +28,9 @@ export function getPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
     },
     async (request) => {
       const task = await findPrediction(deps.tasks, request.tenant, request.params.id);
-      return renderPrediction(deps.models, task, surfaceBase(deps.config, request));
+      return renderPrediction(deps.models, task, surfaceBase(deps.config, request), {
+        links: outputLinks(deps, request),
+      });
     },
   );
 }

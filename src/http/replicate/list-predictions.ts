@@ -1,3 +1,4 @@
+import { outputLinks } from '../output-links.js';
 import { z } from 'zod';
 import { ReplicatePredictionListSchema } from '../../contracts/replicate.js';
 import type { TaskRecord } from '../../domain/task-record.js';
@@ -88,7 +89,9 @@ export function listPredictionsRoute(app: GatewayApp, deps: RouteDeps): void {
       return {
         previous: null,
         next,
-        results: page.map((t) => renderPrediction(deps.models, t, base)),
+        results: page.map((t) =>
+          renderPrediction(deps.models, t, base, { links: outputLinks(deps, request) }),
+        ),
       };
     },
   );

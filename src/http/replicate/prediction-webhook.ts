@@ -1,6 +1,11 @@
 import type { ModelRegistry } from '../../domain/models.js';
-import type { TaskRecord, WebhookEvent, WebhookFormat } from '../../domain/task-record.js';
-import { renderPrediction } from './prediction.js';
+import type {
+  OutputLinks,
+  TaskRecord,
+  WebhookEvent,
+  WebhookFormat,
+} from '../../domain/task-record.js';
+import { renderPrediction, SURFACE_PREFIX } from './prediction.js';
 
 /** `WebhookFormat.name` of webhooks asked for through `/replicate/v1`: the body is the prediction. */
 export const PREDICTION_WEBHOOK_FORMAT = 'replicate-prediction';
@@ -43,6 +48,12 @@ export function predictionWebhook(
  */
 export function predictionWebhookBody(
   models: ModelRegistry,
+  linksUnder?: (base: string) => OutputLinks,
 ): (task: TaskRecord, base: string) => unknown {
-  return (task, base) => renderPrediction(models, task, base);
+  // Stored outputs get signed media links under genway's base (the surface base without its
+  // prefix); made when the message is written, valid for MEDIA_LINK_TTL (longer than retries).
+  const origin = (base: string) =>
+    base.endsWith(SURFACE_PREFIX) ? base.slice(0, -SURFACE_PREFIX.length) : base;
+  return (task, base) =>
+    renderPrediction(models, task, base, { links: linksUnder?.(origin(base)) });
 }

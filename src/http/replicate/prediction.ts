@@ -4,7 +4,7 @@ import type { Config } from '../../config/config.js';
 import type { ReplicatePredictionBody } from '../../contracts/replicate.js';
 import type { ModelRegistry } from '../../domain/models.js';
 import type { TaskService } from '../../domain/task-service.js';
-import { isTerminal, type TaskRecord } from '../../domain/task-record.js';
+import { isTerminal, type OutputLinks, type TaskRecord } from '../../domain/task-record.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { preferredWait } from '../wait.js';
 
@@ -93,6 +93,8 @@ export interface RenderOptions {
    * official client's blocking `run()` keeps polling instead of taking `processing` as done.
    */
   created?: boolean;
+  /** Signed genway links for stored outputs (media storage on). */
+  links?: OutputLinks;
 }
 
 /**
@@ -109,7 +111,10 @@ export function toPrediction(
   const view = parsed.success ? parsed.data : {};
   const fallback = modelAndVersion(task);
   const succeeded = task.status === 'succeeded';
-  const urls = task.outputs.map((o) => o.url);
+  const links = options.links;
+  const urls = task.outputs.map((o, i) =>
+    o.stored && links ? links.link(task.id, i, 'file') : o.url,
+  );
   const output = !succeeded
     ? null
     : view.output_kind === 'string' && urls.length === 1

@@ -1,3 +1,4 @@
+import { outputLinks } from '../output-links.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Operation } from '../../contracts/common.js';
 import { isTerminal } from '../../domain/task-record.js';
@@ -90,6 +91,7 @@ export async function startPrediction(
   }
   const prediction = renderPrediction(deps.models, task, base, {
     created: true,
+    links: outputLinks(deps, request),
   });
   // 202: created, but the wait ran out before the outputs (Replicate's meaning).
   return reply

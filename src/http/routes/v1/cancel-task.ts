@@ -1,6 +1,6 @@
 import { TaskSchema } from '../../../contracts/task.js';
-import { toPublicTask } from '../../../domain/task-record.js';
 import { problemResponses } from '../../problem.js';
+import { presentTask } from '../../output-links.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { TaskIdParams } from './get-task.js';
 
@@ -21,6 +21,7 @@ export function cancelTaskRoute(app: GatewayApp, deps: RouteDeps): void {
         },
       },
     },
-    async (request) => toPublicTask(await deps.tasks.cancel(request.tenant, request.params.id)),
+    async (request) =>
+      presentTask(deps, request, await deps.tasks.cancel(request.tenant, request.params.id)),
   );
 }

@@ -2,11 +2,11 @@ import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import type { Operation } from '../../../contracts/common.js';
 import { TaskSchema } from '../../../contracts/task.js';
-import { toPublicTask } from '../../../domain/task-record.js';
 import { coerceNumbers, imageFileDataUrl, unbracket } from '../../form-fields.js';
 import { IdempotencyKeyHeaderSchema, idempotencyOf, keyedCreate } from '../../idempotency.js';
 import type { MultipartPolicy } from '../../multipart-guard.js';
 import { problemResponses } from '../../problem.js';
+import { presentTask } from '../../output-links.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone, preferWaitSeconds } from '../../wait.js';
 
@@ -118,7 +118,10 @@ export function registerCreateRoute<B extends z.ZodType>(
         );
         reply.header('preference-applied', `wait=${wait}`);
       }
-      return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toPublicTask(task));
+      return reply
+        .code(201)
+        .header('location', `/v1/tasks/${task.id}`)
+        .send(presentTask(deps, request, task));
     },
   );
 }

@@ -30,7 +30,7 @@ export function getTaskOutputRoute(app: GatewayApp, deps: RouteDeps): void {
         tags: ['tasks'],
         summary: 'Download an output file',
         description:
-          "Streams output `index` (0-based) of a succeeded task from the provider through genway, so callers never need the provider's links. `Range` is passed on (206 with `content-range`). An output past its `expires_at`, or one the provider no longer serves (403/404/410), answers 410 `output_expired`. Only URLs on the provider's own hosts are fetched.",
+          "Serves output `index` (0-based) of a succeeded task. A stored output (`stored: true`) comes from genway's media storage, with `Range` (206 with `content-range`), for as long as it is kept (MEDIA_RETENTION); afterwards 410 `output_expired`. Otherwise the file is streamed from the provider through genway, so callers never need the provider's links: `Range` is passed on, and an output past its `expires_at`, or one the provider no longer serves (403/404/410), answers 410 `output_expired`. Only URLs on the provider's own hosts are fetched.",
         security: [{ gatewayKey: [] }],
         params: TaskIdParams.extend({
           index: z.coerce

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TaskSchema } from '../../../contracts/task.js';
-import { toPublicTask } from '../../../domain/task-record.js';
 import { problemResponses } from '../../problem.js';
+import { presentTask } from '../../output-links.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone } from '../../wait.js';
 
@@ -44,7 +44,7 @@ export function getTaskRoute(app: GatewayApp, deps: RouteDeps): void {
               clientGone(reply),
             )
           : await deps.tasks.get(request.tenant, request.params.id);
-      return toPublicTask(task);
+      return presentTask(deps, request, task);
     },
   );
 }

@@ -2,6 +2,7 @@ import { registerMultipartGuard } from '../../multipart-guard.js';
 import { NORMALIZED_SURFACE } from '../../problem.js';
 import type { SurfaceRoutes } from '../../surface.js';
 import { cancelTaskRoute } from './cancel-task.js';
+import { deleteTaskRoute } from './delete-task.js';
 import { getTaskOutputRoute } from './get-task-output.js';
 import { getTaskRoute } from './get-task.js';
 import { getUsageRoute } from './get-usage.js';
@@ -34,6 +35,7 @@ export const normalizedApi: SurfaceRoutes = {
     taskEventsRoute,
     getTaskOutputRoute,
     cancelTaskRoute,
+    deleteTaskRoute,
     listTasksRoute,
     listModelsRoute,
     getUsageRoute,

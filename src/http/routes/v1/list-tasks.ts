@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { TaskStatusSchema } from '../../../contracts/common.js';
 import { TaskListSchema } from '../../../contracts/task.js';
-import { toPublicTask } from '../../../domain/task-record.js';
 import { problemResponses } from '../../problem.js';
+import { presentTask } from '../../output-links.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 
 export function listTasksRoute(app: GatewayApp, deps: RouteDeps): void {
@@ -32,7 +32,7 @@ export function listTasksRoute(app: GatewayApp, deps: RouteDeps): void {
       const page = rows.slice(0, limit);
       return {
         object: 'list' as const,
-        data: page.map(toPublicTask),
+        data: page.map((task) => presentTask(deps, request, task)),
         next_cursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
       };
     },

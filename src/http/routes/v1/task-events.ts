@@ -2,6 +2,7 @@ import { PassThrough } from 'node:stream';
 import { z } from 'zod';
 import type { FollowedChange, FollowUpdate } from '../../../domain/task-follow.js';
 import { problemResponses } from '../../problem.js';
+import { outputLinks } from '../../output-links.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { TaskIdParams } from './get-task.js';
 
@@ -91,6 +92,7 @@ export function taskEventsRoute(app: GatewayApp, deps: RouteDeps): void {
       const follow = await deps.tasks.follow(request.tenant, request.params.id, lastSeq, {
         signal: done.signal,
         quietMs: heartbeatMs,
+        links: outputLinks(deps, request),
       });
       if (follow.finished) return reply.code(204).send(null);
 
