@@ -3,9 +3,10 @@ import { readFileSync } from 'node:fs';
 /**
  * Summarises a V8 `.cpuprofile` (from `node --cpu-prof`): self time per function, and per
  * owner (genway's own code under src/, a package under node_modules, Node's internals, the
- * garbage collector). Idle time is left out of the percentages.
+ * garbage collector). Idle time is left out of the percentages; `skipMs` leaves out the
+ * first milliseconds of the profile (the process starting and loading its modules).
  *
- *   tsx bench/cpuprofile-top.ts <file.cpuprofile> [top=15]
+ *   tsx bench/cpuprofile-top.ts <file.cpuprofile> [top=15] [skipMs=0]
  */
 
 interface ProfileNode {
@@ -37,10 +38,13 @@ export function ownerOf(url: string, functionName: string): string {
   return 'other';
 }
 
-export function summariseProfile(profile: CpuProfile) {
+export function summariseProfile(profile: CpuProfile, skipMs = 0) {
   const selfUs = new Map<number, number>();
+  let elapsedUs = 0;
   profile.samples.forEach((id, i) => {
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    const delta = profile.timeDeltas[i] ?? 0;
+    elapsedUs += delta;
+    if (elapsedUs >= skipMs * 1000) selfUs.set(id, (selfUs.get(id) ?? 0) + delta);
   });
   const byFunction = new Map<string, { name: string; owner: string; us: number }>();
   const byOwner = new Map<string, number>();
@@ -52,7 +56,9 @@ export function summariseProfile(profile: CpuProfile) {
     busyUs += us;
     const owner = ownerOf(url, functionName);
     const file = url.replace(/^.*\/(src|node_modules)\//, '$1/').replace(/^file:\/\//, '');
-    const name = `${functionName || '(anonymous)'} ${file ? `${file}:${lineNumber + 1}` : ''}`;
+    // Lines of genway's frames are those of tsx's output, not of the source: left out.
+    const where = owner === 'genway' ? file : file && `${file}:${lineNumber + 1}`;
+    const name = `${functionName || '(anonymous)'} ${where}`.trim();
     const entry = byFunction.get(name) ?? { name, owner, us: 0 };
     entry.us += us;
     byFunction.set(name, entry);
@@ -73,10 +79,10 @@ export function summariseProfile(profile: CpuProfile) {
   };
 }
 
-export function renderProfile(file: string, top = 15): string[] {
-  const s = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile);
+export function renderProfile(file: string, top = 15, skipMs = 0): string[] {
+  const s = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, skipMs);
   return [
-    `${file}: ${s.busyMs.toFixed(0)} ms of CPU (idle left out)`,
+    `${file}: ${s.busyMs.toFixed(0)} ms of CPU (idle and the first ${Math.round(skipMs)} ms left out)`,
     '  by owner (self time):',
     ...s.owners.slice(0, 12).map((o) => `    ${o.pct.toFixed(1).padStart(5)}%  ${o.name}`),
     `  top ${top} functions (self time):`,
@@ -87,10 +93,10 @@ export function renderProfile(file: string, top = 15): string[] {
 }
 
 if (process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!)) {
-  const [file, top] = process.argv.slice(2);
+  const [file, top, skip] = process.argv.slice(2);
   if (!file) {
     process.stderr.write('usage: tsx bench/cpuprofile-top.ts <file.cpuprofile> [top]\n');
     process.exit(2);
   }
-  process.stdout.write(`${renderProfile(file, Number(top ?? 15)).join('\n')}\n`);
+  process.stdout.write(`${renderProfile(file, Number(top ?? 15), Number(skip ?? 0)).join('\n')}\n`);
 }

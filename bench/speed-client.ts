@@ -41,10 +41,18 @@ function once(t: HttpTarget): Promise<number> {
   });
 }
 
-/** `n` requests one after another on one connection: their latencies (ms), sorted. */
-export async function sequentialLatencies(t: HttpTarget, n: number): Promise<number[]> {
+/**
+ * `n` requests one after another on one connection (fewer if `maxMs` runs out first): their
+ * latencies (ms), sorted.
+ */
+export async function sequentialLatencies(
+  t: HttpTarget,
+  n: number,
+  maxMs = Infinity,
+): Promise<number[]> {
   const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await once(t));
+  const until = performance.now() + maxMs;
+  for (let i = 0; i < n && performance.now() < until; i++) out.push(await once(t));
   return out.sort((a, b) => a - b);
 }
 
