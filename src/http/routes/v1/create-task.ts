@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Operation } from '../../../contracts/common.js';
 import { TaskSchema } from '../../../contracts/task.js';
-import { toPublicTask } from '../../../domain/task-record.js';
+import { isTerminal, toPublicTask } from '../../../domain/task-record.js';
 import { IdempotencyKeyHeaderSchema, idempotencyOf, keyedCreate } from '../../idempotency.js';
 import { problemResponses } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
@@ -66,13 +66,17 @@ export function registerCreateRoute<B extends z.ZodType>(
       );
       let task = created.task;
       const wait = preferWaitSeconds(request.headers.prefer, deps.config.limits.maxWaitSeconds);
-      if (wait > 0) {
+      // A fresh create the upstream finished at once (the task just written) needs neither
+      // the wait nor another read of the store.
+      if (wait > 0 && (created.replayed || !isTerminal(task.status))) {
         task = await deps.tasks.waitUntilFinished(
           request.tenant,
           task.id,
           wait * 1000,
           clientGone(request),
         );
+      }
+      if (wait > 0) {
         reply.header('preference-applied', `wait=${wait}`);
       }
       return reply.code(201).header('location', `/v1/tasks/${task.id}`).send(toPublicTask(task));
