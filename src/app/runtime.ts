@@ -79,12 +79,14 @@ export async function createRuntime(
   const registrations = deps.providers ?? buildProviders(config, { metrics, registry });
   const pools = new Map<string, CredentialPool>();
   const entries = new Map<string, ProviderEntry>();
+  const weights = new Map(config.tenants.map((t) => [t.id, t.weight ?? 1]));
   for (const [id, reg] of registrations) {
     const policy = config.credentialPolicy;
     const pool = new CredentialPool(id, reg.credentials, reg.strategy, {
       defaultMaxInFlight: reg.defaultMaxInFlight,
       queue: { max: policy.queueMax, waitMs: policy.queueWaitMs },
       health: { failureThreshold: policy.failureThreshold, coolDownMs: policy.coolDownMs },
+      weightOf: (tenant) => weights.get(tenant) ?? 1,
       logger,
     });
     pool.seed(await store.countActiveByCredential(id));
@@ -144,7 +146,7 @@ export async function createRuntime(
             timeoutMs: attemptTimeoutMs,
           }),
           logger,
-          { metrics, due: due.webhooks, ...webhookOptions },
+          { metrics, due: due.webhooks, ...config.webhookDelivery, ...webhookOptions },
         )
       : undefined;
   const callbacks = new UpstreamCallbackService({ store, models, tasks, logger });

@@ -64,6 +64,8 @@ const EnvSchema = z.object({
   QUEUE_WAIT_MS: intString(0, 600_000).default(10_000),
   CREDENTIAL_FAILURE_THRESHOLD: intString(1, 1000).default(5),
   CREDENTIAL_COOLDOWN_MS: intString(0, 86_400_000).default(60_000),
+  WEBHOOK_CONCURRENCY: intString(1, 1000).default(32),
+  WEBHOOK_TENANT_CONCURRENCY: intString(1, 1000).default(4),
 });
 type Env = z.output<typeof EnvSchema>;
 
@@ -79,6 +81,8 @@ function fileSchema(registry: readonly ProviderModule[]) {
           id: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
           keys: z.array(z.string().min(16, 'gateway keys must be at least 16 characters')).min(1),
           rate_limit: rateLimitSchema.optional(),
+          /** Share of each provider's credential slots and queue places, relative to others (1). */
+          weight: z.number().positive().max(1000).optional(),
         }),
       )
       .default([]),
@@ -135,10 +139,11 @@ function toConfig(
   }
   const useEmulators = Object.keys(providers).length === 0;
 
-  const tenants: { id: string; keys: string[]; rateLimit?: RateLimit }[] = [
+  const tenants: { id: string; keys: string[]; weight?: number; rateLimit?: RateLimit }[] = [
     ...list(e.GATEWAY_API_KEYS).map((key) => ({ id: tenantIdForKey(key), keys: [key] })),
-    ...f.tenants.map(({ rate_limit, ...t }) => ({
+    ...f.tenants.map(({ rate_limit, weight, ...t }) => ({
       ...t,
+      ...(weight !== undefined ? { weight } : {}),
       ...(rate_limit
         ? { rateLimit: { max: rate_limit.max, windowMs: rate_limit.window ?? e.RATE_LIMIT_WINDOW } }
         : {}),
@@ -169,11 +174,22 @@ function toConfig(
     /** Prefix of every Redis key when STORE_URL is redis:// (REDIS_KEY_PREFIX). */
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
     logLevel: e.LOG_LEVEL,
-    /** Each with its own limit (file: `tenants[].rate_limit`) or else `rateLimit`. */
+    /**
+     * Each with its own limit (file: `tenants[].rate_limit`) or else `rateLimit`, and its weight
+     * in the fair shares of credential slots and queue places (file: `tenants[].weight`, 1).
+     */
     tenants,
     /** No gateway key configured: the documented development key is accepted (emulator mode only). */
     devKey,
     webhookSecret: e.WEBHOOK_SECRET ?? null,
+    /**
+     * Client webhook attempts in flight at once (WEBHOOK_CONCURRENCY), and at once to one
+     * tenant's receivers (WEBHOOK_TENANT_CONCURRENCY): a slow receiver never holds up the others.
+     */
+    webhookDelivery: {
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      perTenantConcurrency: e.WEBHOOK_TENANT_CONCURRENCY,
+    },
     /** Bearer token `GET /metrics` requires (METRICS_TOKEN); absent: /metrics is open. */
     ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     /** Bearer token of `GET /admin/credentials` (ADMIN_TOKEN); absent: that route answers 404. */

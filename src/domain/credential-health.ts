@@ -7,7 +7,9 @@ import { isGatewayError } from '../errors/gateway-error.js';
  * - `closed`: in rotation. `failureThreshold` consecutive transient failures (upstream_error,
  *   upstream_unavailable, upstream_timeout, upstream_bad_response, upstream_outcome_unknown, on a
  *   create or a poll), or a single refusal of the credential itself (upstream_auth_failed,
- *   upstream_credits_exhausted), open the circuit.
+ *   upstream_credits_exhausted), open the circuit. Failures the error marks as no credential
+ *   signal (`credentialSignal: false`: an answer too large or unreadable, which one tenant's
+ *   model or input can cause) count for nothing.
  * - `open`: out of rotation for `coolDownMs`; new creates go to the other credentials. Tasks it
  *   already started keep being polled with it (a task pins its credential).
  * - `half_open`: the cool-down is over; ONE create may try the credential. Its success closes
@@ -59,6 +61,8 @@ export function verdictOf(outcome: CredentialOutcome): { verdict: Verdict; code:
   if (outcome === 'success' || outcome === 'neutral') return { verdict: outcome, code: null };
   const err = outcome.error;
   if (!isGatewayError(err)) return { verdict: 'neutral', code: null };
+  // An answer shaped by the caller's input (too large, unreadable): the error says so.
+  if (err.credentialSignal === false) return { verdict: 'neutral', code: err.code };
   if (REFUSED.has(err.code)) return { verdict: 'refused', code: err.code };
   if (TRANSIENT.has(err.code)) return { verdict: 'failure', code: err.code };
   if (ANSWERED.has(err.code)) return { verdict: 'success', code: null };

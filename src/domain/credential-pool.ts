@@ -10,6 +10,7 @@ import {
   type OutcomePhase,
 } from './credential-health.js';
 import { SlotQueue, type SlotQueuePolicy } from './credential-slots.js';
+import { queueAdmission, servingOrder, type SlotLoad, type WeightOf } from './fair-share.js';
 
 /**
  * How a provider's credentials are chosen for a new task:
@@ -21,6 +22,10 @@ import { SlotQueue, type SlotQueuePolicy } from './credential-slots.js';
  * Either way, a credential out of rotation (circuit open, see credential-health.ts) or at its
  * in-flight cap is skipped: `first` then means the first usable one in list order. A
  * credential whose cool-down is over (half-open) is preferred, so its one trial comes soon.
+ *
+ * Slots and queue places are shared fairly between tenants (see fair-share.ts): a freed slot
+ * goes to the waiting tenant holding the fewest per weight, and a tenant above its share
+ * cannot keep the queue's last places from the others.
  */
 export type CredentialStrategy = 'first' | 'fewest-in-flight';
 
@@ -30,6 +35,8 @@ export interface CredentialPoolOptions {
   /** Creates waiting for a free slot; absent: none waits (refused at once when all are full). */
   queue?: SlotQueuePolicy;
   health?: Partial<HealthPolicy>;
+  /** Tenants' weights for their fair shares of slots and queue places (default 1 each). */
+  weightOf?: WeightOf;
   logger?: Logger;
   now?: () => number;
 }
@@ -49,8 +56,17 @@ export interface CredentialStatus {
   open_until: string | null;
 }
 
+/** The tenant of slots taken without one (tests, tools): shares with itself only. */
+const NO_TENANT = '';
+
 export class CredentialPool {
   private readonly inFlight = new Map<string, number>();
+  /**
+   * Slots held per tenant (all credentials together). Slots restored by `seed` after a restart
+   * belong to no tenant: they count against the caps, not against anyone's share.
+   */
+  private readonly inFlightByTenant = new Map<string, number>();
+  private readonly weightOf: WeightOf;
   private readonly byIdMap: ReadonlyMap<string, Credential>;
   private readonly health: CredentialHealth;
   private readonly queue: SlotQueue<Credential>;
@@ -73,6 +89,8 @@ export class CredentialPool {
       () => this.drain(),
     );
     this.queue = new SlotQueue(options.queue ?? { max: 0, waitMs: 0 });
+    const weightOf = options.weightOf ?? (() => 1);
+    this.weightOf = (tenant) => Math.max(1e-6, weightOf(tenant));
   }
 
   /** Restores in-flight counts from the store after a restart. */
@@ -109,31 +127,64 @@ export class CredentialPool {
   }
 
   /**
-   * Takes an in-flight slot for a new create and returns its credential. Every credential at
-   * its cap: waits in the provider's queue (first come, first served) for a task to finish;
-   * beyond the queue bound or the wait time → 429 `upstream_rate_limited`. Every credential
-   * out of rotation → 503 `no_credential_available`. Both are refused before any upstream
-   * call (`requestSent: false`). `exclude`: credentials already tried by this create.
+   * Takes an in-flight slot for a new create of `tenant` and returns its credential. Every
+   * credential at its cap: waits in the provider's queue for a task to finish (served by fair
+   * share, see fair-share.ts); beyond the queue bound, the tenant's share of it, or the wait
+   * time → 429 `upstream_rate_limited`. Every credential out of rotation → 503
+   * `no_credential_available`. Both are refused before any upstream call (`requestSent:
+   * false`). `exclude`: credentials already tried by this create.
    */
-  async reserve(exclude: ReadonlySet<string> = new Set()): Promise<Credential> {
+  async reserve(
+    tenant: string = NO_TENANT,
+    exclude: ReadonlySet<string> = new Set(),
+  ): Promise<Credential> {
     // Waiting creates come first; whatever they cannot use is free for this one.
     this.drain();
-    const credential = this.take(exclude);
+    const credential = this.take(tenant, exclude);
     if (credential) return credential;
     const refusal = this.refusal(exclude);
     if (refusal) throw refusal;
-    if (this.queue.full) throw this.queueFull('the wait queue is full');
-    return this.queue.wait(exclude, () =>
+    const admission = queueAdmission(this.load(), tenant, this.weightOf);
+    if (!admission.admit) {
+      throw this.queueFull(
+        admission.reason === 'full'
+          ? 'the wait queue is full'
+          : 'the places left in the wait queue are kept for tenants below their fair share',
+      );
+    }
+    if (admission.displace) {
+      const why = 'its place in the wait queue went to a tenant below its fair share';
+      this.queue.displaceNewest(admission.displace, this.queueFull(why));
+    }
+    return this.queue.wait(tenant, exclude, () =>
       this.queueFull(`no slot freed up within ${this.queue.policy.waitMs} ms`),
     );
   }
 
+  /** The counts fair shares are decided on: capacity in rotation, holders and waiters. */
+  private load(): SlotLoad {
+    const tenants = new Map<string, { inFlight: number; waiting: number }>();
+    for (const [tenant, n] of this.inFlightByTenant)
+      tenants.set(tenant, { inFlight: n, waiting: 0 });
+    for (const [tenant, n] of this.queue.waitingByTenant()) {
+      tenants.set(tenant, { inFlight: tenants.get(tenant)?.inFlight ?? 0, waiting: n });
+    }
+    return { capacity: this.capacityInRotation(), queueMax: this.queue.policy.max, tenants };
+  }
+
+  /** Slots of the credentials that can take creates (out-of-rotation ones take nothing). */
+  private capacityInRotation(): number {
+    return this.credentials
+      .filter((c) => this.health.servable(c.id))
+      .reduce((sum, c) => sum + this.capOf(c.id), 0);
+  }
+
   /** Takes a slot on the best credential for a create, or undefined when none is free. */
-  private take(exclude: ReadonlySet<string>): Credential | undefined {
+  private take(tenant: string, exclude: ReadonlySet<string>): Credential | undefined {
     const c = this.pick(exclude);
     if (!c) return undefined;
     this.health.taken(c.id);
-    this.acquire(c.id);
+    this.acquire(c.id, tenant);
     return c;
   }
 
@@ -154,10 +205,7 @@ export class CredentialPool {
   }
 
   private queueFull(why: string): GatewayError {
-    // The caps of the credentials in rotation (out-of-rotation ones take nothing anyway).
-    const total = this.credentials
-      .filter((c) => this.health.servable(c.id))
-      .reduce((sum, c) => sum + this.capOf(c.id), 0);
+    const total = this.capacityInRotation();
     return new GatewayError(
       'upstream_rate_limited',
       `Every ${this.provider} credential has its maximum of jobs in flight (${total} in all) and ${why}; nothing was sent to ${this.provider}, retry later`,
@@ -168,10 +216,16 @@ export class CredentialPool {
     );
   }
 
-  /** Serves waiting creates from free slots; refuses those that nothing can serve any more. */
+  /**
+   * Serves waiting creates from free slots (the tenant holding the fewest slots per weight
+   * first); refuses those that nothing can serve any more.
+   */
   private drain(): void {
     if (this.queue.length === 0) return;
-    this.queue.serve((exclude) => this.take(exclude));
+    this.queue.serve(
+      (tenant, exclude) => this.take(tenant, exclude),
+      (waiters) => servingOrder(waiters, this.load(), this.weightOf),
+    );
     this.queue.refuse((exclude) => this.refusal(exclude));
     this.scheduleWake();
   }
@@ -208,13 +262,19 @@ export class CredentialPool {
     return this.byIdMap.get(id);
   }
 
-  acquire(id: string): void {
+  acquire(id: string, tenant: string = NO_TENANT): void {
     this.inFlight.set(id, (this.inFlight.get(id) ?? 0) + 1);
+    this.inFlightByTenant.set(tenant, (this.inFlightByTenant.get(tenant) ?? 0) + 1);
   }
 
-  release(id: string): void {
+  /** A task of `tenant` on credential `id` finished (or its create gave the slot back). */
+  release(id: string, tenant: string = NO_TENANT): void {
     const n = this.inFlight.get(id) ?? 0;
     this.inFlight.set(id, Math.max(0, n - 1));
+    // A slot restored by `seed` belongs to no tenant: nothing to take off a share then.
+    const held = this.inFlightByTenant.get(tenant) ?? 0;
+    if (held > 1) this.inFlightByTenant.set(tenant, held - 1);
+    else this.inFlightByTenant.delete(tenant);
     this.drain();
   }
 

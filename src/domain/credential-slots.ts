@@ -1,6 +1,7 @@
 /**
  * The bounded wait queue of one provider's creates when every credential is at its in-flight
- * cap: first come, first served, at most `max` waiting, each for at most `waitMs`.
+ * cap: at most `max` waiting, each for at most `waitMs`, each for a tenant. Who is served
+ * first is the caller's order (see fair-share.ts); arrival order by default.
  */
 
 export interface SlotQueuePolicy {
@@ -10,7 +11,10 @@ export interface SlotQueuePolicy {
   waitMs: number;
 }
 
-interface Waiter<T> {
+export interface Waiter<T> {
+  tenant: string;
+  /** Arrival order. */
+  seq: number;
   exclude: ReadonlySet<string>;
   resolve: (value: T) => void;
   reject: (err: unknown) => void;
@@ -19,6 +23,7 @@ interface Waiter<T> {
 
 export class SlotQueue<T> {
   private readonly waiters: Waiter<T>[] = [];
+  private arrivals = 0;
 
   constructor(readonly policy: SlotQueuePolicy) {}
 
@@ -30,10 +35,19 @@ export class SlotQueue<T> {
     return this.waiters.length >= this.policy.max;
   }
 
+  /** Creates waiting, per tenant. */
+  waitingByTenant(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const w of this.waiters) counts.set(w.tenant, (counts.get(w.tenant) ?? 0) + 1);
+    return counts;
+  }
+
   /** Waits to be handed a slot by `serve`; rejects with `timeout()` after `waitMs`. */
-  wait(exclude: ReadonlySet<string>, timeout: () => unknown): Promise<T> {
+  wait(tenant: string, exclude: ReadonlySet<string>, timeout: () => unknown): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter<T> = {
+        tenant,
+        seq: this.arrivals++,
         exclude,
         resolve,
         reject,
@@ -48,22 +62,36 @@ export class SlotQueue<T> {
   }
 
   /**
-   * Hands out slots in arrival order: `take` returns a slot for a waiter (given what it must
-   * not use), or undefined when none is free for it; a waiter with nothing free keeps its
-   * place and the next one is tried (it may accept other credentials).
+   * Hands out slots, one at a time, to the first waiter in `order` that can use one: `take`
+   * returns a slot for a waiter (given its tenant and what it must not use), or undefined when
+   * none is free for it; a waiter with nothing free keeps its place and the next one is tried
+   * (it may accept other credentials). `order` is asked again after every slot handed out.
    */
-  serve(take: (exclude: ReadonlySet<string>) => T | undefined): void {
-    for (let i = 0; i < this.waiters.length;) {
-      const waiter = this.waiters[i]!;
-      const slot = take(waiter.exclude);
-      if (slot === undefined) {
-        i++;
-        continue;
+  serve(
+    take: (tenant: string, exclude: ReadonlySet<string>) => T | undefined,
+    order: (waiters: readonly Waiter<T>[]) => readonly Waiter<T>[] = (w) => w,
+  ): void {
+    for (let served = true; served && this.waiters.length > 0;) {
+      served = false;
+      for (const waiter of order(this.waiters)) {
+        const slot = take(waiter.tenant, waiter.exclude);
+        if (slot === undefined) continue;
+        this.remove(waiter);
+        clearTimeout(waiter.timer);
+        waiter.resolve(slot);
+        served = true;
+        break;
       }
-      this.waiters.splice(i, 1);
-      clearTimeout(waiter.timer);
-      waiter.resolve(slot);
     }
+  }
+
+  /** Refuses the newest waiter of `tenant` with `err` (its place goes to someone else). */
+  displaceNewest(tenant: string, err: unknown): void {
+    const at = this.waiters.findLastIndex((w) => w.tenant === tenant);
+    if (at === -1) return;
+    const [waiter] = this.waiters.splice(at, 1);
+    clearTimeout(waiter!.timer);
+    waiter!.reject(err);
   }
 
   /** Refuses every waiter for which `refusal` returns an error (nothing could ever serve it). */

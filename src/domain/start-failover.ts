@@ -26,6 +26,8 @@ export class StartFailover {
   constructor(
     private readonly pools: ReadonlyMap<string, CredentialPool>,
     fallbacks: readonly ResolvedModel[],
+    /** The tenant of the create: slots are taken on its fair share. */
+    private readonly tenant?: string,
   ) {
     this.fallbacks = [...fallbacks];
   }
@@ -35,7 +37,7 @@ export class StartFailover {
     const notSent = startFailureOf(err) === 'not-sent';
     if (notSent || isCredentialRefusal(err)) {
       this.tried.add(target.credential.id);
-      const other = await target.pool.reserve(this.tried).catch(() => undefined);
+      const other = await target.pool.reserve(this.tenant, this.tried).catch(() => undefined);
       if (other) return { ...target, credential: other };
     }
     if (!notSent) return undefined;
@@ -43,7 +45,7 @@ export class StartFailover {
       const pool = this.pools.get(model.provider);
       if (!pool) continue;
       try {
-        const credential = await pool.reserve();
+        const credential = await pool.reserve(this.tenant);
         this.tried.clear();
         return { model, pool, credential };
       } catch {

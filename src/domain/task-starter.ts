@@ -149,7 +149,7 @@ export class TaskStarter {
     }
     // An in-flight slot on a usable credential, waiting for one if all are at their cap;
     // 429 upstream_rate_limited / 503 no_credential_available before any upstream call.
-    const credential = await pool.reserve();
+    const credential = await pool.reserve(tenant);
 
     const now = this.deps.now();
     const taskId = newTaskId();
@@ -170,7 +170,7 @@ export class TaskStarter {
       await reserveKey?.(queued.id);
       await this.deps.writer.insert(queued);
     } catch (err) {
-      pool.release(credential.id);
+      pool.release(credential.id, tenant);
       pool.reportOutcome(credential.id, 'neutral');
       throw err;
     }
@@ -187,6 +187,7 @@ export class TaskStarter {
         input,
         raw: options.raw,
       }),
+      tenant,
     );
     const write = this.deps.writer.write.bind(this.deps.writer);
     for (let attempt = 1; ; attempt++) {
@@ -230,7 +231,7 @@ export class TaskStarter {
             moved.upstreamState = callbackStateOf(callbackPlan);
           }
           current = (await write(moved, current)) ?? moved;
-          target.pool.release(target.credential.id);
+          target.pool.release(target.credential.id, tenant);
           target = next;
           continue;
         }

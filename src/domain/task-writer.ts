@@ -70,7 +70,7 @@ export class TaskWriter {
       this.deps.metrics?.taskChanged(record.provider, prev.status, record.status);
     }
     if (isTerminal(record.status) && !isTerminal(prev.status)) {
-      this.deps.pools.get(record.provider)?.release(record.credentialId);
+      this.deps.pools.get(record.provider)?.release(record.credentialId, record.tenant);
     }
     if (record.nextPollAt !== null) this.deps.due?.polls.raise(record.nextPollAt);
     if (record.nextWebhookAt != null) this.deps.due?.webhooks.raise(record.nextWebhookAt);

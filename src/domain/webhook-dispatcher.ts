@@ -25,12 +25,27 @@ export const DEFAULT_WEBHOOK_SCHEDULE_MS: readonly number[] = [
 export interface WebhookDispatcherOptions {
   /** Waits between attempts (see DEFAULT_WEBHOOK_SCHEDULE_MS); tests use milliseconds. */
   scheduleMs?: readonly number[];
-  /** How many tasks with due deliveries one pass takes from the store. */
+  /** How many tasks with due deliveries one claim takes from the store. */
   batchSize?: number;
   /**
-   * How long a claimed task is hidden from other passes (and other processes) while its
-   * deliveries are attempted; renewed after every attempt. Also the longest a delivery waits
-   * after a crash mid-attempt. Must exceed the sender's time cap.
+   * Attempts in flight at once (the worker pool): a receiver that hangs holds one worker for
+   * at most the sender's time cap, never the others. Default 32.
+   */
+  concurrency?: number;
+  /**
+   * Attempts in flight at once to the receivers of one tenant: a tenant's slow receivers
+   * cannot take every worker. Default 4.
+   */
+  perTenantConcurrency?: number;
+  /**
+   * How long a claimed task of a tenant at its cap is put back before it is claimed again.
+   * Default 1000 ms.
+   */
+  tenantBusyDeferMs?: number;
+  /**
+   * How long a claimed task is hidden from other passes (and other processes) while one of its
+   * deliveries is attempted. Also the longest a delivery waits after a crash mid-attempt. Must
+   * exceed the sender's time cap.
    */
   leaseMs?: number;
   /** Upper bound on sleeping between passes (picks up deliveries written by other processes). */
@@ -52,11 +67,15 @@ const CONFLICT_RETRIES = 10;
 /**
  * Delivers the client webhooks recorded on tasks (TaskWriter writes them as `pending`
  * deliveries in the same store update as the change that caused them). A task with a due
- * delivery is claimed from the store with a lease, its pending deliveries are sent one at a
- * time in order of creation (a later one waits while an earlier one is still pending), and
- * each outcome is written back with compare-and-set, merged by delivery id into whatever the
- * poller wrote meanwhile. 2xx: delivered. Anything else: retried on a growing schedule with the
- * same `webhook-id`, then given up (`failed`) with the last status and error kept on the task.
+ * delivery is claimed from the store with a lease and handed to one of a bounded pool of
+ * workers (see DueLoop), which makes ONE attempt: the oldest pending delivery of the task (a
+ * later one waits while an earlier one is still pending). Its outcome is written back with
+ * compare-and-set, merged by delivery id into whatever the poller wrote meanwhile, and the
+ * task's next delivery waits for the next claim. So a receiver that hangs holds one worker for
+ * one attempt at a time, and a tenant's receivers hold at most `perTenantConcurrency` workers:
+ * the other tenants' webhooks keep flowing. 2xx: delivered. Anything else: retried on a
+ * growing schedule with the same `webhook-id`, then given up (`failed`) with the last status
+ * and error kept on the task.
  */
 export class WebhookDispatcher {
   private inFlight = new AbortController();
@@ -64,6 +83,10 @@ export class WebhookDispatcher {
   private readonly leaseMs: number;
   private readonly now: () => number;
   private readonly loop: DueLoop<TaskRecord>;
+  private readonly perTenant: number;
+  private readonly tenantBusyDeferMs: number;
+  /** Attempts in flight per tenant. */
+  private readonly tenantAttempts = new Map<string, number>();
 
   constructor(
     private readonly store: TaskStore,
@@ -74,6 +97,8 @@ export class WebhookDispatcher {
     this.schedule = options.scheduleMs ?? DEFAULT_WEBHOOK_SCHEDULE_MS;
     this.leaseMs = options.leaseMs ?? 30_000;
     this.now = options.now ?? Date.now;
+    this.perTenant = Math.max(1, options.perTenantConcurrency ?? 4);
+    this.tenantBusyDeferMs = options.tenantBusyDeferMs ?? 1000;
     this.loop = new DueLoop({
       name: 'webhook delivery',
       claim: (now, limit) => store.claimDueWebhooks(now, limit, this.leaseMs),
@@ -82,6 +107,7 @@ export class WebhookDispatcher {
       idOf: (task) => task.id,
       logger,
       batchSize: options.batchSize ?? 32,
+      concurrency: options.concurrency ?? 32,
       idleMs: options.idleMs ?? 1000,
       wakeOn: options.due,
       now: this.now,
@@ -108,20 +134,43 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Sends the due head of the task's pending deliveries until none is due (new deliveries the
-   * poller appends meanwhile are picked up), then releases the claim with the next due time.
+   * One attempt of the due head of the task's pending deliveries (if its tenant has a free
+   * place), then releases the claim with the task's next due time and wakes the loop for it.
    */
   private async deliverTask(claimed: TaskRecord): Promise<void> {
-    let current: TaskRecord | undefined = claimed;
-    let held = true;
-    while (current && !this.stopped) {
-      const head = firstPending(current);
-      if (!head || !this.isDue(head)) break;
-      const outcome = await this.attempt(current, head);
-      if (!outcome) break; // Aborted by stop(): not counted, left due.
-      ({ current, held } = await this.record(current, head.id, outcome));
+    const head = firstPending(claimed);
+    if (!head || !this.isDue(head) || this.stopped) {
+      this.release(await this.record(claimed, null, null));
+      return;
     }
-    if (current && held) await this.record(current, null, null);
+    const tenant = claimed.tenant;
+    const busy = this.tenantAttempts.get(tenant) ?? 0;
+    if (busy >= this.perTenant) {
+      // The tenant's receivers hold their share of workers: this one waits its turn.
+      const notBefore = this.now() + this.tenantBusyDeferMs;
+      this.release(await this.record(claimed, null, null, notBefore));
+      return;
+    }
+    this.tenantAttempts.set(tenant, busy + 1);
+    let outcome: Outcome | undefined;
+    try {
+      outcome = await this.attempt(claimed, head);
+    } finally {
+      const left = (this.tenantAttempts.get(tenant) ?? 1) - 1;
+      if (left > 0) this.tenantAttempts.set(tenant, left);
+      else this.tenantAttempts.delete(tenant);
+    }
+    // Aborted by stop(): not counted, left due (the claim is released all the same).
+    const written = outcome
+      ? await this.record(claimed, head.id, outcome)
+      : await this.record(claimed, null, null);
+    this.release(written);
+  }
+
+  /** Wakes the loop for the task's next due delivery (the next one of the task, often now). */
+  private release(task: TaskRecord | undefined): void {
+    const at = task?.nextWebhookAt;
+    if (at != null && !this.stopped) this.loop.wake(at);
   }
 
   /** A pending delivery always has an attempt time; one without counts as due. */
@@ -194,17 +243,17 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Writes `outcome` of delivery `id` (if any) with compare-and-set. When another delivery of
-   * the task is due right away, the task stays claimed (`held`, lease renewed) for the next
-   * attempt; otherwise `nextWebhookAt` becomes the next due attempt, or null. On a conflict the
-   * fresh record is re-read and the outcome merged into it by delivery id. `current` is the
-   * record as written, undefined if it is gone or kept changing.
+   * Writes `outcome` of delivery `id` (if any) with compare-and-set, and releases the claim:
+   * `nextWebhookAt` becomes the next due attempt (not before `notBefore`), or null. On a
+   * conflict the fresh record is re-read and the outcome merged into it by delivery id. Returns
+   * the record as written, undefined if it is gone or kept changing.
    */
   private async record(
     base: TaskRecord,
     id: string | null,
     outcome: Outcome | null,
-  ): Promise<{ current: TaskRecord | undefined; held: boolean }> {
+    notBefore = 0,
+  ): Promise<TaskRecord | undefined> {
     let current: TaskRecord | undefined = base;
     for (let conflict = 0; current && conflict < CONFLICT_RETRIES; conflict++) {
       const deliveries = current.webhook?.deliveries ?? [];
@@ -218,13 +267,8 @@ export class WebhookDispatcher {
         version: current.version + 1,
       };
       const head = firstPending(next);
-      const held = id !== null && !this.stopped && head !== undefined && this.isDue(head);
-      next.nextWebhookAt = held
-        ? this.now() + this.leaseMs
-        : head
-          ? (head.nextAttemptAt ?? this.now())
-          : null;
-      if (await this.store.update(next)) return { current: next, held };
+      next.nextWebhookAt = head ? Math.max(head.nextAttemptAt ?? this.now(), notBefore) : null;
+      if (await this.store.update(next)) return next;
       current = await this.store.get(base.id);
     }
     if (current) {
@@ -233,7 +277,7 @@ export class WebhookDispatcher {
         'webhook outcome not recorded: task kept changing',
       );
     }
-    return { current: undefined, held: false };
+    return undefined;
   }
 }
 

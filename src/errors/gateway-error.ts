@@ -22,6 +22,15 @@ export interface GatewayErrorOptions {
    * (see domain/start-outcome.ts). Set it where the code alone would say otherwise.
    */
   definitive?: boolean;
+  /**
+   * For a failed upstream call: whether it says something about the credential or the API
+   * host behind it (auth refusal, transport failure, 5xx). `false` marks a failure of one
+   * answer whose shape the caller's input may have decided (a body too large, unparseable, or
+   * not the expected schema): the credential's circuit breaker ignores it, so one tenant's
+   * tasks cannot take a credential out of rotation for everyone. Unset: decided by the code
+   * (see domain/credential-health.ts).
+   */
+  credentialSignal?: boolean;
   cause?: unknown;
 }
 
@@ -35,6 +44,7 @@ export class GatewayError extends Error {
   readonly retryable: boolean;
   readonly requestSent?: boolean;
   readonly definitive?: boolean;
+  readonly credentialSignal?: boolean;
 
   constructor(code: ErrorCode, detail?: string, options: GatewayErrorOptions = {}) {
     const entry = ERROR_CATALOGUE[code];
@@ -51,6 +61,7 @@ export class GatewayError extends Error {
     this.retryable = options.retryable ?? false;
     this.requestSent = options.requestSent;
     this.definitive = options.definitive;
+    this.credentialSignal = options.credentialSignal;
   }
 
   static invalid(errors: FieldError[], detail?: string): GatewayError {

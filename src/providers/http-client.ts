@@ -91,9 +91,12 @@ export class UpstreamClient {
     } catch (err) {
       throw transportError(provider, err);
     }
+    // A 5xx is the API host failing, whatever its body; any other answer's size and syntax
+    // are shaped by what was asked (a tenant's model and input), not by the credential.
+    const hostFailed = res.statusCode >= 500;
     let text: string;
     try {
-      text = await readLimited(res.body, this.maxBodyBytes);
+      text = await readLimited(res.body, this.maxBodyBytes, hostFailed);
     } catch (err) {
       if (err instanceof GatewayError) throw err;
       throw transportError(provider, err);
@@ -109,9 +112,7 @@ export class UpstreamClient {
           throw new GatewayError(
             'upstream_bad_response',
             `${provider} answered with a body that is not JSON`,
-            {
-              retryable: true,
-            },
+            { retryable: true, credentialSignal: false },
           );
         }
       }
@@ -138,7 +139,11 @@ function outcomeOfError(err: unknown): UpstreamOutcome {
   return 'connection_error';
 }
 
-async function readLimited(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+async function readLimited(
+  body: Dispatcher.ResponseData['body'],
+  max: number,
+  hostFailed: boolean,
+): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -147,6 +152,7 @@ async function readLimited(body: Dispatcher.ResponseData['body'], max: number): 
       body.destroy();
       throw new GatewayError('upstream_bad_response', `The provider answer exceeded ${max} bytes`, {
         retryable: true,
+        credentialSignal: hostFailed,
       });
     }
     chunks.push(chunk as Buffer);

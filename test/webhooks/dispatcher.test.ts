@@ -240,4 +240,44 @@ describe('WebhookDispatcher', () => {
     expect(r.nextWebhookAt).toBeNull();
     expect(sender.sent).toHaveLength(1);
   });
+
+  it("caps one tenant's attempts in flight; another tenant's task is delivered meanwhile", async () => {
+    const store = new MemoryTaskStore();
+    const slow = [1, 2, 3].map(() => task([delivery('task.succeeded')]));
+    const other = { ...task([delivery('task.succeeded')]), tenant: 'u' };
+    for (const t of [...slow, other]) await store.insert(t);
+    const hanging = new Set(slow.flatMap((t) => t.webhook!.deliveries.map((d) => d.id)));
+    let inFlight = 0;
+    let most = 0;
+    const sender = scripted(async (message, signal) => {
+      if (!hanging.has(message.id)) return { status: 200 };
+      inFlight++;
+      most = Math.max(most, inFlight);
+      // Hangs until stop() aborts it.
+      await new Promise((_, reject) =>
+        signal?.addEventListener('abort', () => reject(new Error('stop'))),
+      );
+      return { status: 200 };
+    });
+    const d = new WebhookDispatcher(store, sender, logger, {
+      scheduleMs: [20],
+      idleMs: 20,
+      leaseMs: 5000,
+      perTenantConcurrency: 2,
+      tenantBusyDeferMs: 30,
+    });
+    running.push(d);
+    d.start();
+    await until(async () => {
+      const r = await stored(store, other.id);
+      return r.webhook!.deliveries[0]!.status === 'delivered';
+    }, "the other tenant's delivery");
+    await new Promise((r) => setTimeout(r, 150));
+    expect(most).toBe(2);
+    // The third task of the capped tenant was put back, not attempted, and is still due.
+    const attempted = new Set(sender.sent.map((m) => m.id));
+    const waiting = slow.filter((t) => !attempted.has(t.webhook!.deliveries[0]!.id));
+    expect(waiting).toHaveLength(1);
+    expect((await stored(store, waiting[0]!.id)).nextWebhookAt).not.toBeNull();
+  });
 });

@@ -89,7 +89,7 @@ export class HaiperAdapter implements ProviderAdapter {
       throw new GatewayError(
         'upstream_bad_response',
         `Haiper answered HTTP ${res.status} to a task poll without a readable status`,
-        { retryable: true },
+        { retryable: true, credentialSignal: false },
       );
     }
     return toSnapshot(answer.data, call.upstreamId, this.secrets);

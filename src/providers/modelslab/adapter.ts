@@ -122,9 +122,7 @@ export class ModelslabAdapter implements ProviderAdapter {
         throw new GatewayError(
           'upstream_bad_response',
           `ModelsLab answered HTTP ${res.status} without a readable body`,
-          {
-            retryable: isPoll,
-          },
+          { retryable: isPoll, credentialSignal: false },
         );
       }
       throw modelslabError(res.status, answer, this.secrets, retryAfterMs(res.headers));

@@ -113,6 +113,7 @@ export class PixverseAdapter implements ProviderAdapter {
     if (!parsed.success) {
       throw new GatewayError('upstream_bad_response', 'PixVerse sent an unreadable video result', {
         retryable: true,
+        credentialSignal: false,
       });
     }
     return resultToSnapshot(parsed.data, call.upstreamId);
@@ -136,7 +137,9 @@ export class PixverseAdapter implements ProviderAdapter {
     });
     const parsed = UploadRespSchema.safeParse(resp);
     if (!parsed.success) {
-      throw new GatewayError('upstream_bad_response', 'PixVerse sent no img_id for the upload');
+      throw new GatewayError('upstream_bad_response', 'PixVerse sent no img_id for the upload', {
+        credentialSignal: false,
+      });
     }
     return parsed.data.img_id;
   }

@@ -131,6 +131,6 @@ export function pixverseHttpError(res: UpstreamResponse, secrets: readonly strin
   return new GatewayError(
     'upstream_bad_response',
     `PixVerse answered HTTP ${res.status} without a readable envelope`,
-    { retryable: true },
+    { retryable: true, credentialSignal: false },
   );
 }

@@ -170,7 +170,7 @@ export class ReplicateAdapter implements ProviderAdapter {
       throw new GatewayError(
         'upstream_bad_response',
         `Replicate answered HTTP ${res.status} without a readable prediction`,
-        { retryable: kind !== 'create' },
+        { retryable: kind !== 'create', credentialSignal: false },
       );
     }
     return parsed.data;
