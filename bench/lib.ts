@@ -32,6 +32,11 @@ export interface Child {
   /** CPU time (user + system) the child used so far, in milliseconds. */
   cpu(): Promise<number>;
   kill(): void;
+  /**
+   * Lets the child end on its own (it exits when its IPC channel closes, which writes a
+   * `--cpu-prof` profile); SIGKILL after `graceMs`.
+   */
+  exit(graceMs?: number): Promise<void>;
 }
 
 /** A child entry point, ready to fork: bundled JavaScript, or TypeScript run through tsx. */
@@ -107,6 +112,17 @@ export async function startChild(entry: ChildEntry, env: Record<string, string>)
       child.removeAllListeners('exit');
       child.kill('SIGKILL');
     },
+    exit: (graceMs = 10_000) =>
+      new Promise<void>((resolve) => {
+        child.removeAllListeners('exit');
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        child.disconnect();
+      }),
   };
 }
 

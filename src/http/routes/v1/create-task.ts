@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { FastifyRequest } from 'fastify';
 import type { Operation } from '../../../contracts/common.js';
 import { TaskSchema } from '../../../contracts/task.js';
+import { isTerminal } from '../../../domain/task-record.js';
 import { coerceNumbers, imageFileDataUrl, unbracket } from '../../form-fields.js';
 import { IdempotencyKeyHeaderSchema, idempotencyOf, keyedCreate } from '../../idempotency.js';
 import type { MultipartPolicy } from '../../multipart-guard.js';
@@ -109,13 +110,17 @@ export function registerCreateRoute<B extends z.ZodType>(
         }),
       );
       let task = created.task;
-      if (wait > 0) {
+      // A fresh create the upstream finished at once (the task just written) needs neither
+      // the wait nor another read of the store.
+      if (wait > 0 && (created.replayed || !isTerminal(task.status))) {
         task = await deps.tasks.waitUntilFinished(
           request.tenant,
           task.id,
           wait * 1000,
           clientGone(reply),
         );
+      }
+      if (wait > 0) {
         reply.header('preference-applied', `wait=${wait}`);
       }
       return reply

@@ -1,0 +1,200 @@
+/** The speed benchmark's table and the issue 16 goals, from the measured medians. */
+
+export interface Figure {
+  p50: number;
+  p99: number;
+  /** Through the server minus direct to the upstream, same round (ms). */
+  addedP50: number;
+  addedP99: number;
+  /** 2xx answers per second at c=50. */
+  rate: number;
+}
+export type Figures = Partial<Record<string, Figure>>;
+
+export interface RssFigure {
+  tasks: number;
+  seconds: number;
+  idleMb: number;
+  afterMb: number;
+  peakMb: number;
+}
+
+export interface Goal {
+  text: string;
+  value: string;
+  met: boolean | undefined;
+}
+
+const LABELS: Record<string, string> = {
+  direct: 'upstream called directly (ModelsLab emulator)',
+  proxy: 'bare Fastify + undici proxy (POST)',
+  hello: 'Fastify hello-world (GET)',
+  sqliteCreate: 'genway SQLite: create, Prefer: wait',
+  sqliteRead: 'genway SQLite: read a finished task',
+  redisCreate: 'genway Redis: create, Prefer: wait',
+  redisRead: 'genway Redis: read a finished task',
+};
+const CREATES = new Set(['proxy', 'sqliteCreate', 'redisCreate']);
+
+const ms = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : '—');
+const ratio = (a: number | undefined, b: number | undefined) =>
+  a !== undefined && b !== undefined && b > 0 && a >= 0 ? `${(a / b).toFixed(2)}x` : '—';
+const rate = (v: number | undefined) => (v === undefined ? '—' : `${(v / 1000).toFixed(2)}k`);
+
+/**
+ * The goals of issue 16, each checked on ratios of the same run. "The same within 20 % on
+ * Redis" is read as: each SQLite bound loosened by 20 % (0.8x the throughput ratios, 1.2x
+ * the latency bounds).
+ */
+export function checkGoals(f: Figures, rss: RssFigure, rssTarget: number): Goal[] {
+  const goals: Goal[] = [];
+  for (const [store, slack] of [
+    ['sqlite', 1],
+    ['redis', 1.2],
+  ] as const) {
+    const create = f[`${store}Create`];
+    const read = f[`${store}Read`];
+    const name = store === 'sqlite' ? 'SQLite' : 'Redis';
+    if (!create || !read) {
+      goals.push({ text: `${name}: not measured`, value: '—', met: undefined });
+      continue;
+    }
+    const createRatio = create.rate / f.proxy!.rate;
+    const p50Ratio = create.addedP50 / f.proxy!.addedP50;
+    const readRatio = read.rate / f.hello!.rate;
+    goals.push(
+      {
+        text: `${name} create throughput ≥ ${(0.8 / slack).toFixed(2)}x the bare proxy`,
+        value: `${createRatio.toFixed(2)}x`,
+        met: createRatio >= 0.8 / slack,
+      },
+      {
+        text: `${name} create added p50 ≤ ${(1.5 * slack).toFixed(2)}x the bare proxy's`,
+        value: `${p50Ratio.toFixed(2)}x`,
+        met: p50Ratio <= 1.5 * slack,
+      },
+      {
+        text: `${name} create added p99 ≤ ${(2 * slack).toFixed(1)} ms`,
+        value: `${create.addedP99.toFixed(2)} ms`,
+        met: create.addedP99 <= 2 * slack,
+      },
+      {
+        text: `${name} finished-task read ≥ ${(0.7 / slack).toFixed(2)}x hello-world`,
+        value: `${readRatio.toFixed(2)}x`,
+        met: readRatio >= 0.7 / slack,
+      },
+    );
+  }
+  const full = rss.tasks >= rssTarget;
+  goals.push({
+    text: `RSS ≤ 200 MB after ${rssTarget} tasks (SQLite)`,
+    value: `${rss.afterMb.toFixed(0)} MB after ${rss.tasks} tasks`,
+    met: full ? rss.afterMb <= 200 : undefined,
+  });
+  return goals;
+}
+
+export function renderSpeedReport(r: {
+  header: string;
+  figures: Figures;
+  rss: RssFigure;
+  rssTarget: number;
+  goals: Goal[];
+  notes: string[];
+  seconds: number;
+}): string[] {
+  const f = r.figures;
+  const row = (cells: string[], widths: number[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ');
+  const w1 = [46, 7, 7, 9, 9, 8];
+  const table = [
+    row(['target', 'p50 ms', 'p99 ms', 'added p50', 'added p99', 'req/s'], w1),
+    '-'.repeat(w1.reduce((a, b) => a + b + 3, -3)),
+    ...Object.keys(LABELS)
+      .filter((k) => f[k])
+      .map((k) => {
+        const x = f[k]!;
+        const added = CREATES.has(k);
+        return row(
+          [
+            LABELS[k]!,
+            ms(x.p50),
+            ms(x.p99),
+            added ? ms(x.addedP50) : '',
+            added ? ms(x.addedP99) : '',
+            rate(x.rate),
+          ],
+          w1,
+        );
+      }),
+  ];
+  const w2 = [40, 9, 30, 7];
+  const compare = [
+    row(['genway figure', 'genway', 'same-run baseline', 'ratio'], w2),
+    '-'.repeat(w2.reduce((a, b) => a + b + 3, -3)),
+  ];
+  for (const store of ['sqlite', 'redis'] as const) {
+    const c = f[`${store}Create`];
+    const rd = f[`${store}Read`];
+    if (!c || !rd) continue;
+    const name = store === 'sqlite' ? 'SQLite' : 'Redis';
+    const p = f.proxy!;
+    const h = f.hello!;
+    compare.push(
+      row(
+        [
+          `${name} create added p50 (ms)`,
+          ms(c.addedP50),
+          `${ms(p.addedP50)} bare proxy`,
+          ratio(c.addedP50, p.addedP50),
+        ],
+        w2,
+      ),
+      row(
+        [
+          `${name} create added p99 (ms)`,
+          ms(c.addedP99),
+          `${ms(p.addedP99)} bare proxy`,
+          ratio(c.addedP99, p.addedP99),
+        ],
+        w2,
+      ),
+      row(
+        [`${name} create req/s`, rate(c.rate), `${rate(p.rate)} bare proxy`, ratio(c.rate, p.rate)],
+        w2,
+      ),
+      row(
+        [`${name} read p50 (ms)`, ms(rd.p50), `${ms(h.p50)} hello-world`, ratio(rd.p50, h.p50)],
+        w2,
+      ),
+      row(
+        [`${name} read p99 (ms)`, ms(rd.p99), `${ms(h.p99)} hello-world`, ratio(rd.p99, h.p99)],
+        w2,
+      ),
+      row(
+        [
+          `${name} read req/s`,
+          rate(rd.rate),
+          `${rate(h.rate)} hello-world`,
+          ratio(rd.rate, h.rate),
+        ],
+        w2,
+      ),
+    );
+  }
+  const verdict = (m: boolean | undefined) => (m === undefined ? 'n/a' : m ? 'met' : 'NOT met');
+  return [
+    r.header,
+    '',
+    ...table,
+    '',
+    ...compare,
+    '',
+    `RSS, genway SQLite, fresh process: ${r.rss.idleMb.toFixed(0)} MB idle; ${r.rss.afterMb.toFixed(0)} MB after creating ${r.rss.tasks} tasks in ${r.rss.seconds.toFixed(0)} s (target ${r.rssTarget}; peak ${r.rss.peakMb.toFixed(0)} MB)`,
+    '',
+    'Goals (issue 16):',
+    ...r.goals.map((g) => `  [${verdict(g.met)}] ${g.text}: ${g.value}`),
+    ...r.notes,
+    `Total time: ${r.seconds} s`,
+  ];
+}

@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import { prepareChild, sleep, startChild, type Child, type ChildEntry } from './lib.js';
+import { checkGoals, renderSpeedReport, type Figures } from './speed-report.js';
+import {
+  MODELSLAB_KEY,
+  PROMPT,
+  createBody,
+  finishedTask,
+  genwayCreate,
+  genwayEnv,
+  genwayRead,
+  median,
+  sequentialLatencies,
+  summarise,
+  throughput,
+  type HttpTarget,
+} from './speed-client.js';
+
+/**
+ * `npm run bench -- speed`: the hot paths beside what one Node hop allows, all on loopback and
+ * all measured in the same run (architecture §10, issue 16):
+ * - genway create (`POST /v1/text-to-image`, `Prefer: wait`, the ModelsLab emulator answering
+ *   at once) and the read of a finished task (`GET /v1/tasks/{id}`), with the SQLite store and
+ *   with Redis (127.0.0.1:6379, a random key prefix removed afterwards; skipped when Redis
+ *   does not answer);
+ * - a bare Fastify + undici proxy forwarding the same create to the same upstream, a Fastify
+ *   hello-world, and the upstream called directly.
+ * Each target runs as a child process. Sequential latency through one keep-alive connection
+ * (node:http, so the client adds little; "added" = through the server minus direct to the
+ * upstream, in the same round), then autocannon c=50 throughput. ROUNDS alternating rounds,
+ * medians. Then genway's RSS (SQLite) after creating BENCH_RSS_TASKS tasks (bounded in time).
+ *
+ * Knobs (environment): BENCH_ROUNDS (3), BENCH_LATENCY_N (1000 requests per target and round),
+ * BENCH_LATENCY_MAX_MS (10000, its bound), BENCH_SECONDS (5 s of autocannon per target and round), BENCH_RSS_TASKS (100000),
+ * BENCH_RSS_SECONDS (120, the bound on that phase). Stops by itself; a watchdog ends it.
+ */
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const LATENCY_N = Number(process.env.BENCH_LATENCY_N ?? 1000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const RSS_TASKS = Number(process.env.BENCH_RSS_TASKS ?? 100_000);
+const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 120);
+/** The bound on one target's sequential latency run (a loaded machine is slow). */
+const LATENCY_MAX_MS = Number(process.env.BENCH_LATENCY_MAX_MS ?? 10_000);
+const CONNECTIONS = 50;
+// Seven targets per round, each bounded; doubled for child start-up and a loaded machine.
+const WATCHDOG_MS =
+  2 * (ROUNDS * 7 * (SECONDS + LATENCY_MAX_MS / 1000 + 3) + RSS_SECONDS + 60) * 1000;
+
+const children = new Set<Child>();
+const cleanups: (() => Promise<void> | void)[] = [];
+const watchdog = setTimeout(() => {
+  process.stderr.write(`bench speed: still running after ${WATCHDOG_MS / 1000} s, giving up\n`);
+  void cleanup().finally(() => process.exit(1));
+}, WATCHDOG_MS);
+watchdog.unref();
+
+const startedAt = Date.now();
+const log = (text: string) =>
+  process.stderr.write(
+    `bench speed [${((Date.now() - startedAt) / 1000).toFixed(1)} s]: ${text}\n`,
+  );
+
+const entries = new Map<string, Promise<ChildEntry>>();
+async function child(file: string, env: Record<string, string>) {
+  let entry = entries.get(file);
+  if (!entry) entries.set(file, (entry = prepareChild(new URL(file, import.meta.url))));
+  const c = await startChild(await entry, env);
+  children.add(c);
+  return c;
+}
+
+async function redisAnswers(): Promise<boolean> {
+  const redis = new Redis({
+    host: '127.0.0.1',
+    port: 6379,
+    lazyConnect: true,
+    connectTimeout: 1000,
+  });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    return (await redis.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function deleteRedisKeys(prefix: string): Promise<number> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  let deleted = 0;
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 })) {
+      if ((keys as string[]).length > 0) deleted += await redis.del(...(keys as string[]));
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+
+type TargetName =
+  'direct' | 'proxy' | 'hello' | 'sqliteCreate' | 'sqliteRead' | 'redisCreate' | 'redisRead';
+
+/** RSS of a fresh genway (SQLite) after creating up to RSS_TASKS tasks, bounded in time. */
+async function rssAfterTasks(upstream: Child, dir: string) {
+  await upstream.call('reset');
+  const gw = await child(
+    './gateway-child.ts',
+    genwayEnv(upstream.port, { STORE_URL: `sqlite:${join(dir, 'rss.db')}` }),
+  );
+  try {
+    const idleMb = (await gw.rss()) / 2 ** 20;
+    const t = genwayCreate(gw.port, false);
+    const run = autocannon({
+      url: `http://127.0.0.1:${t.port}${t.path}`,
+      connections: 64,
+      amount: RSS_TASKS,
+      method: t.method,
+      headers: t.headers,
+      body: createBody,
+    });
+    const bound = setTimeout(() => run.stop(), RSS_SECONDS * 1000);
+    let peak = 0;
+    const sampler = setInterval(() => void gw.rss().then((r) => (peak = Math.max(peak, r))), 500);
+    const result = await run;
+    clearTimeout(bound);
+    clearInterval(sampler);
+    await sleep(1000);
+    const afterMb = (await gw.rss()) / 2 ** 20;
+    return {
+      tasks: result['2xx'],
+      seconds: result.duration,
+      idleMb,
+      afterMb,
+      peakMb: Math.max(peak / 2 ** 20, afterMb),
+    };
+  } finally {
+    gw.kill();
+    children.delete(gw);
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(os.tmpdir(), 'genway-bench-speed-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const upstream = await child('./modelslab-child.ts', { BENCH_MODELSLAB_KEY: MODELSLAB_KEY });
+  const baseline = await child('./speed-baseline-child.ts', {
+    BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
+    BENCH_MODELSLAB_KEY: MODELSLAB_KEY,
+  });
+  const sqlite = await child(
+    './gateway-child.ts',
+    genwayEnv(upstream.port, { STORE_URL: `sqlite:${join(dir, 'bench.db')}` }),
+  );
+  log(`children started (upstream, baselines, genway SQLite)`);
+
+  const targets = new Map<TargetName, HttpTarget>([
+    [
+      'direct',
+      {
+        port: upstream.port,
+        method: 'POST',
+        path: '/api/v1/enterprise/text2img',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ key: MODELSLAB_KEY, prompt: PROMPT }),
+        status: 200,
+      },
+    ],
+    [
+      'proxy',
+      {
+        port: baseline.port,
+        method: 'POST',
+        path: '/proxy',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: PROMPT }),
+        status: 201,
+      },
+    ],
+    ['hello', { port: baseline.port, method: 'GET', path: '/hello', headers: {}, status: 200 }],
+    ['sqliteCreate', genwayCreate(sqlite.port)],
+    ['sqliteRead', genwayRead(sqlite.port, await finishedTask(sqlite.port))],
+  ]);
+
+  let redisNote = '';
+  if (await redisAnswers()) {
+    const prefix = `genway-bench-${randomBytes(6).toString('hex')}:`;
+    cleanups.push(async () => {
+      log(`removed ${await deleteRedisKeys(prefix)} Redis keys under ${prefix}`);
+    });
+    const redis = await child(
+      './gateway-child.ts',
+      genwayEnv(upstream.port, { STORE_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix }),
+    );
+    targets.set('redisCreate', genwayCreate(redis.port));
+    targets.set('redisRead', genwayRead(redis.port, await finishedTask(redis.port)));
+    log(`genway Redis started (key prefix ${prefix})`);
+  } else {
+    redisNote = 'Redis: SKIPPED, nothing answered on 127.0.0.1:6379';
+    log(redisNote);
+  }
+
+  const latencies = new Map<TargetName, { p50: number; p99: number }[]>();
+  const rates = new Map<TargetName, number[]>();
+  /** The fewest latency samples a target had in a round (the time bound may cut a run). */
+  const samples = new Map<TargetName, number>();
+  log(`warm-up`);
+  for (const t of targets.values()) await sequentialLatencies(t, 300, 3000);
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = [...targets.keys()];
+    if (round % 2 === 1) order.reverse();
+    for (const name of order) {
+      await upstream.call('reset');
+      const sorted = await sequentialLatencies(targets.get(name)!, LATENCY_N, LATENCY_MAX_MS);
+      samples.set(name, Math.min(samples.get(name) ?? Infinity, sorted.length));
+      const one = summarise(sorted);
+      latencies.set(name, [...(latencies.get(name) ?? []), one]);
+    }
+    for (const name of order) {
+      await upstream.call('reset');
+      rates.set(name, [
+        ...(rates.get(name) ?? []),
+        await throughput(targets.get(name)!, SECONDS, CONNECTIONS, (p) => log(`  ${p}`)),
+      ]);
+    }
+    log(`round ${round + 1}/${ROUNDS} done`);
+  }
+
+  log(`RSS: creating up to ${RSS_TASKS} tasks on a fresh genway (SQLite)`);
+  // The loaded SQLite genway is not needed any more: free its CPU and memory first.
+  sqlite.kill();
+  children.delete(sqlite);
+  const rss = await rssAfterTasks(upstream, dir);
+
+  // Per round, added latency = through the server minus direct in that round; then medians.
+  const direct = latencies.get('direct')!;
+  const figures: Figures = {};
+  for (const [name, rounds] of latencies) {
+    figures[name] = {
+      p50: median(rounds.map((r) => r.p50)),
+      p99: median(rounds.map((r) => r.p99)),
+      addedP50: median(rounds.map((r, i) => r.p50 - direct[i]!.p50)),
+      addedP99: median(rounds.map((r, i) => r.p99 - direct[i]!.p99)),
+      rate: median(rates.get(name)!),
+    };
+  }
+  const loadAvg = os.loadavg()[0]!;
+  const lines = renderSpeedReport({
+    header: `genway speed bench: loopback, ${os.cpus().length} cores, node ${process.version}, load average ${loadAvg.toFixed(1)} at the end; ${ROUNDS} alternating rounds (medians); latency: ${LATENCY_N} sequential requests on one keep-alive connection; throughput: autocannon c=${CONNECTIONS}, ${SECONDS} s`,
+    figures,
+    rss,
+    rssTarget: RSS_TASKS,
+    goals: checkGoals(figures, rss, RSS_TASKS),
+    notes: [
+      ...(redisNote ? [redisNote] : []),
+      `Latency samples per target and round (fewest): ${[...samples].map(([k, n]) => `${k} ${n}`).join(', ')}`,
+    ],
+    seconds: Math.round((Date.now() - startedAt) / 1000),
+  });
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function cleanup(): Promise<void> {
+  for (const c of children) c.kill();
+  children.clear();
+  for (const fn of cleanups) await fn();
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench speed: ${signal}, cleaning up\n`);
+    void cleanup().finally(() => process.exit(1));
+  });
+}
+
+main().then(
+  async () => {
+    await cleanup();
+    process.exit(0);
+  },
+  async (err: unknown) => {
+    process.stderr.write(`bench speed failed: ${String((err as Error)?.stack ?? err)}\n`);
+    await cleanup().catch(() => undefined);
+    process.exit(1);
+  },
+);
