@@ -104,15 +104,13 @@ describe('DueLoop', () => {
   });
 });
 describe('DueLoop stopping', () => {
-  it('hands back what a claim returned after stop() instead of handling it', async () => {
-    let answerClaim: (items: string[]) => void = () => {};
-    const claimed = new Promise<string[]>((resolve) => (answerClaim = resolve));
-    let claims = 0;
+  /** A loop over `claim` that records what it handled and what it handed back. */
+  function recordingLoop(claim: () => Promise<string[]>) {
     const handled: string[] = [];
     const released: string[] = [];
     const loop = new DueLoop<string>({
       name: 'test',
-      claim: () => (claims++ === 0 ? claimed : Promise.resolve([])),
+      claim,
       nextDueAt: async () => null,
       handle: async (item) => void handled.push(item),
       release: async (item) => void released.push(item),
@@ -121,6 +119,16 @@ describe('DueLoop stopping', () => {
       batchSize: 10,
       idleMs: 60_000,
     });
+    return { loop, handled, released };
+  }
+
+  it('hands back what a claim returned after stop() instead of handling it', async () => {
+    let answerClaim: (items: string[]) => void = () => {};
+    const claimed = new Promise<string[]>((resolve) => (answerClaim = resolve));
+    let claims = 0;
+    const { loop, handled, released } = recordingLoop(() =>
+      claims++ === 0 ? claimed : Promise.resolve([]),
+    );
     loop.start();
     await new Promise((r) => setTimeout(r, 5));
     expect(claims).toBe(1);
@@ -133,20 +141,10 @@ describe('DueLoop stopping', () => {
   });
 
   it('handles what it claimed while running', async () => {
-    const handled: string[] = [];
-    const released: string[] = [];
     let first = true;
-    const loop = new DueLoop<string>({
-      name: 'test',
-      claim: async () => (first ? ((first = false), ['a']) : []),
-      nextDueAt: async () => null,
-      handle: async (item) => void handled.push(item),
-      release: async (item) => void released.push(item),
-      idOf: (item) => item,
-      logger,
-      batchSize: 10,
-      idleMs: 60_000,
-    });
+    const { loop, handled, released } = recordingLoop(async () =>
+      first ? ((first = false), ['a']) : [],
+    );
     loop.start();
     await new Promise((r) => setTimeout(r, 20));
     await loop.stop();

@@ -2,39 +2,24 @@ import { describe, expect, it, vi } from 'vitest';
 import { TaskEvents } from './task-events.js';
 import { changesSince, TaskFollowers, type FollowUpdate } from './task-follow.js';
 import type { TaskChange, TaskRecord } from './task-record.js';
+import { FIXTURE_T0, taskFixture } from './task-record.fixture.js';
 
-const T0 = Date.UTC(2026, 0, 1);
+const T0 = FIXTURE_T0;
 
 function task(changes: TaskChange[], over: Partial<TaskRecord> = {}): TaskRecord {
   const last = changes.at(-1);
-  return {
-    id: 'task_1',
-    tenant: 't',
+  return taskFixture({
     type: 'text-to-image',
-    model: 'up/m1',
-    provider: 'up',
     status: last?.status ?? 'queued',
     progress: last?.progress ?? null,
-    outputs: [],
-    error: null,
-    upstreamId: 'job_1',
     upstreamStatus: 'x',
-    metadata: {},
-    createdAt: T0,
-    updatedAt: T0,
-    completedAt: null,
-    credentialId: 'up-1',
-    upstreamState: {},
     nextPollAt: null,
     pollAttempts: 0,
-    lastContactAt: T0,
     version: 1,
     changeSeq: last?.seq ?? 0,
     changes,
-    webhook: null,
-    nextWebhookAt: null,
     ...over,
-  };
+  });
 }
 
 const history: TaskChange[] = [

@@ -144,30 +144,14 @@ export class TaskService {
    * Returns the task once it differs from the state the caller saw (`updatedAt`), or after
    * `timeoutMs`. Never calls the upstream: the poller does that once for all readers.
    */
-  async waitForChange(
-    tenant: string,
-    id: string,
-    timeoutMs: number,
-    signal?: AbortSignal,
-  ): Promise<TaskRecord> {
-    const deadline = this.now() + timeoutMs;
-    // Registered before each read, so a change written in between wakes the wait.
-    let watch = this.deps.events.watch(id, Math.max(0, timeoutMs), signal);
-    try {
-      const first = await this.get(tenant, id);
-      if (isTerminal(first.status) || timeoutMs <= 0) return first;
-      let current = first;
-      while (!signal?.aborted) {
-        if (deadline - this.now() <= 0) break;
-        await watch.changed;
-        watch = this.deps.events.watch(id, Math.max(0, deadline - this.now()), signal);
-        current = await this.get(tenant, id);
-        if (current.updatedAt !== first.updatedAt) break;
-      }
-      return current;
-    } finally {
-      watch.cancel();
-    }
+  async waitForChange(tenant: string, id: string, timeoutMs: number, signal?: AbortSignal) {
+    let seen: TaskRecord['updatedAt'] | undefined;
+    return this.waitUntil(tenant, id, timeoutMs, signal, (task) => {
+      if (seen !== undefined) return task.updatedAt !== seen;
+      // The first read: the state the caller saw; a finished task changes no more.
+      seen = task.updatedAt;
+      return isTerminal(task.status);
+    });
   }
 
   /** Long-polls and waits waiting on the task now (diagnostics; a client gone leaves none). */
@@ -176,11 +160,17 @@ export class TaskService {
   }
 
   /** For `Prefer: wait=N`: returns once the task is terminal or the time is up. */
-  async waitUntilFinished(
+  async waitUntilFinished(tenant: string, id: string, timeoutMs: number, signal?: AbortSignal) {
+    return this.waitUntil(tenant, id, timeoutMs, signal, (task) => isTerminal(task.status));
+  }
+
+  /** Reads the task until `done` says so, the wait is aborted or `timeoutMs` has passed. */
+  private async waitUntil(
     tenant: string,
     id: string,
     timeoutMs: number,
-    signal?: AbortSignal,
+    signal: AbortSignal | undefined,
+    done: (task: TaskRecord) => boolean,
   ): Promise<TaskRecord> {
     const deadline = this.now() + timeoutMs;
     for (;;) {
@@ -188,7 +178,7 @@ export class TaskService {
       const watch = this.deps.events.watch(id, Math.max(0, deadline - this.now()), signal);
       try {
         const task = await this.get(tenant, id);
-        if (isTerminal(task.status) || signal?.aborted || deadline - this.now() <= 0) return task;
+        if (done(task) || signal?.aborted || deadline - this.now() <= 0) return task;
         await watch.changed;
       } finally {
         watch.cancel();

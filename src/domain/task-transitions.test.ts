@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../errors/gateway-error.js';
 import { CALLBACK_STATE_KEY, type UpstreamSnapshot } from './ports.js';
-import { CHANGE_HISTORY_LIMIT, type TaskRecord } from './task-record.js';
+import { CHANGE_HISTORY_LIMIT } from './task-record.js';
 import {
   afterFailedPoll,
   applySnapshot,
@@ -18,43 +18,12 @@ import {
   unreachableError,
   webhookEventsOf,
 } from './task-transitions.js';
+import { FIXTURE_T0, taskFixture } from './task-record.fixture.js';
 
-const T0 = Date.UTC(2026, 0, 1);
+const T0 = FIXTURE_T0;
 const NOW = T0 + 60_000;
 
-function task(over: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    id: 'task_1',
-    tenant: 't',
-    type: 'text-to-video',
-    model: 'up/m1',
-    provider: 'up',
-    status: 'running',
-    progress: 0.2,
-    outputs: [],
-    error: null,
-    upstreamId: 'job_1',
-    upstreamStatus: 'processing',
-    metadata: {},
-    createdAt: T0,
-    updatedAt: T0,
-    completedAt: null,
-    credentialId: 'up-1',
-    upstreamState: {},
-    nextPollAt: T0 + 1000,
-    pollAttempts: 3,
-    lastContactAt: T0,
-    version: 4,
-    changeSeq: 2,
-    changes: [
-      { seq: 1, at: T0, status: 'queued', progress: null },
-      { seq: 2, at: T0, status: 'running', progress: 0.2 },
-    ],
-    webhook: null,
-    nextWebhookAt: null,
-    ...over,
-  };
-}
+const task = taskFixture;
 
 const snap = (over: Partial<UpstreamSnapshot>): UpstreamSnapshot => ({
   upstreamId: null,

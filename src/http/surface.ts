@@ -43,6 +43,11 @@ export function documentedErrors<S extends z.ZodType>(
     Object.fromEntries(statuses.map((s) => [s, schema.describe(descriptions[s] ?? 'Error')]));
 }
 
+/** What a create (task, prediction, image or video) may answer on any surface, besides success. */
+export const CREATE_FAILURES = [
+  400, 401, 402, 403, 409, 413, 415, 422, 429, 502, 503, 504,
+] as const;
+
 /** Answers `err` in the surface's shape, with the headers every surface sends alike. */
 export function sendSurfaceError(
   reply: FastifyReply,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { commonSettings, emulatedSettings, settingsIn } from './provider-module.js';
+import { z } from 'zod';
+import { commonEnv, commonSettings, emulatedSettings, settingsIn } from './provider-module.js';
 import { PROVIDERS } from './registry.js';
 
 const env = { baseUrl: 'https://up.example', keys: undefined, maxInFlight: undefined };
@@ -34,6 +35,33 @@ describe('commonSettings', () => {
   it("prefers the file's base_url to the variable's", () => {
     const file = { base_url: 'https://file.example', credentials: [{ id: 'a', secret: 's' }] };
     expect(commonSettings('p', env, file)?.baseUrl).toBe('https://file.example');
+  });
+});
+
+describe('commonEnv', () => {
+  const common = commonEnv('p', 'https://up.example', {
+    baseUrl: 'P_BASE_URL',
+    keys: 'P_KEYS',
+    maxInFlight: 'P_MAX_IN_FLIGHT',
+  });
+
+  it('declares the three variables under the names given, the base URL with its default', () => {
+    const schema = z.object(common.schema);
+    expect(Object.keys(common.schema)).toEqual(['P_BASE_URL', 'P_KEYS', 'P_MAX_IN_FLIGHT']);
+    expect(schema.parse({})).toEqual({ P_BASE_URL: 'https://up.example' });
+    expect(schema.parse({ P_KEYS: 'k', P_MAX_IN_FLIGHT: '2' })).toMatchObject({
+      P_KEYS: 'k',
+      P_MAX_IN_FLIGHT: 2,
+    });
+    expect(schema.safeParse({ P_MAX_IN_FLIGHT: '0' }).success).toBe(false);
+  });
+
+  it('reads them as commonSettings does', () => {
+    const env = { P_BASE_URL: 'https://up.example', P_KEYS: 'k1', P_MAX_IN_FLIGHT: 2 };
+    expect(common.settings(env, undefined)).toEqual(
+      commonSettings('p', { baseUrl: 'https://up.example', keys: 'k1', maxInFlight: 2 }, undefined),
+    );
+    expect(common.settings({ P_BASE_URL: 'https://up.example' }, undefined)).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpUrl, list } from '../config/values.js';
+import { httpUrl, intString, list } from '../config/values.js';
 import type { CredentialStrategy } from '../domain/credential-pool.js';
 import type { Credential, ProviderAdapter } from '../domain/ports.js';
 import type { CallbackReceipt } from '../domain/upstream-callbacks.js';
@@ -65,6 +65,39 @@ export function commonSettings(
     emulated: false,
     ...(file?.polls_per_second !== undefined ? { pollsPerSecond: file.polls_per_second } : {}),
   };
+}
+
+const baseUrlVariable = (defaultUrl: string) => httpUrl.default(defaultUrl);
+const keysVariable = () => z.string().optional();
+const maxInFlightVariable = () => intString(1, 100_000).optional();
+
+/**
+ * The three variables every provider has, under the names the provider gives them: its base
+ * URL (with its default), its key(s) (comma-separated) and their max in flight. `schema` goes
+ * into the provider's `env`; `settings` reads them with the file entry (see commonSettings).
+ */
+export function commonEnv<const B extends string, const K extends string, const M extends string>(
+  id: string,
+  defaultBaseUrl: string,
+  names: { baseUrl: B; keys: K; maxInFlight: M },
+) {
+  const schema = {
+    [names.baseUrl]: baseUrlVariable(defaultBaseUrl),
+    [names.keys]: keysVariable(),
+    [names.maxInFlight]: maxInFlightVariable(),
+  } as Record<B, ReturnType<typeof baseUrlVariable>> &
+    Record<K, ReturnType<typeof keysVariable>> &
+    Record<M, ReturnType<typeof maxInFlightVariable>>;
+  const settings = (
+    env: Record<B, string> & Partial<Record<K, string> & Record<M, number>>,
+    file: ProviderFileEntry | undefined,
+  ) =>
+    commonSettings(
+      id,
+      { baseUrl: env[names.baseUrl], keys: env[names.keys], maxInFlight: env[names.maxInFlight] },
+      file,
+    );
+  return { schema, settings };
 }
 
 /** How a provider is configured: its variables, its file entry and how they become settings. */

@@ -1,24 +1,15 @@
 import { MemoryAdminStore } from './admin/memory-admin.js';
 import type { TaskRecord } from '../domain/task-record.js';
 import { isTerminal } from '../domain/task-record.js';
-import type {
-  IdempotencyRecord,
-  IdempotencyScope,
-  ListQuery,
-  StoredFile,
-  StoredFileInfo,
-  StoredMedia,
-  TaskCount,
-  TaskStore,
-} from '../domain/task-store.js';
+import type * as port from '../domain/task-store.js';
 
 /** In-process store (`memory:`), for tests and throwaway runs. Records are copied in and out. */
-export class MemoryTaskStore implements TaskStore {
+export class MemoryTaskStore implements port.TaskStore {
   readonly admin = new MemoryAdminStore();
   private readonly tasks = new Map<string, TaskRecord>();
-  private readonly media = new Map<string, StoredMedia>();
-  private readonly files = new Map<string, StoredFile>();
-  private readonly idempotency = new Map<string, IdempotencyRecord>();
+  private readonly media = new Map<string, port.StoredMedia>();
+  private readonly files = new Map<string, port.StoredFile>();
+  private readonly idempotency = new Map<string, port.IdempotencyRecord>();
 
   async insert(task: TaskRecord): Promise<void> {
     if (this.tasks.has(task.id)) throw new Error(`task ${task.id} exists`);
@@ -37,7 +28,7 @@ export class MemoryTaskStore implements TaskStore {
     return true;
   }
 
-  async list(tenant: string, q: ListQuery): Promise<TaskRecord[]> {
+  async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {
     const out: TaskRecord[] = [];
     const asc = q.order === 'asc';
     const ids = [...this.tasks.keys()].sort();
@@ -112,8 +103,8 @@ export class MemoryTaskStore implements TaskStore {
     return counts;
   }
 
-  async countByStatus(): Promise<TaskCount[]> {
-    const counts = new Map<string, TaskCount>();
+  async countByStatus(): Promise<port.TaskCount[]> {
+    const counts = new Map<string, port.TaskCount>();
     for (const t of this.tasks.values()) {
       const key = `${t.provider}\u0000${t.status}`;
       const row = counts.get(key);
@@ -131,20 +122,20 @@ export class MemoryTaskStore implements TaskStore {
     return n;
   }
 
-  async putMedia(media: StoredMedia): Promise<void> {
+  async putMedia(media: port.StoredMedia): Promise<void> {
     this.media.set(media.id, { ...media, bytes: Buffer.from(media.bytes) });
   }
 
-  async getMedia(id: string): Promise<StoredMedia | undefined> {
+  async getMedia(id: string): Promise<port.StoredMedia | undefined> {
     const m = this.media.get(id);
     return m && { ...m };
   }
 
-  async putFile(file: StoredFile): Promise<void> {
+  async putFile(file: port.StoredFile): Promise<void> {
     this.files.set(file.id, { ...file, bytes: Buffer.from(file.bytes) });
   }
 
-  async getFile(id: string): Promise<StoredFile | undefined> {
+  async getFile(id: string): Promise<port.StoredFile | undefined> {
     const f = this.files.get(id);
     return f && { ...f, bytes: Buffer.from(f.bytes) };
   }
@@ -152,7 +143,7 @@ export class MemoryTaskStore implements TaskStore {
   async listFiles(
     tenant: string,
     query: { limit: number; cursor?: string },
-  ): Promise<StoredFileInfo[]> {
+  ): Promise<port.StoredFileInfo[]> {
     return [...this.files.values()]
       .filter((f) => f.tenant === tenant && (query.cursor === undefined || f.id < query.cursor))
       .sort((a, b) => (a.id < b.id ? 1 : -1))
@@ -187,9 +178,9 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   async claimIdempotencyKey(
-    record: IdempotencyRecord,
+    record: port.IdempotencyRecord,
     now: number,
-  ): Promise<'claimed' | IdempotencyRecord> {
+  ): Promise<'claimed' | port.IdempotencyRecord> {
     const id = idempotencyId(record);
     const held = this.idempotency.get(id);
     const abandoned =
@@ -199,19 +190,21 @@ export class MemoryTaskStore implements TaskStore {
     return 'claimed';
   }
 
-  async updateIdempotencyKey(record: IdempotencyRecord): Promise<boolean> {
+  async updateIdempotencyKey(record: port.IdempotencyRecord): Promise<boolean> {
     const id = idempotencyId(record);
     if (this.idempotency.get(id)?.owner !== record.owner) return false;
     this.idempotency.set(id, structuredClone(record));
     return true;
   }
 
-  async getIdempotencyKey(scope: IdempotencyScope): Promise<IdempotencyRecord | undefined> {
+  async getIdempotencyKey(
+    scope: port.IdempotencyScope,
+  ): Promise<port.IdempotencyRecord | undefined> {
     const r = this.idempotency.get(idempotencyId(scope));
     return r && structuredClone(r);
   }
 
-  async releaseIdempotencyKey(scope: IdempotencyScope, owner: string): Promise<void> {
+  async releaseIdempotencyKey(scope: port.IdempotencyScope, owner: string): Promise<void> {
     const id = idempotencyId(scope);
     if (this.idempotency.get(id)?.owner === owner) this.idempotency.delete(id);
   }
@@ -231,4 +224,4 @@ export class MemoryTaskStore implements TaskStore {
   async close(): Promise<void> {}
 }
 
-const idempotencyId = (s: IdempotencyScope) => `${s.tenant}\u0000${s.surface}\u0000${s.key}`;
+const idempotencyId = (s: port.IdempotencyScope) => `${s.tenant}\u0000${s.surface}\u0000${s.key}`;

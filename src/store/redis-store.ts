@@ -1,16 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { TaskStatus } from '../contracts/common.js';
 import type { TaskRecord } from '../domain/task-record.js';
-import type {
-  IdempotencyRecord,
-  IdempotencyScope,
-  ListQuery,
-  StoredFile,
-  StoredFileInfo,
-  StoredMedia,
-  TaskCount,
-  TaskStore,
-} from '../domain/task-store.js';
+import type * as port from '../domain/task-store.js';
 import { RedisAdminStore } from './admin/redis-admin.js';
 import type { StoreCoordination } from './coordination.js';
 import { RedisConnection, type RedisConnectionOptions } from './redis/connection.js';
@@ -72,7 +63,7 @@ function taskArgs(task: TaskRecord): string[] {
   ];
 }
 
-function idempotencyArgs(record: IdempotencyRecord): string[] {
+function idempotencyArgs(record: port.IdempotencyRecord): string[] {
   return [
     record.owner,
     record.state,
@@ -88,7 +79,7 @@ function idempotencyArgs(record: IdempotencyRecord): string[] {
  * it. Layout in redis/keys.ts; every write that must be atomic is one Lua script
  * (redis/scripts.ts) with the task version as fencing token. Reads are plain commands.
  */
-export class RedisTaskStore implements TaskStore {
+export class RedisTaskStore implements port.TaskStore {
   readonly admin: RedisAdminStore;
   private readonly connection: RedisConnection;
   private readonly redis: Redis & StoreScripts;
@@ -137,7 +128,7 @@ export class RedisTaskStore implements TaskStore {
     return written === 1;
   }
 
-  async list(tenant: string, q: ListQuery): Promise<TaskRecord[]> {
+  async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {
     const types = q.types && new Set<string>(q.types);
     if (q.limit <= 0 || types?.size === 0) return [];
     const key = this.keys.list(tenant, q.status);
@@ -226,7 +217,7 @@ export class RedisTaskStore implements TaskStore {
     return newest === undefined ? undefined : this.get(newest);
   }
 
-  async countByStatus(): Promise<TaskCount[]> {
+  async countByStatus(): Promise<port.TaskCount[]> {
     const counts = await this.connection.run(() => this.redis.hgetall(this.keys.counts));
     return Object.entries(counts).map(([field, n]) => {
       // `<status>:<provider>`: statuses hold no colon.
@@ -244,7 +235,7 @@ export class RedisTaskStore implements TaskStore {
     return n === null ? 0 : Number(n);
   }
 
-  async putMedia(media: StoredMedia): Promise<void> {
+  async putMedia(media: port.StoredMedia): Promise<void> {
     await this.connection.run(() =>
       this.redis.gwPutMedia(
         this.keys.media(media.id),
@@ -259,7 +250,7 @@ export class RedisTaskStore implements TaskStore {
     );
   }
 
-  async getMedia(id: string): Promise<StoredMedia | undefined> {
+  async getMedia(id: string): Promise<port.StoredMedia | undefined> {
     const [contentType, bytes, createdAt, expiresAt] = await this.connection.run(() =>
       this.redis.hmgetBuffer(this.keys.media(id), 'ct', 'bytes', 'created', 'expires'),
     );
@@ -277,18 +268,18 @@ export class RedisTaskStore implements TaskStore {
     return this.purgeExpired(this.keys.mediaExpiry, 'media:', now);
   }
 
-  async putFile(file: StoredFile): Promise<void> {
+  async putFile(file: port.StoredFile): Promise<void> {
     await this.files.put(file);
   }
 
-  async getFile(id: string): Promise<StoredFile | undefined> {
+  async getFile(id: string): Promise<port.StoredFile | undefined> {
     return this.files.get(id);
   }
 
   async listFiles(
     tenant: string,
     query: { limit: number; cursor?: string },
-  ): Promise<StoredFileInfo[]> {
+  ): Promise<port.StoredFileInfo[]> {
     return this.files.list(tenant, query);
   }
 
@@ -312,9 +303,9 @@ export class RedisTaskStore implements TaskStore {
   }
 
   async claimIdempotencyKey(
-    record: IdempotencyRecord,
+    record: port.IdempotencyRecord,
     now: number,
-  ): Promise<'claimed' | IdempotencyRecord> {
+  ): Promise<'claimed' | port.IdempotencyRecord> {
     const answer = await this.connection.run(() =>
       this.redis.gwClaimIdempotency(
         this.keys.idempotency(record),
@@ -325,10 +316,10 @@ export class RedisTaskStore implements TaskStore {
         ...idempotencyArgs(record),
       ),
     );
-    return answer[0] === 1 ? 'claimed' : (JSON.parse(answer[1]) as IdempotencyRecord);
+    return answer[0] === 1 ? 'claimed' : (JSON.parse(answer[1]) as port.IdempotencyRecord);
   }
 
-  async updateIdempotencyKey(record: IdempotencyRecord): Promise<boolean> {
+  async updateIdempotencyKey(record: port.IdempotencyRecord): Promise<boolean> {
     const written = await this.connection.run(() =>
       this.redis.gwUpdateIdempotency(
         this.keys.idempotency(record),
@@ -342,14 +333,16 @@ export class RedisTaskStore implements TaskStore {
     return written === 1;
   }
 
-  async getIdempotencyKey(scope: IdempotencyScope): Promise<IdempotencyRecord | undefined> {
+  async getIdempotencyKey(
+    scope: port.IdempotencyScope,
+  ): Promise<port.IdempotencyRecord | undefined> {
     const data = await this.connection.run(() =>
       this.redis.hget(this.keys.idempotency(scope), 'data'),
     );
-    return data === null ? undefined : (JSON.parse(data) as IdempotencyRecord);
+    return data === null ? undefined : (JSON.parse(data) as port.IdempotencyRecord);
   }
 
-  async releaseIdempotencyKey(scope: IdempotencyScope, owner: string): Promise<void> {
+  async releaseIdempotencyKey(scope: port.IdempotencyScope, owner: string): Promise<void> {
     await this.connection.run(() =>
       this.redis.gwReleaseIdempotency(
         this.keys.idempotency(scope),

@@ -79,16 +79,15 @@ export const idempotencyRow = (r: IdempotencyRecord): IdempotencyRow => ({
   expires_at: r.expiresAt,
 });
 
-export const idempotencyRecord = (r: IdempotencyRow): IdempotencyRecord => ({
-  tenant: r.tenant,
-  surface: r.surface,
-  key: r.key,
-  owner: r.owner,
-  fingerprint: r.fingerprint,
-  state: r.state,
-  taskId: r.task_id,
-  error: r.error ? (JSON.parse(r.error) as IdempotencyRecord['error']) : null,
-  createdAt: r.created_at,
-  lockedUntil: r.locked_until,
-  expiresAt: r.expires_at,
-});
+/** A row read back (`SELECT *`: its columns only); the columns not renamed keep their value. */
+export function idempotencyRecord(row: IdempotencyRow): IdempotencyRecord {
+  const { task_id, error, created_at, locked_until, expires_at, ...same } = row;
+  return {
+    ...same,
+    taskId: task_id,
+    error: error ? (JSON.parse(error) as IdempotencyRecord['error']) : null,
+    createdAt: created_at,
+    lockedUntil: locked_until,
+    expiresAt: expires_at,
+  };
+}

@@ -3,16 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { TaskRecord } from '../domain/task-record.js';
 import { SqliteAdminStore } from './admin/sqlite-admin.js';
-import type {
-  IdempotencyRecord,
-  IdempotencyScope,
-  ListQuery,
-  StoredFile,
-  StoredFileInfo,
-  StoredMedia,
-  TaskCount,
-  TaskStore,
-} from '../domain/task-store.js';
+import type * as port from '../domain/task-store.js';
 import { SqliteFiles } from './sqlite-files.js';
 import {
   IDEMPOTENCY_SCHEMA,
@@ -65,7 +56,7 @@ interface MediaRow {
  * the ones queries filter on, the whole record lives in `data` as JSON. WAL mode so reads
  * never wait for the poller's writes.
  */
-export class SqliteTaskStore implements TaskStore {
+export class SqliteTaskStore implements port.TaskStore {
   readonly admin: SqliteAdminStore;
   private readonly db: Database.Database;
   private readonly stmts;
@@ -112,9 +103,10 @@ export class SqliteTaskStore implements TaskStore {
       active: this.db.prepare<[string], { credential_id: string; n: number }>(
         `SELECT credential_id, COUNT(*) AS n FROM tasks WHERE provider = ? AND ${ACTIVE} GROUP BY credential_id`,
       ),
-      byStatus: this.db.prepare<[], { provider: string; status: TaskCount['status']; n: number }>(
-        'SELECT provider, status, COUNT(*) AS n FROM tasks GROUP BY provider, status',
-      ),
+      byStatus: this.db.prepare<
+        [],
+        { provider: string; status: port.TaskCount['status']; n: number }
+      >('SELECT provider, status, COUNT(*) AS n FROM tasks GROUP BY provider, status'),
       // A task with a pending delivery always has a next attempt time (the dispatcher's
       // contract), so the partial index on next_webhook_at narrows the JSON scan.
       pendingWebhooks: this.db.prepare<[], { n: number }>(
@@ -159,7 +151,7 @@ export class SqliteTaskStore implements TaskStore {
     return this.stmts.update.run(this.row(task)).changes === 1;
   }
 
-  async list(tenant: string, q: ListQuery): Promise<TaskRecord[]> {
+  async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {
     const asc = q.order === 'asc';
     // Type and deletion live in the JSON record only (no column, no migration).
     const where = ['tenant = ?', "json_extract(data, '$.deletedAt') IS NULL"];
@@ -247,7 +239,7 @@ export class SqliteTaskStore implements TaskStore {
     return new Map(this.stmts.active.all(provider).map((r) => [r.credential_id, r.n]));
   }
 
-  async countByStatus(): Promise<TaskCount[]> {
+  async countByStatus(): Promise<port.TaskCount[]> {
     return this.stmts.byStatus
       .all()
       .map((r) => ({ provider: r.provider, status: r.status, count: r.n }));
@@ -257,11 +249,11 @@ export class SqliteTaskStore implements TaskStore {
     return this.stmts.pendingWebhooks.get()?.n ?? 0;
   }
 
-  async putMedia(media: StoredMedia): Promise<void> {
+  async putMedia(media: port.StoredMedia): Promise<void> {
     this.stmts.putMedia.run(media);
   }
 
-  async getMedia(id: string): Promise<StoredMedia | undefined> {
+  async getMedia(id: string): Promise<port.StoredMedia | undefined> {
     const r = this.stmts.getMedia.get(id);
     return (
       r && {
@@ -278,16 +270,16 @@ export class SqliteTaskStore implements TaskStore {
     return this.stmts.purgeMedia.run(now).changes;
   }
 
-  async putFile(file: StoredFile): Promise<void> {
+  async putFile(file: port.StoredFile): Promise<void> {
     this.files.put(file);
   }
 
-  async getFile(id: string): Promise<StoredFile | undefined> {
+  async getFile(id: string): Promise<port.StoredFile | undefined> {
     return this.files.get(id);
   }
 
   async listFiles(tenant: string, query: { limit: number; cursor?: string }) {
-    return this.files.list(tenant, query) satisfies StoredFileInfo[];
+    return this.files.list(tenant, query) satisfies port.StoredFileInfo[];
   }
 
   async deleteFile(id: string): Promise<boolean> {
@@ -299,9 +291,9 @@ export class SqliteTaskStore implements TaskStore {
   }
 
   async claimIdempotencyKey(
-    record: IdempotencyRecord,
+    record: port.IdempotencyRecord,
     now: number,
-  ): Promise<'claimed' | IdempotencyRecord> {
+  ): Promise<'claimed' | port.IdempotencyRecord> {
     const scope = { tenant: record.tenant, surface: record.surface, key: record.key };
     // One write transaction: two processes sharing the file cannot both claim the key.
     const claim = this.db.transaction(() => {
@@ -314,16 +306,18 @@ export class SqliteTaskStore implements TaskStore {
     return held.owner === record.owner ? 'claimed' : idempotencyRecord(held);
   }
 
-  async updateIdempotencyKey(record: IdempotencyRecord): Promise<boolean> {
+  async updateIdempotencyKey(record: port.IdempotencyRecord): Promise<boolean> {
     return this.idem.update.run(idempotencyRow(record)).changes === 1;
   }
 
-  async getIdempotencyKey(scope: IdempotencyScope): Promise<IdempotencyRecord | undefined> {
+  async getIdempotencyKey(
+    scope: port.IdempotencyScope,
+  ): Promise<port.IdempotencyRecord | undefined> {
     const r = this.idem.get.get({ tenant: scope.tenant, surface: scope.surface, key: scope.key });
     return r && idempotencyRecord(r);
   }
 
-  async releaseIdempotencyKey(scope: IdempotencyScope, owner: string): Promise<void> {
+  async releaseIdempotencyKey(scope: port.IdempotencyScope, owner: string): Promise<void> {
     this.idem.release.run({ tenant: scope.tenant, surface: scope.surface, key: scope.key, owner });
   }
 

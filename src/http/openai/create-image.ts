@@ -15,6 +15,7 @@ import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { clientGone } from '../wait.js';
 import { openaiErrorResponses } from './errors.js';
 import { createOptionsOf, defaultModel, parseSize } from './mapping.js';
+import { CREATE_FAILURES } from '../surface.js';
 
 /** Caps on reading one output for `b64_json` (it is held in memory to encode it). */
 export const B64_MAX_BYTES = 25 * 1024 * 1024;
@@ -115,7 +116,7 @@ export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
         body: ImageGenerationRequestSchema,
         response: {
           200: ImagesResponseSchema,
-          ...openaiErrorResponses(400, 401, 402, 403, 409, 413, 415, 422, 429, 502, 503, 504),
+          ...openaiErrorResponses(...CREATE_FAILURES),
         },
       },
     },

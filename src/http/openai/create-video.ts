@@ -17,6 +17,7 @@ import {
   unbracket,
   videoFormatFor,
 } from './mapping.js';
+import { CREATE_FAILURES } from '../surface.js';
 
 /** JSON bodies may carry the reference image as a data: URL (base64 of up to ~20 MB). */
 export const VIDEO_BODY_LIMIT = 32 * 1024 * 1024;
@@ -53,7 +54,7 @@ export function createVideoRoute(app: GatewayApp, deps: RouteDeps): void {
         body: VideoCreateRequestSchema,
         response: {
           200: VideoSchema,
-          ...openaiErrorResponses(400, 401, 402, 403, 409, 413, 415, 422, 429, 502, 503, 504),
+          ...openaiErrorResponses(...CREATE_FAILURES),
         },
       },
     },

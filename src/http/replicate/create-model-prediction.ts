@@ -7,6 +7,7 @@ import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { PreferHeaders } from './create-prediction.js';
 import { replicateProblemResponses } from './errors.js';
 import { CREATE_BODY_LIMIT, startPrediction } from './start-prediction.js';
+import { CREATE_FAILURES } from '../surface.js';
 
 const NAME = z
   .string()
@@ -36,21 +37,7 @@ export function createModelPredictionRoute(app: GatewayApp, deps: RouteDeps): vo
           202: ReplicatePredictionSchema.describe(
             'Created; the `Prefer: wait` ran out first (`starting`)',
           ),
-          ...replicateProblemResponses(
-            400,
-            401,
-            402,
-            403,
-            404,
-            409,
-            413,
-            415,
-            422,
-            429,
-            502,
-            503,
-            504,
-          ),
+          ...replicateProblemResponses(...CREATE_FAILURES, 404),
         },
       },
     },

@@ -7,6 +7,7 @@ import { IdempotencyKeyHeaderSchema } from '../idempotency.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { replicateProblemResponses } from './errors.js';
 import { CREATE_BODY_LIMIT, startPrediction } from './start-prediction.js';
+import { CREATE_FAILURES } from '../surface.js';
 
 export const PreferHeaders = z.looseObject({
   prefer: z.string().optional().meta({
@@ -42,7 +43,7 @@ export function createPredictionRoute(app: GatewayApp, deps: RouteDeps): void {
           202: ReplicatePredictionSchema.describe(
             'Created; the `Prefer: wait` ran out first (`starting`)',
           ),
-          ...replicateProblemResponses(400, 401, 402, 403, 409, 413, 415, 422, 429, 502, 503, 504),
+          ...replicateProblemResponses(...CREATE_FAILURES),
         },
       },
     },

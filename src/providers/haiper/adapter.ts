@@ -1,12 +1,6 @@
 import type { Operation } from '../../contracts/common.js';
 import type { HaiperSettings } from './index.js';
-import type {
-  PollCall,
-  ProviderAdapter,
-  StartCall,
-  UpstreamSnapshot,
-  VideoWish,
-} from '../../domain/ports.js';
+import type * as port from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { decodeDataUrl } from '../data-url.js';
 import type { UpstreamClient, UpstreamResponse } from '../http-client.js';
@@ -40,7 +34,7 @@ const isHttpUrl = (value: string, protocols: readonly string[]) => {
  * `Authorization: Bearer <access key>`. Haiper only takes public media URLs, so a data: image
  * is published under PUBLIC_URL (`call.publishMedia`) first.
  */
-export class HaiperAdapter implements ProviderAdapter {
+export class HaiperAdapter implements port.ProviderAdapter {
   readonly id = 'haiper';
   /** Cloudsway documents `sourceImage` (and Haiper fetches `sourceVideo` the same way) as http or https. */
   readonly plainHttpInputs = ['image', 'video'] as const;
@@ -64,11 +58,11 @@ export class HaiperAdapter implements ProviderAdapter {
     return HAIPER_MODELS;
   }
 
-  validate(operation: Operation, _model: string, input: StartCall['input']) {
+  validate(operation: Operation, _model: string, input: port.StartCall['input']) {
     return validateInput(operation, input);
   }
 
-  closestVideoFormat(operation: Operation, _model: string, wish: VideoWish) {
+  closestVideoFormat(operation: Operation, _model: string, wish: port.VideoWish) {
     return closestVideoFormat(HAIPER_VIDEO_CAPS[operation] ?? {}, wish);
   }
 
@@ -77,7 +71,7 @@ export class HaiperAdapter implements ProviderAdapter {
     return isHaiperOutputUrl(url, this.origin);
   }
 
-  async start(call: StartCall): Promise<UpstreamSnapshot> {
+  async start(call: port.StartCall): Promise<port.UpstreamSnapshot> {
     const media: { sourceImage?: string; video?: string } = {};
     if (call.operation === 'image-to-video') media.sourceImage = await this.sourceImageOf(call);
     if (call.operation === 'video-upscale' || call.operation === 'video-extend') {
@@ -96,7 +90,7 @@ export class HaiperAdapter implements ProviderAdapter {
     return toStartSnapshot(answer.data);
   }
 
-  async poll(call: PollCall): Promise<UpstreamSnapshot> {
+  async poll(call: port.PollCall): Promise<port.UpstreamSnapshot> {
     const url = `${this.root}/tasks/${encodeURIComponent(call.upstreamId)}`;
     const res = await this.send('GET', url, call, undefined, {
       phase: 'poll',
@@ -114,7 +108,7 @@ export class HaiperAdapter implements ProviderAdapter {
   }
 
   /** An http(s) URL passes through; a data: URL is decoded and published under PUBLIC_URL. */
-  private async sourceImageOf(call: StartCall): Promise<string> {
+  private async sourceImageOf(call: port.StartCall): Promise<string> {
     const image = call.input.image;
     if (image === undefined) {
       throw GatewayError.invalid([{ path: 'image', message: 'haiper image-to-video needs image' }]);
@@ -157,7 +151,7 @@ export class HaiperAdapter implements ProviderAdapter {
   private async send(
     method: 'GET' | 'POST',
     url: string,
-    call: { credential: StartCall['credential']; signal?: AbortSignal },
+    call: { credential: port.StartCall['credential']; signal?: AbortSignal },
     body: unknown,
     context: HaiperErrorContext,
   ): Promise<UpstreamResponse> {

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { httpUrl, intString } from '../../config/values.js';
 import {
-  commonSettings,
+  commonEnv,
   defineProvider,
   emulatedSettings,
   providerFileSchema,
@@ -13,6 +12,11 @@ export interface HaiperSettings extends ProviderSettings {
   endpointPath: string;
 }
 
+const COMMON_ENV = commonEnv('haiper', 'https://genaiapi.cloudsway.net/v1/ai', {
+  baseUrl: 'HAIPER_BASE_URL',
+  keys: 'HAIPER_ACCESS_KEY',
+  maxInFlight: 'HAIPER_MAX_IN_FLIGHT',
+});
 const EMULATOR_KEY = 'haiper-emulator-key';
 
 /** Haiper video through the Cloudsway MaaS host (no callbacks: polled only). */
@@ -20,25 +24,15 @@ export const haiper = defineProvider({
   id: 'haiper',
   config: {
     env: {
-      HAIPER_BASE_URL: httpUrl.default('https://genaiapi.cloudsway.net/v1/ai'),
+      ...COMMON_ENV.schema,
       HAIPER_ENDPOINT_PATH: z
         .string()
         .regex(/^[A-Za-z0-9_-]+$/)
         .optional(),
-      HAIPER_ACCESS_KEY: z.string().optional(),
-      HAIPER_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
     },
     file: providerFileSchema.extend({ endpoint_path: z.string().optional() }),
     settings: ({ env, file }, report): HaiperSettings | undefined => {
-      const common = commonSettings(
-        'haiper',
-        {
-          baseUrl: env.HAIPER_BASE_URL,
-          keys: env.HAIPER_ACCESS_KEY,
-          maxInFlight: env.HAIPER_MAX_IN_FLIGHT,
-        },
-        file,
-      );
+      const common = COMMON_ENV.settings(env, file);
       if (!common) return undefined;
       const endpointPath = file?.endpoint_path ?? env.HAIPER_ENDPOINT_PATH;
       if (!endpointPath) report('HAIPER_ENDPOINT_PATH', 'required when HAIPER_ACCESS_KEY is set');

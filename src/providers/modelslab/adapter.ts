@@ -1,13 +1,7 @@
 import type { Operation } from '../../contracts/common.js';
 import type { ModelslabSettings } from './index.js';
 import { GatewayError } from '../../errors/gateway-error.js';
-import type {
-  PollCall,
-  ProviderAdapter,
-  StartCall,
-  UpstreamSnapshot,
-  VideoWish,
-} from '../../domain/ports.js';
+import type * as port from '../../domain/ports.js';
 import { closestVideoFormat } from '../video-format.js';
 import { retryAfterMs, type UpstreamClient, type UpstreamResponse } from '../http-client.js';
 import { ModelslabCallbacks } from './callbacks.js';
@@ -27,7 +21,7 @@ const IMAGE_FETCH_PATH = '/api/v1/enterprise/fetch';
 const VIDEO_FETCH_PATH = '/api/v1/enterprise/video/fetch';
 
 /** ModelsLab enterprise: key in the JSON body, jobs either done at once or fetched later. */
-export class ModelslabAdapter implements ProviderAdapter {
+export class ModelslabAdapter implements port.ProviderAdapter {
   readonly id = 'modelslab';
   private readonly origin: string;
   private readonly secrets: string[];
@@ -49,11 +43,11 @@ export class ModelslabAdapter implements ProviderAdapter {
     return MODELSLAB_MODELS;
   }
 
-  closestVideoFormat(operation: Operation, _model: string, wish: VideoWish) {
+  closestVideoFormat(operation: Operation, _model: string, wish: port.VideoWish) {
     return closestVideoFormat(operation === 'text-to-video' ? VIDEO_CAPS : {}, wish);
   }
 
-  validate(operation: Operation, _model: string, input: StartCall['input']) {
+  validate(operation: Operation, _model: string, input: port.StartCall['input']) {
     return validateInput(operation, input);
   }
 
@@ -65,7 +59,7 @@ export class ModelslabAdapter implements ProviderAdapter {
     return isModelslabOutputUrl(url, this.origin);
   }
 
-  async start(call: StartCall): Promise<UpstreamSnapshot> {
+  async start(call: port.StartCall): Promise<port.UpstreamSnapshot> {
     const path = call.operation === 'text-to-video' ? this.settings.videoPath : TEXT_TO_IMAGE_PATH;
     const body = {
       ...toCreateBody(call.operation, call.model, call.input, call.credential.secret),
@@ -82,7 +76,7 @@ export class ModelslabAdapter implements ProviderAdapter {
     );
   }
 
-  async poll(call: PollCall): Promise<UpstreamSnapshot> {
+  async poll(call: port.PollCall): Promise<port.UpstreamSnapshot> {
     const state = call.state as Partial<PollState>;
     const fetchUrl = state.fetchUrl ?? this.documentedFetchUrl(call.upstreamId, call.operation);
     const isImageQueue = fetchUrl === `${this.settings.baseUrl}${IMAGE_FETCH_PATH}`;

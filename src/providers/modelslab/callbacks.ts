@@ -1,12 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type {
-  CallbackPlan,
-  CallbackRequest,
-  CallbackTarget,
-  CallbackTask,
-  UpstreamCallbacks,
-  VerifiedCallback,
-} from '../../domain/ports.js';
+import type * as port from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { parseCallbackBody } from '../callback-body.js';
 import { toSnapshot, type PollState } from './mapping.js';
@@ -24,17 +17,17 @@ const hashOf = (token: string) => createHash('sha256').update(token, 'utf8').dig
  * random 256-bit token per task; only its SHA-256 is kept on the task, and the token is
  * compared in constant time. The genway task id is in the URL path and in `track_id`.
  */
-export class ModelslabCallbacks implements UpstreamCallbacks {
+export class ModelslabCallbacks implements port.UpstreamCallbacks {
   readonly routing = 'task';
 
   constructor(
     /** The fetch URL for a job that is still processing (the adapter's own rule). */
-    private readonly fetchUrlFor: (answer: ModelslabAnswer, task: CallbackTask) => string,
+    private readonly fetchUrlFor: (answer: ModelslabAnswer, task: port.CallbackTask) => string,
     /** The credentials, scrubbed from a failure text a callback carries. */
     private readonly secrets: () => readonly string[] = () => [],
   ) {}
 
-  prepare(target: CallbackTarget): CallbackPlan {
+  prepare(target: port.CallbackTarget): port.CallbackPlan {
     const token = randomBytes(32).toString('base64url');
     const url = new URL(target.url);
     url.searchParams.set(TOKEN_PARAM, token);
@@ -44,7 +37,10 @@ export class ModelslabCallbacks implements UpstreamCallbacks {
     };
   }
 
-  verify(request: CallbackRequest, task: CallbackTask | undefined): VerifiedCallback {
+  verify(
+    request: port.CallbackRequest,
+    task: port.CallbackTask | undefined,
+  ): port.VerifiedCallback {
     const token = request.query[TOKEN_PARAM];
     const stored = task?.callbackState.tokenHash;
     const expected = typeof stored === 'string' ? Buffer.from(stored, 'base64url') : undefined;

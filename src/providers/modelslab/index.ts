@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { boolString, httpUrl, intString } from '../../config/values.js';
+import { boolString } from '../../config/values.js';
 import {
   CALLBACK_BODY_LIMIT,
-  commonSettings,
+  commonEnv,
   defineProvider,
   emulatedSettings,
   providerFileSchema,
@@ -20,6 +20,11 @@ const VIDEO_PATHS = [
   '/api/v1/enterprise/video/text2video',
   '/api/v1/enterprise/text2video',
 ] as const;
+const COMMON_ENV = commonEnv('modelslab', 'https://modelslab.com', {
+  baseUrl: 'MODELSLAB_BASE_URL',
+  keys: 'MODELSLAB_API_KEYS',
+  maxInFlight: 'MODELSLAB_MAX_IN_FLIGHT',
+});
 const EMULATOR_KEY = 'ml-emulator-key';
 
 /** ModelsLab's enterprise API: key in the JSON body, an enterprise load balancer in front. */
@@ -27,26 +32,16 @@ export const modelslab = defineProvider({
   id: 'modelslab',
   config: {
     env: {
-      MODELSLAB_BASE_URL: httpUrl.default('https://modelslab.com'),
-      MODELSLAB_API_KEYS: z.string().optional(),
+      ...COMMON_ENV.schema,
       MODELSLAB_LOAD_BALANCER: boolString.default(true),
       MODELSLAB_VIDEO_PATH: z.enum(VIDEO_PATHS).default(VIDEO_PATHS[0]),
-      MODELSLAB_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
     },
     file: providerFileSchema.extend({
       load_balancer: z.boolean().optional(),
       video_path: z.string().optional(),
     }),
     settings: ({ env, file }): ModelslabSettings | undefined => {
-      const common = commonSettings(
-        'modelslab',
-        {
-          baseUrl: env.MODELSLAB_BASE_URL,
-          keys: env.MODELSLAB_API_KEYS,
-          maxInFlight: env.MODELSLAB_MAX_IN_FLIGHT,
-        },
-        file,
-      );
+      const common = COMMON_ENV.settings(env, file);
       return (
         common && {
           ...common,

@@ -3,13 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { FormData } from 'undici';
 import type { Operation } from '../../contracts/common.js';
 import type { PixverseSettings } from './index.js';
-import type {
-  PollCall,
-  ProviderAdapter,
-  StartCall,
-  UpstreamSnapshot,
-  VideoWish,
-} from '../../domain/ports.js';
+import type * as port from '../../domain/ports.js';
 import { closestVideoFormat } from '../video-format.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest } from '../http-client.js';
@@ -41,7 +35,7 @@ const RESULT_PATH = '/video/result';
  * reused trace id is read as a duplicate), images uploaded first for their `img_id`, then
  * `GET /video/result/{id}` until the video leaves status 5.
  */
-export class PixverseAdapter implements ProviderAdapter {
+export class PixverseAdapter implements port.ProviderAdapter {
   readonly id = 'pixverse';
   private readonly secrets: string[];
   private readonly baseUrl: string;
@@ -64,11 +58,11 @@ export class PixverseAdapter implements ProviderAdapter {
     return PIXVERSE_MODELS;
   }
 
-  closestVideoFormat(operation: Operation, model: string, wish: VideoWish) {
+  closestVideoFormat(operation: Operation, model: string, wish: port.VideoWish) {
     return closestVideoFormat(pixverseVideoCaps(operation, model), wish);
   }
 
-  validate(operation: Operation, model: string, input: StartCall['input']) {
+  validate(operation: Operation, model: string, input: port.StartCall['input']) {
     return validateInput(operation, model, input);
   }
 
@@ -82,7 +76,7 @@ export class PixverseAdapter implements ProviderAdapter {
     return 5000;
   }
 
-  async start(call: StartCall): Promise<UpstreamSnapshot> {
+  async start(call: port.StartCall): Promise<port.UpstreamSnapshot> {
     const { operation, model, input, credential, signal } = call;
     const state: PixverseState = {};
     if (operation === 'image-to-video') {
@@ -113,7 +107,7 @@ export class PixverseAdapter implements ProviderAdapter {
     return { upstreamId: parsed.data.video_id, upstreamStatus: '5', status: 'running', state };
   }
 
-  async poll(call: PollCall): Promise<UpstreamSnapshot> {
+  async poll(call: port.PollCall): Promise<port.UpstreamSnapshot> {
     const path = `${RESULT_PATH}/${encodeURIComponent(call.upstreamId)}`;
     const resp = await this.call(call.credential.secret, path, {
       method: 'GET',

@@ -1,12 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import type {
-  CallbackPlan,
-  CallbackRequest,
-  CallbackTarget,
-  CallbackTask,
-  UpstreamCallbacks,
-  VerifiedCallback,
-} from '../../domain/ports.js';
+import type * as port from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { resultToSnapshot } from './mapping.js';
 import { ResultRespSchema } from './wire.js';
@@ -53,7 +46,7 @@ export function pixverseSignature(secret: string, signedText: string): string {
  * `Webhook-Signature`, and wants `200 ok` back (else it retries for hours). The URL is the
  * same for every task: the task is found by the video id of the verified body.
  */
-export class PixverseCallbacks implements UpstreamCallbacks {
+export class PixverseCallbacks implements port.UpstreamCallbacks {
   readonly routing = 'upstream-id';
 
   constructor(
@@ -62,11 +55,14 @@ export class PixverseCallbacks implements UpstreamCallbacks {
     private readonly webhookId: string | undefined,
   ) {}
 
-  prepare(_target: CallbackTarget): CallbackPlan | undefined {
+  prepare(_target: port.CallbackTarget): port.CallbackPlan | undefined {
     return this.webhookId === undefined ? undefined : { fields: { webhook_id: this.webhookId } };
   }
 
-  verify(request: CallbackRequest, _task: CallbackTask | undefined): VerifiedCallback {
+  verify(
+    request: port.CallbackRequest,
+    _task: port.CallbackTask | undefined,
+  ): port.VerifiedCallback {
     const refuse = (why: string) =>
       new GatewayError('callback_unauthorized', `PixVerse webhook refused: ${why}`);
     const timestamp = request.headers['webhook-timestamp'];

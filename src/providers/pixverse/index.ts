@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { httpUrl, intString } from '../../config/values.js';
 import {
   CALLBACK_BODY_LIMIT,
-  commonSettings,
+  commonEnv,
   defineProvider,
   emulatedSettings,
   providerFileSchema,
@@ -18,6 +17,11 @@ export interface PixverseSettings extends ProviderSettings {
   webhookSecret?: string;
 }
 
+const COMMON_ENV = commonEnv('pixverse', 'https://app-api.pixverse.ai/openapi/v2', {
+  baseUrl: 'PIXVERSE_BASE_URL',
+  keys: 'PIXVERSE_API_KEY',
+  maxInFlight: 'PIXVERSE_MAX_IN_FLIGHT',
+});
 const EMULATOR_KEY = 'pixverse-emulator-key';
 
 /** PixVerse's platform API: `API-KEY` + a fresh `Ai-trace-id`, images uploaded first. */
@@ -25,14 +29,12 @@ export const pixverse = defineProvider({
   id: 'pixverse',
   config: {
     env: {
-      PIXVERSE_BASE_URL: httpUrl.default('https://app-api.pixverse.ai/openapi/v2'),
-      PIXVERSE_API_KEY: z.string().optional(),
+      ...COMMON_ENV.schema,
       PIXVERSE_WEBHOOK_ID: z
         .string()
         .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected the webhook_id shown in the PixVerse console')
         .optional(),
       PIXVERSE_WEBHOOK_SECRET: z.string().min(8, 'must be at least 8 characters').optional(),
-      PIXVERSE_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
     },
     file: providerFileSchema,
     settings: ({ env, file }, report): PixverseSettings | undefined => {
@@ -42,15 +44,7 @@ export const pixverse = defineProvider({
           'required with PIXVERSE_WEBHOOK_ID (callbacks are verified with it)',
         );
       }
-      const common = commonSettings(
-        'pixverse',
-        {
-          baseUrl: env.PIXVERSE_BASE_URL,
-          keys: env.PIXVERSE_API_KEY,
-          maxInFlight: env.PIXVERSE_MAX_IN_FLIGHT,
-        },
-        file,
-      );
+      const common = COMMON_ENV.settings(env, file);
       return (
         common && {
           ...common,

@@ -1,5 +1,5 @@
 import type { Operation } from '../../contracts/common.js';
-import type { GenerationInput, UpstreamSnapshot } from '../../domain/ports.js';
+import type { GenerationInput, ProviderAdapter, UpstreamSnapshot } from '../../domain/ports.js';
 import { GatewayError, type FieldError } from '../../errors/gateway-error.js';
 import { decodeDataUrl, type DecodedDataUrl } from '../data-url.js';
 import { checkProviderOptions } from '../provider-options.js';
@@ -51,11 +51,7 @@ export function formatDurations(d: readonly number[]): string {
 }
 
 /** Every PixVerse rule broken by `input`, one FieldError each, before anything is spent. */
-export function validateInput(
-  operation: Operation,
-  model: string,
-  input: GenerationInput,
-): FieldError[] {
+export const validateInput: ProviderAdapter['validate'] = (operation, model, input) => {
   const errors: FieldError[] = [];
   const fail = (path: string, message: string) => errors.push({ path, message });
 
@@ -135,7 +131,7 @@ export function validateInput(
   errors.push(...optionErrors);
   errors.push(...modelOptionErrors(model, rules, input, duration, quality, optionErrors));
   return errors;
-}
+};
 
 /** Rules of the pass-through options that depend on the model, duration or quality. */
 function modelOptionErrors(

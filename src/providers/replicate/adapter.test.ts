@@ -5,8 +5,8 @@ import type { PollCall, StartCall } from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from '../http-client.js';
 import { ReplicateAdapter } from './adapter.js';
+import { predictionFixture, SD } from './prediction.fixture.js';
 
-const SD = 'ac732df83cea7fff18b8472768c88ad041fa750ff7682a21affe81863cbe77e4';
 const TOKEN = 'r8_unit_token_0123456789';
 
 /** Answers queued responses and records each request. */
@@ -25,23 +25,17 @@ class FakeClient {
   }
 }
 
-const prediction = (over: Record<string, unknown> = {}) => ({
-  id: 'gm3qorzdhgbfurvjtvhg6dckhu',
-  model: 'stability-ai/stable-diffusion',
-  version: SD,
-  input: { prompt: 'x' },
-  logs: '',
-  output: null,
-  error: null,
-  status: 'starting',
-  data_removed: false,
-  created_at: '2026-01-01T00:00:00Z',
-  urls: {
-    get: 'https://elsewhere.example/v1/predictions/gm3qorzdhgbfurvjtvhg6dckhu',
-    cancel: 'https://elsewhere.example/v1/predictions/gm3qorzdhgbfurvjtvhg6dckhu/cancel',
-  },
-  ...over,
-});
+const prediction = (over: Record<string, unknown> = {}) =>
+  predictionFixture({
+    created_at: '2026-01-01T00:00:00Z',
+    started_at: undefined,
+    completed_at: undefined,
+    urls: {
+      get: 'https://elsewhere.example/v1/predictions/gm3qorzdhgbfurvjtvhg6dckhu',
+      cancel: 'https://elsewhere.example/v1/predictions/gm3qorzdhgbfurvjtvhg6dckhu/cancel',
+    },
+    ...over,
+  });
 
 function setup(settings: Partial<ReplicateSettings> = {}, preferWaitSeconds?: number) {
   const client = new FakeClient();

@@ -1,12 +1,6 @@
 import type { Operation } from '../../contracts/common.js';
 import type { ReplicateSettings } from './index.js';
-import type {
-  PollCall,
-  ProviderAdapter,
-  StartCall,
-  UpstreamSnapshot,
-  VideoWish,
-} from '../../domain/ports.js';
+import type * as port from '../../domain/ports.js';
 import { closestVideoFormat } from '../video-format.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { UpstreamClient, UpstreamRequest } from '../http-client.js';
@@ -41,7 +35,7 @@ const DELIVERY_HOST = 'replicate.delivery';
  * at `.../replicate/v1`: every path is built from the configured base, never from the
  * `urls.get` / `urls.cancel` an answer carries.
  */
-export class ReplicateAdapter implements ProviderAdapter {
+export class ReplicateAdapter implements port.ProviderAdapter {
   readonly id = 'replicate';
   private readonly baseUrl: string;
   /** Origins whose output URLs are trusted: the configured base's, and `output_hosts` ones. */
@@ -78,12 +72,12 @@ export class ReplicateAdapter implements ProviderAdapter {
     return this.catalogue.describe(name);
   }
 
-  closestVideoFormat(operation: Operation, model: string, wish: VideoWish) {
+  closestVideoFormat(operation: Operation, model: string, wish: port.VideoWish) {
     const video = operation === 'text-to-video' || operation === 'image-to-video';
     return closestVideoFormat(video ? videoCapsOf(parseModelRef(model)) : {}, wish);
   }
 
-  validate(operation: Operation, model: string, input: StartCall['input']) {
+  validate(operation: Operation, model: string, input: port.StartCall['input']) {
     return validateInput(operation, model, input);
   }
 
@@ -107,7 +101,7 @@ export class ReplicateAdapter implements ProviderAdapter {
     return view && typeof view === 'object' ? { ...view } : {};
   }
 
-  async start(call: StartCall): Promise<UpstreamSnapshot> {
+  async start(call: port.StartCall): Promise<port.UpstreamSnapshot> {
     const ref = parseModelRef(call.model);
     if (!ref) {
       const message = `"${call.model}" is not a Replicate model reference`;
@@ -147,7 +141,7 @@ export class ReplicateAdapter implements ProviderAdapter {
     return toSnapshot(prediction, call.operation, state, this.secrets, Date.now());
   }
 
-  async poll(call: PollCall): Promise<UpstreamSnapshot> {
+  async poll(call: port.PollCall): Promise<port.UpstreamSnapshot> {
     const prediction = await this.call(
       'poll',
       call.credential.secret,
@@ -157,7 +151,7 @@ export class ReplicateAdapter implements ProviderAdapter {
     return this.snapshotOf(prediction, call);
   }
 
-  async cancel(call: PollCall): Promise<UpstreamSnapshot> {
+  async cancel(call: port.PollCall): Promise<port.UpstreamSnapshot> {
     const prediction = await this.call(
       'cancel',
       call.credential.secret,
@@ -167,7 +161,7 @@ export class ReplicateAdapter implements ProviderAdapter {
     return this.snapshotOf(prediction, call);
   }
 
-  private snapshotOf(prediction: ReplicatePrediction, call: PollCall): UpstreamSnapshot {
+  private snapshotOf(prediction: ReplicatePrediction, call: port.PollCall): port.UpstreamSnapshot {
     if (prediction.id !== call.upstreamId) {
       throw new GatewayError(
         'upstream_bad_response',

@@ -1,12 +1,5 @@
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
-import type {
-  CallbackPlan,
-  CallbackRequest,
-  CallbackTarget,
-  CallbackTask,
-  UpstreamCallbacks,
-  VerifiedCallback,
-} from '../../domain/ports.js';
+import type * as port from '../../domain/ports.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import { parseCallbackBody } from '../callback-body.js';
 import { toSnapshot, type ReplicateState } from './mapping.js';
@@ -25,7 +18,7 @@ export const WEBHOOK_EVENTS = ['start', 'completed'] as const;
  * with the account's `whsec_` secret. The standardwebhooks library checks the signature over
  * the raw body and refuses timestamps more than 5 minutes old (or ahead).
  */
-export class ReplicateCallbacks implements UpstreamCallbacks {
+export class ReplicateCallbacks implements port.UpstreamCallbacks {
   readonly routing = 'task';
   private readonly verifiers: Webhook[];
 
@@ -38,11 +31,14 @@ export class ReplicateCallbacks implements UpstreamCallbacks {
     this.verifiers = secrets.map((s) => new Webhook(s));
   }
 
-  prepare(target: CallbackTarget): CallbackPlan {
+  prepare(target: port.CallbackTarget): port.CallbackPlan {
     return { fields: { webhook: target.url, webhook_events_filter: [...WEBHOOK_EVENTS] } };
   }
 
-  verify(request: CallbackRequest, _task: CallbackTask | undefined): VerifiedCallback {
+  verify(
+    request: port.CallbackRequest,
+    _task: port.CallbackTask | undefined,
+  ): port.VerifiedCallback {
     const headers = {
       'webhook-id': request.headers['webhook-id'] ?? '',
       'webhook-timestamp': request.headers['webhook-timestamp'] ?? '',

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { httpUrl, intString, list } from '../../config/values.js';
+import { list } from '../../config/values.js';
 import { OUTPUT_HOST } from '../output-url.js';
 import {
-  commonSettings,
+  commonEnv,
   defineProvider,
   emulatedSettings,
   providerFileSchema,
@@ -25,6 +25,11 @@ export interface ReplicateSettings extends ProviderSettings {
   outputHosts?: string[];
 }
 
+const COMMON_ENV = commonEnv('replicate', 'https://api.replicate.com/v1', {
+  baseUrl: 'REPLICATE_BASE_URL',
+  keys: 'REPLICATE_API_TOKEN',
+  maxInFlight: 'REPLICATE_MAX_IN_FLIGHT',
+});
 const EMULATOR_TOKEN = 'r8_emulator_token';
 
 /** Replicate predictions, direct or through a relay; Standard Webhooks callbacks. */
@@ -35,8 +40,7 @@ export const replicate = defineProvider({
   id: 'replicate',
   config: {
     env: {
-      REPLICATE_BASE_URL: httpUrl.default('https://api.replicate.com/v1'),
-      REPLICATE_API_TOKEN: z.string().optional(),
+      ...COMMON_ENV.schema,
       REPLICATE_MODELS: z.string().optional(),
       REPLICATE_WEBHOOK_SECRET: z
         .string()
@@ -45,7 +49,6 @@ export const replicate = defineProvider({
           'expected the whsec_ secret from GET /webhooks/default/secret (comma-separated for several accounts)',
         )
         .optional(),
-      REPLICATE_MAX_IN_FLIGHT: intString(1, 100_000).optional(),
     },
     file: providerFileSchema.extend({
       models: z.array(z.string()).optional(),
@@ -56,15 +59,7 @@ export const replicate = defineProvider({
         .optional(),
     }),
     settings: ({ env, file }): ReplicateSettings | undefined => {
-      const common = commonSettings(
-        'replicate',
-        {
-          baseUrl: env.REPLICATE_BASE_URL,
-          keys: env.REPLICATE_API_TOKEN,
-          maxInFlight: env.REPLICATE_MAX_IN_FLIGHT,
-        },
-        file,
-      );
+      const common = COMMON_ENV.settings(env, file);
       return (
         common && {
           ...common,

@@ -12,9 +12,9 @@ import {
   validateInput,
   type ReplicateState,
 } from './mapping.js';
+import { predictionFixture, SD } from './prediction.fixture.js';
 import type { ReplicatePrediction } from './wire.js';
 
-const SD = 'ac732df83cea7fff18b8472768c88ad041fa750ff7682a21affe81863cbe77e4';
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 
 describe('validateInput', () => {
@@ -172,22 +172,7 @@ describe('keptInput', () => {
   });
 });
 
-const prediction = (over: Partial<ReplicatePrediction>): ReplicatePrediction => ({
-  id: 'gm3qorzdhgbfurvjtvhg6dckhu',
-  model: 'stability-ai/stable-diffusion',
-  version: SD,
-  input: { prompt: 'x' },
-  logs: '',
-  output: null,
-  error: null,
-  status: 'starting',
-  data_removed: false,
-  created_at: '2026-01-01T00:00:00.000Z',
-  started_at: null,
-  completed_at: null,
-  urls: { get: 'https://evil.example/predictions/x' },
-  ...over,
-});
+const prediction = (over: Partial<ReplicatePrediction>) => predictionFixture(over);
 
 describe('toSnapshot', () => {
   it('maps every status', () => {

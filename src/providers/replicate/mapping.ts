@@ -1,5 +1,5 @@
 import type { Operation, TaskStatus } from '../../contracts/common.js';
-import type { GenerationInput, UpstreamSnapshot } from '../../domain/ports.js';
+import type { GenerationInput, ProviderAdapter, UpstreamSnapshot } from '../../domain/ports.js';
 import { MAX_TASK_OUTPUTS, type TaskOutput } from '../../domain/task-record.js';
 import type { FieldError } from '../../errors/gateway-error.js';
 import { contentTypeOf, scrub } from '../http-client.js';
@@ -71,11 +71,7 @@ const isPrimitive = (v: unknown) =>
  * must be JSON primitives (string, number, boolean) or arrays of them, and may not repeat an
  * input that a normalized field already sets.
  */
-export function validateInput(
-  operation: Operation,
-  model: string,
-  input: GenerationInput,
-): FieldError[] {
+export const validateInput: ProviderAdapter['validate'] = (operation, model, input) => {
   const errors: FieldError[] = [];
   const mapped = new Map(
     fieldsOf(operation, model)
@@ -100,7 +96,7 @@ export function validateInput(
     errors.push({ path: 'image', message: 'required for image-to-video' });
   }
   return errors;
-}
+};
 
 /** The model's `input` object from the normalized fields plus `provider_options`. */
 export function toReplicateInput(

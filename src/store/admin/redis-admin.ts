@@ -1,12 +1,5 @@
 import type { Redis } from 'ioredis';
-import type {
-  AdminStore,
-  ApiKeyRecord,
-  BudgetReservation,
-  LedgerEntry,
-  ReserveOutcome,
-  TenantRecord,
-} from '../../domain/admin-store.js';
+import type * as port from '../../domain/admin-store.js';
 import type { RedisConnection } from '../redis/connection.js';
 
 /*
@@ -128,7 +121,7 @@ const SCRIPTS: Record<keyof AdminScripts, string> = {
 const READ_BATCH = 500;
 
 /** Tenants, keys, budgets and the ledger of the Redis store: every change one Lua script. */
-export class RedisAdminStore implements AdminStore {
+export class RedisAdminStore implements port.AdminStore {
   private readonly redis: Redis & AdminScripts;
 
   constructor(
@@ -146,53 +139,53 @@ export class RedisAdminStore implements AdminStore {
     return this.connection.run(() => command(this.redis));
   }
 
-  async insertTenant(t: TenantRecord): Promise<boolean> {
+  async insertTenant(t: port.TenantRecord): Promise<boolean> {
     const json = JSON.stringify(t);
     return (await this.run((r) => r.gwAdminPutTenant(this.base, t.id, json, 'insert'))) === 1;
   }
 
-  async updateTenant(t: TenantRecord): Promise<boolean> {
+  async updateTenant(t: port.TenantRecord): Promise<boolean> {
     const json = JSON.stringify(t);
     return (await this.run((r) => r.gwAdminPutTenant(this.base, t.id, json, 'update'))) === 1;
   }
 
-  async getTenant(id: string): Promise<TenantRecord | undefined> {
+  async getTenant(id: string): Promise<port.TenantRecord | undefined> {
     const json = await this.run((r) => r.get(`${this.base}adm:tenant:${id}`));
-    return json ? (JSON.parse(json) as TenantRecord) : undefined;
+    return json ? (JSON.parse(json) as port.TenantRecord) : undefined;
   }
 
-  async listTenants(): Promise<TenantRecord[]> {
+  async listTenants(): Promise<port.TenantRecord[]> {
     const ids = await this.run((r) => r.zrange(`${this.base}adm:tenants`, 0, -1));
-    return this.readAll<TenantRecord>(ids.map((id) => `${this.base}adm:tenant:${id}`));
+    return this.readAll<port.TenantRecord>(ids.map((id) => `${this.base}adm:tenant:${id}`));
   }
 
   async deleteTenant(id: string): Promise<boolean> {
     return (await this.run((r) => r.gwAdminDeleteTenant(this.base, id))) === 1;
   }
 
-  async insertKey(k: ApiKeyRecord): Promise<void> {
+  async insertKey(k: port.ApiKeyRecord): Promise<void> {
     const json = JSON.stringify(k);
     await this.run((r) => r.gwAdminInsertKey(this.base, k.id, k.tenant, k.hash, k.createdAt, json));
   }
 
-  async keyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+  async keyByHash(hash: string): Promise<port.ApiKeyRecord | undefined> {
     const json = await this.run((r) => r.get(`${this.base}adm:key:${hash}`));
-    return json ? (JSON.parse(json) as ApiKeyRecord) : undefined;
+    return json ? (JSON.parse(json) as port.ApiKeyRecord) : undefined;
   }
 
-  async listKeys(tenant: string): Promise<ApiKeyRecord[]> {
+  async listKeys(tenant: string): Promise<port.ApiKeyRecord[]> {
     const ids = await this.run((r) => r.zrange(`${this.base}adm:keys:${tenant}`, 0, -1));
     if (ids.length === 0) return [];
     const hashes = await this.run((r) => r.mget(ids.map((id) => `${this.base}adm:key-id:${id}`)));
     const keys = hashes.filter((h): h is string => !!h).map((h) => `${this.base}adm:key:${h}`);
-    return this.readAll<ApiKeyRecord>(keys);
+    return this.readAll<port.ApiKeyRecord>(keys);
   }
 
   async deleteKey(id: string): Promise<boolean> {
     return (await this.run((r) => r.gwAdminDeleteKey(this.base, id))) === 1;
   }
 
-  async reserveBudget(x: BudgetReservation): Promise<ReserveOutcome> {
+  async reserveBudget(x: port.BudgetReservation): Promise<port.ReserveOutcome> {
     const [ok, used] = await this.run((r) =>
       r.gwAdminReserve(
         this.base,
@@ -207,7 +200,7 @@ export class RedisAdminStore implements AdminStore {
     return ok === 1 ? { reserved: true } : { reserved: false, usedMicros: Number(used) };
   }
 
-  async settle(e: LedgerEntry): Promise<boolean> {
+  async settle(e: port.LedgerEntry): Promise<boolean> {
     const json = JSON.stringify(e);
     const done = await this.run((r) =>
       r.gwAdminSettle(this.base, e.taskId, e.tenant, e.at, e.chargedMicros, json),
@@ -219,11 +212,11 @@ export class RedisAdminStore implements AdminStore {
     await this.run((r) => r.gwAdminRelease(this.base, taskId));
   }
 
-  async expiredReservations(now: number, limit: number): Promise<BudgetReservation[]> {
+  async expiredReservations(now: number, limit: number): Promise<port.BudgetReservation[]> {
     const ids = (await this.run((r) =>
       r.call('ZRANGE', `${this.base}budget:res-expiry`, '-inf', now, 'BYSCORE', 'LIMIT', 0, limit),
     )) as string[];
-    const out: BudgetReservation[] = [];
+    const out: port.BudgetReservation[] = [];
     for (const taskId of ids) {
       const [tenant, period, limitMicros, amount, expires] = await this.run((r) =>
         r.hmget(
@@ -248,10 +241,10 @@ export class RedisAdminStore implements AdminStore {
     return out;
   }
 
-  async ledger(q: { tenant?: string; from: number; to: number }): Promise<LedgerEntry[]> {
+  async ledger(q: { tenant?: string; from: number; to: number }): Promise<port.LedgerEntry[]> {
     const index = q.tenant ? `ledger:tenant:${q.tenant}` : 'ledger:all';
     const ids = await this.run((r) => r.zrangebyscore(`${this.base}${index}`, q.from, `(${q.to}`));
-    return this.readAll<LedgerEntry>(ids.map((id) => `${this.base}ledger:entry:${id}`));
+    return this.readAll<port.LedgerEntry>(ids.map((id) => `${this.base}ledger:entry:${id}`));
   }
 
   /** The JSON values of `keys`, in order, skipping any deleted meanwhile. */

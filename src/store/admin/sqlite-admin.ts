@@ -1,12 +1,5 @@
 import type Database from 'better-sqlite3';
-import type {
-  AdminStore,
-  ApiKeyRecord,
-  BudgetReservation,
-  LedgerEntry,
-  ReserveOutcome,
-  TenantRecord,
-} from '../../domain/admin-store.js';
+import type * as port from '../../domain/admin-store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS admin_tenants (id TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -53,7 +46,7 @@ interface ReservationRow {
   expires_at: number;
 }
 
-const reservationOf = (r: ReservationRow): BudgetReservation => ({
+const reservationOf = (r: ReservationRow): port.BudgetReservation => ({
   taskId: r.task_id,
   tenant: r.tenant,
   period: r.period,
@@ -70,7 +63,7 @@ const parse = <T>(row: { data: string } | undefined): T | undefined =>
  * immediate transaction (the write lock is taken first), so concurrent reservations never
  * both see the same remaining budget.
  */
-export class SqliteAdminStore implements AdminStore {
+export class SqliteAdminStore implements port.AdminStore {
   private readonly q;
   private readonly reserveTx;
   private readonly settleTx;
@@ -134,7 +127,7 @@ export class SqliteAdminStore implements AdminStore {
       this.q.addUsed.run(r.tenant, r.period, chargedMicros - r.amount);
       this.q.deleteReservation.run(taskId);
     };
-    this.reserveTx = db.transaction((r: BudgetReservation): ReserveOutcome => {
+    this.reserveTx = db.transaction((r: port.BudgetReservation): port.ReserveOutcome => {
       const used = this.q.used.get(r.tenant, r.period)?.used ?? 0;
       if (used + r.amountMicros > r.limitMicros) return { reserved: false, usedMicros: used };
       this.q.addUsed.run(r.tenant, r.period, r.amountMicros);
@@ -148,7 +141,7 @@ export class SqliteAdminStore implements AdminStore {
       });
       return { reserved: true };
     });
-    this.settleTx = db.transaction((e: LedgerEntry): boolean => {
+    this.settleTx = db.transaction((e: port.LedgerEntry): boolean => {
       const inserted = this.q.insertEntry.run(e.taskId, e.tenant, e.at, JSON.stringify(e));
       if (inserted.changes === 0) return false;
       take(e.taskId, e.chargedMicros);
@@ -157,20 +150,20 @@ export class SqliteAdminStore implements AdminStore {
     this.releaseTx = db.transaction((taskId: string) => take(taskId, 0));
   }
 
-  async insertTenant(tenant: TenantRecord): Promise<boolean> {
+  async insertTenant(tenant: port.TenantRecord): Promise<boolean> {
     return this.q.insertTenant.run(tenant.id, JSON.stringify(tenant)).changes === 1;
   }
 
-  async updateTenant(tenant: TenantRecord): Promise<boolean> {
+  async updateTenant(tenant: port.TenantRecord): Promise<boolean> {
     return this.q.updateTenant.run(JSON.stringify(tenant), tenant.id).changes === 1;
   }
 
-  async getTenant(id: string): Promise<TenantRecord | undefined> {
+  async getTenant(id: string): Promise<port.TenantRecord | undefined> {
     return parse(this.q.getTenant.get(id));
   }
 
-  async listTenants(): Promise<TenantRecord[]> {
-    return this.q.listTenants.all().map((row) => JSON.parse(row.data) as TenantRecord);
+  async listTenants(): Promise<port.TenantRecord[]> {
+    return this.q.listTenants.all().map((row) => JSON.parse(row.data) as port.TenantRecord);
   }
 
   async deleteTenant(id: string): Promise<boolean> {
@@ -180,27 +173,27 @@ export class SqliteAdminStore implements AdminStore {
     })();
   }
 
-  async insertKey(key: ApiKeyRecord): Promise<void> {
+  async insertKey(key: port.ApiKeyRecord): Promise<void> {
     this.q.insertKey.run(key.id, key.tenant, key.hash, key.createdAt, JSON.stringify(key));
   }
 
-  async keyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+  async keyByHash(hash: string): Promise<port.ApiKeyRecord | undefined> {
     return parse(this.q.keyByHash.get(hash));
   }
 
-  async listKeys(tenant: string): Promise<ApiKeyRecord[]> {
-    return this.q.listKeys.all(tenant).map((row) => JSON.parse(row.data) as ApiKeyRecord);
+  async listKeys(tenant: string): Promise<port.ApiKeyRecord[]> {
+    return this.q.listKeys.all(tenant).map((row) => JSON.parse(row.data) as port.ApiKeyRecord);
   }
 
   async deleteKey(id: string): Promise<boolean> {
     return this.q.deleteKey.run(id).changes === 1;
   }
 
-  async reserveBudget(reservation: BudgetReservation): Promise<ReserveOutcome> {
+  async reserveBudget(reservation: port.BudgetReservation): Promise<port.ReserveOutcome> {
     return this.reserveTx.immediate(reservation);
   }
 
-  async settle(entry: LedgerEntry): Promise<boolean> {
+  async settle(entry: port.LedgerEntry): Promise<boolean> {
     return this.settleTx.immediate(entry);
   }
 
@@ -208,14 +201,14 @@ export class SqliteAdminStore implements AdminStore {
     this.releaseTx.immediate(taskId);
   }
 
-  async expiredReservations(now: number, limit: number): Promise<BudgetReservation[]> {
+  async expiredReservations(now: number, limit: number): Promise<port.BudgetReservation[]> {
     return this.q.expired.all(now, limit).map(reservationOf);
   }
 
-  async ledger(q: { tenant?: string; from: number; to: number }): Promise<LedgerEntry[]> {
+  async ledger(q: { tenant?: string; from: number; to: number }): Promise<port.LedgerEntry[]> {
     const rows = q.tenant
       ? this.q.ledgerOf.all(q.tenant, q.from, q.to)
       : this.q.ledgerAll.all(q.from, q.to);
-    return rows.map((row) => JSON.parse(row.data) as LedgerEntry);
+    return rows.map((row) => JSON.parse(row.data) as port.LedgerEntry);
   }
 }

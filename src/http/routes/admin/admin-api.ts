@@ -1,5 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import type { GatewayKeySchema, TenantSchema } from '../../../contracts/admin.js';
 import type { AdminStore, ApiKeyRecord, TenantRecord } from '../../../domain/admin-store.js';
@@ -22,29 +20,6 @@ export type AdminRoute = (app: GatewayApp, deps: AdminApiDeps) => void;
 export const ADMIN_TAG = 'Admin';
 /** OpenAPI: admin routes take the operator's ADMIN_TOKEN, not a gateway key. */
 export const ADMIN_SECURITY = [{ adminToken: [] }];
-
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
-/**
- * Every admin route's check: 404 without ADMIN_TOKEN configured (the admin API does not
- * exist then), 401 unless `Authorization: Bearer <ADMIN_TOKEN>` (compared in constant time).
- */
-export function adminGuard(token: string | undefined) {
-  const expected = token === undefined ? undefined : digest(token);
-  return async (request: FastifyRequest) => {
-    if (!expected) {
-      throw new GatewayError(
-        'not_found',
-        `No route ${request.method} ${request.url.split('?')[0]}`,
-      );
-    }
-    const header = request.headers.authorization;
-    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match?.[1] || !timingSafeEqual(digest(match[1]), expected)) {
-      throw new GatewayError('unauthorized', 'Send Authorization: Bearer <ADMIN_TOKEN>');
-    }
-  };
-}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -79,3 +54,10 @@ export function keyView(k: ApiKeyRecord): z.infer<typeof GatewayKeySchema> {
 }
 
 export const tenantNotFound = (id: string) => new GatewayError('not_found', `No tenant ${id}`);
+
+/** The tenant with this id; 404 when there is none. */
+export async function existingTenant(admin: AdminStore, id: string): Promise<TenantRecord> {
+  const tenant = await admin.getTenant(id);
+  if (!tenant) throw tenantNotFound(id);
+  return tenant;
+}

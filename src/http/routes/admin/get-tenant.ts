@@ -3,7 +3,7 @@ import { problemResponses } from '../../problem.js';
 import {
   ADMIN_SECURITY,
   ADMIN_TAG,
-  tenantNotFound,
+  existingTenant,
   tenantView,
   type AdminRoute,
 } from './admin-api.js';
@@ -22,9 +22,7 @@ export const getTenantRoute: AdminRoute = (app, deps) => {
       },
     },
     async (request) => {
-      const tenant = await deps.admin.getTenant(request.params.id);
-      if (!tenant) throw tenantNotFound(request.params.id);
-      return tenantView(tenant);
+      return tenantView(await existingTenant(deps.admin, request.params.id));
     },
   );
 };

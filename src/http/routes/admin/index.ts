@@ -1,5 +1,6 @@
 import type { GatewayApp } from '../../route-deps.js';
-import { adminGuard, type AdminApiDeps } from './admin-api.js';
+import { adminGuard } from '../../admin-guard.js';
+import type { AdminApiDeps } from './admin-api.js';
 import { createKeyRoute } from './create-key.js';
 import { createTenantRoute } from './create-tenant.js';
 import { deleteTenantRoute } from './delete-tenant.js';

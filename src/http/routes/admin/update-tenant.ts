@@ -8,6 +8,7 @@ import { problemResponses } from '../../problem.js';
 import {
   ADMIN_SECURITY,
   ADMIN_TAG,
+  existingTenant,
   tenantNotFound,
   tenantView,
   type AdminRoute,
@@ -31,8 +32,7 @@ export const updateTenantRoute: AdminRoute = (app, deps) => {
     },
     async (request) => {
       const { id } = request.params;
-      const current = await deps.admin.getTenant(id);
-      if (!current) throw tenantNotFound(id);
+      const current = await existingTenant(deps.admin, id);
       const body = request.body;
       const next: TenantRecord = {
         ...current,

@@ -1,7 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { CredentialAdminListSchema } from '../../../contracts/credentials.js';
 import type { CredentialPool } from '../../../domain/credential-pool.js';
-import { GatewayError } from '../../../errors/gateway-error.js';
+import { adminGuard } from '../../admin-guard.js';
 import { problemResponses } from '../../problem.js';
 import type { GatewayApp } from '../../route-deps.js';
 
@@ -11,8 +10,6 @@ export interface AdminRouteDeps {
   token?: string;
 }
 
-const digest = (value: string) => createHash('sha256').update(value).digest();
-
 /**
  * GET /admin/credentials: every upstream credential's circuit state, in-flight count and cap,
  * failure counts and last error code, and each provider's wait queue. Ids only, never a
@@ -20,7 +17,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest();
  * ADMIN_TOKEN configured the route is off and answers 404 like an unknown route.
  */
 export function adminCredentialsRoute(app: GatewayApp, deps: AdminRouteDeps): void {
-  const expected = deps.token === undefined ? undefined : digest(deps.token);
+  const guard = adminGuard(deps.token);
   app.get(
     '/admin/credentials',
     {
@@ -38,17 +35,7 @@ export function adminCredentialsRoute(app: GatewayApp, deps: AdminRouteDeps): vo
       },
     },
     async (request, reply) => {
-      if (!expected) {
-        throw new GatewayError(
-          'not_found',
-          `No route ${request.method} ${request.url.split('?')[0]}`,
-        );
-      }
-      const header = request.headers.authorization;
-      const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-      if (!match?.[1] || !timingSafeEqual(digest(match[1]), expected)) {
-        throw new GatewayError('unauthorized', 'Send Authorization: Bearer <ADMIN_TOKEN>');
-      }
+      await guard(request);
       const providers = Object.fromEntries(
         [...deps.pools].map(([id, pool]) => [
           id,

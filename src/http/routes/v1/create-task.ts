@@ -10,6 +10,7 @@ import { problemResponses } from '../../problem.js';
 import { presentTask } from '../../output-links.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone, preferWaitSeconds } from '../../wait.js';
+import { CREATE_FAILURES } from '../../surface.js';
 
 export const CreateHeadersSchema = z.looseObject({
   prefer: z.string().optional().meta({
@@ -79,21 +80,7 @@ export function registerCreateRoute<B extends z.ZodType>(
         body: spec.body,
         response: {
           201: TaskSchema.describe('The task (finished already if `Prefer: wait` was enough)'),
-          ...problemResponses(
-            400,
-            401,
-            402,
-            403,
-            409,
-            413,
-            415,
-            422,
-            429,
-            502,
-            503,
-            504,
-            ...(spec.extraProblems ?? []),
-          ),
+          ...problemResponses(...CREATE_FAILURES, ...(spec.extraProblems ?? [])),
         },
       },
     },
