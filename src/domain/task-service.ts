@@ -2,16 +2,10 @@ import type { Operation } from '../contracts/common.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { IdempotentOutcome } from './idempotency.js';
 import type { Logger } from './logger.js';
-import type { PollOutcome } from './metrics.js';
 import type { ModelRegistry } from './models.js';
 import type { PollAdmission } from './poll-budget.js';
-import {
-  isPastDeadline,
-  pollDelayMs,
-  type PollingPolicy,
-  type RandomSource,
-} from './poll-schedule.js';
-import type { Credential, PollCall, ProviderAdapter, UpstreamSnapshot } from './ports.js';
+import type { PollingPolicy, RandomSource } from './poll-schedule.js';
+import type { Credential, UpstreamSnapshot } from './ports.js';
 import { TaskFollowers, type FollowOptions, type TaskFollow } from './task-follow.js';
 import { isTerminal, isVisibleTo, type TaskRecord } from './task-record.js';
 import {
@@ -21,16 +15,8 @@ import {
   type TaskStarterDeps,
 } from './task-starter.js';
 import type { ListQuery } from './task-store.js';
-import {
-  afterFailedPoll,
-  applySnapshot,
-  failTask,
-  movesForward,
-  pastDeadline,
-  toTaskError,
-  type DeadlineCancel,
-  type PollPlan,
-} from './task-transitions.js';
+import { movesForward } from './task-transitions.js';
+import { TaskPolls, pollCallOf } from './task-polls.js';
 import { TaskWriter, type TaskWriterDeps } from './task-writer.js';
 
 export type { CreateOptions, CreateTaskInput } from './task-starter.js';
@@ -72,16 +58,23 @@ export class TaskService {
   private readonly writer: TaskWriter;
   private readonly starter: TaskStarter;
   private readonly followers: TaskFollowers;
+  private readonly polls: TaskPolls;
 
   constructor(private readonly deps: TaskServiceDeps) {
     this.now = deps.now ?? Date.now;
     this.random = deps.random ?? Math.random;
     this.writer = new TaskWriter({ ...deps, now: this.now });
+    this.polls = new TaskPolls({
+      ...deps,
+      writer: this.writer,
+      now: this.now,
+      random: this.random,
+    });
     this.starter = new TaskStarter({
       ...deps,
       writer: this.writer,
       now: this.now,
-      pollDelayMs: (task, hintMs) => this.pollDelay(task, hintMs),
+      pollDelayMs: (task, hintMs) => this.polls.pollDelay(task, hintMs),
       getTask: (tenant, id) => this.get(tenant, id),
     });
     this.followers = new TaskFollowers((id) => deps.store.get(id), deps.events);
@@ -286,117 +279,24 @@ export class TaskService {
   }
 
   /** One upstream poll of a claimed task; transient failures reschedule with backoff. */
-  async poll(task: TaskRecord): Promise<void> {
-    const adapter = this.deps.models.adapter(task.provider);
-    const credential = this.credentialOf(task);
-    const call = credential && pollCallOf(task, credential);
-    const now = this.now();
-    // Polls are never scheduled past a deadline: this is the task's last visit.
-    if (isPastDeadline(now, task.deadlineAt)) return this.endAtDeadline(task, adapter, call);
-    if (!adapter || !call) {
-      const message = !adapter
-        ? `Provider ${task.provider} is no longer configured`
-        : `Credential ${task.credentialId} of ${task.provider} is no longer configured`;
-      this.deps.metrics?.pollDone(task.provider, 'skipped');
-      const error = { code: 'no_credential_available', message };
-      await this.writer.write(failTask(task, error, this.now()), task);
-      return;
-    }
-    // Its outputs are being copied here (a copy outlasted its hold): not polled meanwhile.
-    if (this.deps.copies?.isCopying(task.id)) {
-      await this.writer.write({ ...task, nextPollAt: now + 5000 }, task);
-      return;
-    }
-    // Over the credential's poll budget: back to the store with a later poll time, not polled.
-    const wait =
-      (await this.deps.pollBudget?.admit(task.provider, task.credentialId, task.id, now)) ?? 0;
-    if (wait > 0) {
-      await this.writer.write({ ...task, nextPollAt: now + wait }, task);
-      return;
-    }
-    const pool = this.deps.pools.get(task.provider);
-    let next: TaskRecord;
-    let outcome: PollOutcome = 'ok';
-    try {
-      const snapshot = await adapter.poll(call);
-      next = this.answered({ ...task, pollAttempts: task.pollAttempts + 1 }, snapshot, now);
-      pool?.reportOutcome(task.credentialId, 'success', 'poll');
-    } catch (err) {
-      pool?.reportOutcome(task.credentialId, { error: err }, 'poll');
-      const at = { polledAt: now, failedAt: this.now() };
-      next = afterFailedPoll(task, err, at, this.pollPlanOf(task));
-      outcome = next.status === 'failed' ? 'failed' : 'retry';
-      if (outcome === 'retry') {
-        const log = { taskId: task.id, provider: task.provider, code: toTaskError(err).code };
-        this.deps.logger.warn(log, 'poll failed, will retry');
-      }
-    }
-    this.deps.metrics?.pollDone(task.provider, outcome);
-    await this.writer.write(next, task);
-  }
-
-  /** Cancels the task's job where its provider can, then ends the task (see `pastDeadline`). */
-  private async endAtDeadline(
-    task: TaskRecord,
-    adapter: ProviderAdapter | undefined,
-    call: PollCall | undefined,
-  ): Promise<void> {
-    let cancel: DeadlineCancel = { kind: 'unsupported' };
-    if (adapter?.cancel && call) {
-      try {
-        cancel = { kind: 'answered', answer: await adapter.cancel(call) };
-        this.deps.pools.get(task.provider)?.reportOutcome(task.credentialId, 'success', 'poll');
-      } catch (err) {
-        cancel = { kind: 'failed' };
-        const log = { taskId: task.id, provider: task.provider, code: toTaskError(err).code };
-        this.deps.logger.warn(log, 'cancel at the task deadline failed; the task is given up');
-      }
-    }
-    await this.writer.write(pastDeadline(task, cancel, this.now()), task);
+  poll(task: TaskRecord): Promise<void> {
+    return this.polls.poll(task);
   }
 
   /**
    * Hands back a claimed task without polling it (the poller is stopping): its poll is due
    * again now, so another instance takes it at once instead of after the lease.
    */
-  async releaseClaim(claimed: TaskRecord): Promise<void> {
-    if (isTerminal(claimed.status) || claimed.nextPollAt === null) return;
-    await this.writer.write({ ...claimed, nextPollAt: this.now() }, claimed);
+  releaseClaim(claimed: TaskRecord): Promise<void> {
+    return this.polls.releaseClaim(claimed);
   }
 
-  /** The task after an upstream answer received at `now` (the upstream was reached). */
-  private answered(task: TaskRecord, snapshot: UpstreamSnapshot, now = this.now()): TaskRecord {
-    const reached = { ...task, lastContactAt: now };
-    const answeredAt = this.now();
-    const pollAt = (hintMs?: number) => answeredAt + this.pollDelay(task, hintMs);
-    return applySnapshot(reached, snapshot, answeredAt, pollAt);
-  }
-
-  /** How long after an answer (with the upstream's hint) the task is polled again. */
-  private pollDelay(task: TaskRecord, hintMs: number | undefined): number {
-    const { policy, adapterIntervalMs, random } = this.pollPlanOf(task);
-    return pollDelayMs(policy, { adapterIntervalMs, attempts: task.pollAttempts }, hintMs, random);
-  }
-
-  private pollPlanOf(task: TaskRecord): PollPlan {
-    const adapter = this.deps.models.adapter(task.provider);
-    const adapterIntervalMs = adapter?.pollIntervalMs?.(task.type);
-    return { policy: this.deps.polling, adapterIntervalMs, random: this.random };
+  /** The task after an upstream answer (the upstream was reached). */
+  private answered(task: TaskRecord, snapshot: UpstreamSnapshot): TaskRecord {
+    return this.polls.answered(task, snapshot);
   }
 
   private credentialOf(task: TaskRecord): Credential | undefined {
     return this.deps.pools.get(task.provider)?.byId(task.credentialId);
   }
-}
-
-/** The adapter call that polls (or cancels) the task's upstream job; undefined before it has one. */
-function pollCallOf(task: TaskRecord, credential: Credential): PollCall | undefined {
-  if (task.upstreamId === null) return undefined;
-  return {
-    operation: task.type,
-    model: task.model.slice(task.provider.length + 1),
-    credential,
-    upstreamId: task.upstreamId,
-    state: task.upstreamState,
-  };
 }
