@@ -132,13 +132,15 @@ describe.skipIf(SKIP)(
         await page.locator('.auth-wrapper button.authorize').click();
         const dialog = page.locator('.dialog-ux .modal-ux');
         await dialog.waitFor({ state: 'visible' });
-        await dialog.locator('#auth-bearer-value').fill(DEV_GATEWAY_KEY);
-        await dialog.locator('button[aria-label="Apply credentials"]').click();
-        // Applied: the dialog now offers Logout instead of the input.
-        await dialog
+        // The gateway key's form (the dialog also offers the admin API's token).
+        const form = dialog.locator('form').filter({ hasText: 'gatewayKey' });
+        await form.locator('#auth-bearer-value').fill(DEV_GATEWAY_KEY);
+        await form.locator('button[aria-label="Apply credentials"]').click();
+        // Applied: the form now offers Logout instead of the input.
+        await form
           .locator('button[aria-label="Remove authorization"]')
           .waitFor({ state: 'visible' });
-        await dialog.locator('button.btn-done').click();
+        await form.locator('button.btn-done').click();
         await dialog.waitFor({ state: 'detached' });
         await page.locator('.auth-wrapper button.authorize.locked').waitFor({ state: 'visible' });
       },

@@ -247,22 +247,5 @@ describe('GET /videos/{id}/content?variant=thumbnail', () => {
     );
     expect(err.status).toBe(404);
   });
-
-  it('a video whose output has a poster URL: redirected there', async () => {
-    const { video } = await createAndFinish({
-      model: 'haiper',
-      prompt: 'a kite',
-      size: '1280x720',
-    });
-    const task = (await store.get(video.id))!;
-    const poster = 'https://media.example.com/posters/kite.jpg';
-    const outputs = task.outputs.map((o, i) => (i === 0 ? { ...o, posterUrl: poster } : o));
-    await store.update({ ...task, outputs, version: task.version + 1 });
-    const res = await fetch(`${base}/videos/${video.id}/content?variant=thumbnail`, {
-      headers: { authorization: `Bearer ${KEY_A}` },
-      redirect: 'manual',
-    });
-    expect(res.status).toBe(302);
-    expect(res.headers.get('location')).toBe(poster);
-  });
+  // A stored poster is served by a redirect: test/media/file-storage.test.ts.
 });
