@@ -149,7 +149,7 @@ describe('MediaHost', () => {
   it('refuses files over the cap with 413 payload_too_large', async () => {
     const host = new MediaHost({ store: new MemoryTaskStore(), publicUrl: PUBLIC_URL });
     await expect(
-      host.publish(Buffer.alloc(MEDIA_MAX_BYTES + 1), 'image/png'),
+      host.publish(Buffer.alloc(MEDIA_MAX_BYTES + 1), 'image/png', 'tenant-a'),
     ).rejects.toMatchObject({ code: 'payload_too_large', status: 413 });
   });
 
@@ -157,7 +157,11 @@ describe('MediaHost', () => {
     const store = new MemoryTaskStore();
     let now = 1_000_000;
     const host = new MediaHost({ store, publicUrl: PUBLIC_URL, ttlMs: 1000, now: () => now });
-    const url = await host.publish(Buffer.from('hi'), 'text/html; charset=utf-8<script>');
+    const url = await host.publish(
+      Buffer.from('hi'),
+      'text/html; charset=utf-8<script>',
+      'tenant-a',
+    );
     const token = tokenOf(url);
     const stored = await store.getMedia(mediaIdOf(token));
     expect(stored?.id).not.toContain(token);

@@ -145,7 +145,12 @@ export async function createRuntime(
   const events = new TaskEvents(coordination.feed);
   // Raised by the task writer, heard by the poller and the webhook dispatcher.
   const due = createDueSignals();
-  const media = new MediaHost({ store, publicUrl: config.publicUrl });
+  const media = new MediaHost({
+    store,
+    publicUrl: config.publicUrl,
+    quotaBytes: config.media.publishQuotaBytes,
+    tenantQuotaBytes: config.media.publishTenantQuotaBytes,
+  });
   // Each tenant's own signing secret (configured, or derived from WEBHOOK_SECRET).
   const webhookSecrets = new Map(
     config.tenants.flatMap((t) => (t.webhookSecret ? [[t.id, t.webhookSecret] as const] : [])),

@@ -134,6 +134,9 @@ const EnvSchema = z.object({
   MEDIA_COPY_TIMEOUT: duration.default(600_000),
   MEDIA_COPY_CONCURRENCY: intString(1, 64).default(4),
   MEDIA_COPY_ATTEMPTS: intString(1, 20).default(5),
+  // Inputs genway serves to upstreams under PUBLIC_URL: live bytes, in all and per tenant.
+  MEDIA_PUBLISH_QUOTA_BYTES: intString(1, 64 * 1024 ** 3).default(1024 ** 3),
+  MEDIA_PUBLISH_TENANT_QUOTA_BYTES: intString(1, 64 * 1024 ** 3).default(256 * 1024 ** 2),
   WEBHOOK_CONCURRENCY: intString(1, 1000).default(32),
   WEBHOOK_TENANT_CONCURRENCY: intString(1, 1000).default(4),
 });
@@ -391,6 +394,9 @@ function toConfig(
       copyTimeoutMs: e.MEDIA_COPY_TIMEOUT,
       copyConcurrency: e.MEDIA_COPY_CONCURRENCY,
       copyAttempts: e.MEDIA_COPY_ATTEMPTS,
+      /** Files published for upstreams (MediaHost): live bytes in all, and per tenant. */
+      publishQuotaBytes: e.MEDIA_PUBLISH_QUOTA_BYTES,
+      publishTenantQuotaBytes: e.MEDIA_PUBLISH_TENANT_QUOTA_BYTES,
     },
   };
 }

@@ -16,15 +16,29 @@ describe('MediaHost byte quota', () => {
       quotaBytes: 3000,
       now: () => now,
     });
-    await host.publish(Buffer.alloc(1000), 'image/png');
+    await host.publish(Buffer.alloc(1000), 'image/png', 'a');
     now += 10_000;
-    await host.publish(Buffer.alloc(2000), 'image/png');
-    const refused = await host.publish(Buffer.alloc(1), 'image/png').catch((e: unknown) => e);
+    await host.publish(Buffer.alloc(2000), 'image/png', 'a');
+    const refused = await host.publish(Buffer.alloc(1), 'image/png', 'a').catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(GatewayError);
     expect(refused).toMatchObject({ code: 'rate_limited', status: 429 });
     expect((refused as GatewayError).retryAfterMs).toBe(50_000);
     // The first file expires: its bytes count no more.
     now += 50_000;
-    await expect(host.publish(Buffer.alloc(1000), 'image/png')).resolves.toMatch(/\/media\//);
+    await expect(host.publish(Buffer.alloc(1000), 'image/png', 'a')).resolves.toMatch(/\/media\//);
+  });
+
+  it("refuses one tenant's publish past its own quota while another tenant still publishes", async () => {
+    const host = new MediaHost({
+      store,
+      publicUrl: 'https://gw.example',
+      quotaBytes: 10_000,
+      tenantQuotaBytes: 3000,
+    });
+    await host.publish(Buffer.alloc(3000), 'image/png', 'a');
+    await expect(host.publish(Buffer.alloc(1), 'image/png', 'a')).rejects.toMatchObject({
+      code: 'rate_limited',
+    });
+    await expect(host.publish(Buffer.alloc(3000), 'image/png', 'b')).resolves.toMatch(/\/media\//);
   });
 });

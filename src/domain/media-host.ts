@@ -8,6 +8,8 @@ export const MEDIA_TTL_MS = 60 * 60 * 1000;
 export const MEDIA_MAX_BYTES = 20 * 1024 * 1024;
 /** Bytes published and not yet expired, in all, this process keeps at most (1 GiB). */
 export const MEDIA_QUOTA_BYTES = 1024 * 1024 * 1024;
+/** Of those, what one tenant's files may take (256 MiB): one tenant cannot fill the rest. */
+export const MEDIA_TENANT_QUOTA_BYTES = 256 * 1024 * 1024;
 /** Expired entries are deleted at most this often (on publish, and by the app's timer). */
 export const MEDIA_PURGE_EVERY_MS = 5 * 60 * 1000;
 
@@ -25,6 +27,8 @@ export interface MediaHostOptions {
   maxBytes?: number;
   /** Live published bytes at most (MEDIA_QUOTA_BYTES); past it a publish is refused (429). */
   quotaBytes?: number;
+  /** Live published bytes of one tenant at most (MEDIA_TENANT_QUOTA_BYTES); 429 past it. */
+  tenantQuotaBytes?: number;
   now?: () => number;
 }
 
@@ -37,20 +41,27 @@ export class MediaHost {
   private readonly maxBytes: number;
   private readonly now: () => number;
   private readonly quotaBytes: number;
+  private readonly tenantQuotaBytes: number;
   private lastPurge = 0;
-  /** What this process published and has not expired yet, oldest first: the quota's ledger. */
-  private live: { bytes: number; expiresAt: number }[] = [];
+  /** What this process published and has not expired yet, oldest first: the quotas' ledger. */
+  private live: { bytes: number; expiresAt: number; tenant: string }[] = [];
   private liveBytes = 0;
+  private readonly liveByTenant = new Map<string, number>();
 
   constructor(private readonly options: MediaHostOptions) {
     this.ttlMs = options.ttlMs ?? MEDIA_TTL_MS;
     this.quotaBytes = options.quotaBytes ?? MEDIA_QUOTA_BYTES;
+    this.tenantQuotaBytes = options.tenantQuotaBytes ?? MEDIA_TENANT_QUOTA_BYTES;
     this.maxBytes = options.maxBytes ?? MEDIA_MAX_BYTES;
     this.now = options.now ?? (() => Date.now());
   }
 
-  /** Stores `bytes` and returns their public URL (`StartCall.publishMedia`). */
-  readonly publish = async (bytes: Buffer, contentType: string): Promise<string> => {
+  /** Stores `bytes` for `tenant` and returns their public URL (`StartCall.publishMedia`). */
+  readonly publish = async (
+    bytes: Buffer,
+    contentType: string,
+    tenant: string,
+  ): Promise<string> => {
     const base = this.options.publicUrl;
     if (base === null) {
       throw new GatewayError('internal', 'Files can only be published once PUBLIC_URL is set');
@@ -63,6 +74,15 @@ export class MediaHost {
     }
     const now = this.now();
     this.forgetExpired(now);
+    const own = this.liveByTenant.get(tenant) ?? 0;
+    if (own + bytes.length > this.tenantQuotaBytes) {
+      const oldest = this.live.find((f) => f.tenant === tenant);
+      throw new GatewayError(
+        'rate_limited',
+        `Your published files take ${own} of ${this.tenantQuotaBytes} bytes until they expire; retry later`,
+        { retryAfterMs: oldest ? Math.max(1000, oldest.expiresAt - now) : 1000 },
+      );
+    }
     if (this.liveBytes + bytes.length > this.quotaBytes) {
       const oldest = this.live[0];
       throw new GatewayError(
@@ -71,8 +91,9 @@ export class MediaHost {
         { retryAfterMs: oldest ? Math.max(1000, oldest.expiresAt - now) : 1000 },
       );
     }
-    this.live.push({ bytes: bytes.length, expiresAt: now + this.ttlMs });
+    this.live.push({ bytes: bytes.length, expiresAt: now + this.ttlMs, tenant });
     this.liveBytes += bytes.length;
+    this.liveByTenant.set(tenant, own + bytes.length);
     if (now - this.lastPurge >= MEDIA_PURGE_EVERY_MS) await this.purge();
     const token = randomBytes(32).toString('base64url');
     await this.options.store.putMedia({
@@ -87,8 +108,13 @@ export class MediaHost {
 
   private forgetExpired(now: number): void {
     let i = 0;
-    while (i < this.live.length && this.live[i]!.expiresAt <= now)
-      this.liveBytes -= this.live[i++]!.bytes;
+    for (; i < this.live.length && this.live[i]!.expiresAt <= now; i++) {
+      const { bytes, tenant } = this.live[i]!;
+      this.liveBytes -= bytes;
+      const left = (this.liveByTenant.get(tenant) ?? 0) - bytes;
+      if (left > 0) this.liveByTenant.set(tenant, left);
+      else this.liveByTenant.delete(tenant);
+    }
     if (i > 0) this.live = this.live.slice(i);
   }
 

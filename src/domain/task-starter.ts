@@ -82,8 +82,11 @@ export interface TaskStarterDeps {
    * the scheme is checked.
    */
   checkCallerUrl?: (field: string, url: string) => Promise<void>;
-  /** Handed to adapters as `StartCall.publishMedia`; set only when PUBLIC_URL is configured. */
-  publishMedia?: StartCall['publishMedia'];
+  /**
+   * Handed to adapters as `StartCall.publishMedia`, bound to the create's tenant (whose quota
+   * the bytes count against); set only when PUBLIC_URL is configured.
+   */
+  publishMedia?: (bytes: Buffer, contentType: string, tenant: string) => Promise<string>;
   /**
    * The URL where `provider`'s upstream calls back about `taskId` (see upstream-callbacks.ts).
    * Set: adapters with `callbacks` ask their upstream to call back. Unset: polls only.
@@ -231,13 +234,14 @@ export class TaskStarter {
       tenant,
     );
     const write = this.deps.writer.write.bind(this.deps.writer);
+    const publish = this.deps.publishMedia;
     for (let attempt = 1; ; attempt++) {
       const call: StartCall = {
         operation,
         model: target.model.model,
         input,
         credential: target.credential,
-        ...(this.deps.publishMedia ? { publishMedia: this.deps.publishMedia } : {}),
+        ...(publish ? { publishMedia: (bytes, type) => publish(bytes, type, tenant) } : {}),
         ...(options.raw ? { raw: options.raw } : {}),
         ...(callbackPlan ? { callbackFields: callbackPlan.fields } : {}),
         ...(queued.deadlineAt != null ? { deadlineAt: queued.deadlineAt } : {}),

@@ -44,6 +44,8 @@ export interface ModelslabEmulatorOptions {
 export type ModelslabOutcome =
   /** Done at once: the create answer carries the output. */
   | 'success'
+  /** Done at once, its output at these URLs (a CDN mirror, say) instead of the fake's own. */
+  | { outputs: string[] }
   /**
    * Create answers `processing`; `processing` fetches answer `processing`, the next succeeds.
    * With `finishAfterMs` the job also ends on its own that long after the create, fetched or
@@ -320,10 +322,13 @@ export async function startModelslabEmulator(
           : undefined;
       const files = kind === 'video' ? 1 : (parsed.data.samples ?? 1);
 
-      if (outcome === 'success') {
-        const output = Array.from({ length: files }, () =>
-          kind === 'video' ? media.addMp4() : media.addPng(),
-        );
+      if (outcome === 'success' || 'outputs' in outcome) {
+        const output =
+          outcome === 'success'
+            ? Array.from({ length: files }, () =>
+                kind === 'video' ? media.addMp4() : media.addPng(),
+              )
+            : outcome.outputs;
         const answer = successBody(kind, id, output, meta);
         queueWebhook(webhook, answer);
         return answer;

@@ -44,7 +44,7 @@ export async function resolveFileInputs(
       throw invalid(path, `no file ${id} (unknown, expired or deleted)`);
     }
     const bytes = file.bytes ?? Buffer.alloc(0);
-    if (deps.config.publicUrl) return deps.media.publish(bytes, file.contentType);
+    if (deps.config.publicUrl) return deps.media.publish(bytes, file.contentType, tenant);
     if (bytes.length > INLINE_MAX_BYTES) {
       throw invalid(
         path,
