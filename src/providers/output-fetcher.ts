@@ -15,7 +15,10 @@ export interface UndiciOutputFetcherOptions {
    * metadata addresses refused): a trusted CDN name may still point inward.
    */
   addressPolicy?: AddressPolicy;
-  /** Origins the operator configured (providers' base URLs): reached wherever they are. */
+  /**
+   * Origins the operator configured (providers' base URLs): reached wherever they are. Exact
+   * origins: another port of the same host is checked like any output host.
+   */
   exemptOrigins?: readonly string[];
 }
 
@@ -25,20 +28,26 @@ export interface UndiciOutputFetcherOptions {
  * provider's hosts first.
  */
 export class UndiciOutputFetcher implements OutputFetcher {
+  /** Output hosts: every address checked against the policy (when there is one). */
   private readonly agent: Agent;
+  /** The operator's own origins (exemptOrigins): connected to as configured. */
+  private readonly exemptAgent: Agent;
   private readonly policy: AddressPolicy | undefined;
-  private readonly exemptHosts: Set<string>;
+  private readonly exemptOrigins: Set<string>;
 
   constructor(options: UndiciOutputFetcherOptions = {}) {
     this.policy = options.addressPolicy;
-    this.exemptHosts = new Set((options.exemptOrigins ?? []).map((o) => new URL(o).hostname));
-    this.agent = new Agent({
+    this.exemptOrigins = new Set((options.exemptOrigins ?? []).map((o) => new URL(o).origin));
+    const agentOptions = {
       keepAliveTimeout: 10_000,
       connectTimeout: 10_000,
       headersTimeout: options.headersTimeoutMs ?? 30_000,
       bodyTimeout: options.bodyTimeoutMs ?? 60_000,
-      ...(this.policy ? { connect: { lookup: this.checkedLookup(this.policy) } } : {}),
-    });
+    };
+    this.exemptAgent = new Agent(agentOptions);
+    this.agent = this.policy
+      ? new Agent({ ...agentOptions, connect: { lookup: this.checkedLookup(this.policy) } })
+      : this.exemptAgent;
   }
 
   /** DNS lookup that drops the answer when any address is one the policy refuses. */
@@ -46,9 +55,9 @@ export class UndiciOutputFetcher implements OutputFetcher {
     return (hostname, options, callback) => {
       dnsLookup(hostname, { ...options, all: true }, (err, found: LookupAddress[]) => {
         if (err) return callback(err, '', 0);
-        const refused = this.exemptHosts.has(hostname)
-          ? null
-          : found.map((a) => policy.refusalReason(a.address, hostname)).find((r) => r !== null);
+        const refused = found
+          .map((a) => policy.refusalReason(a.address, hostname))
+          .find((r) => r !== null);
         if (refused) return callback(new RefusedAddressError(hostname, refused), '', 0);
         if (options.all) return (callback as unknown as AllCallback)(null, found);
         const firstFound = found[0];
@@ -59,13 +68,14 @@ export class UndiciOutputFetcher implements OutputFetcher {
   }
 
   async fetch(req: OutputFetchRequest): Promise<OutputFetchResponse> {
-    this.checkLiteral(req.url);
+    const exempt = this.exemptOrigins.has(new URL(req.url).origin);
+    if (!exempt) this.checkLiteral(req.url);
     try {
       const res = await request(req.url, {
         method: req.method,
         headers: req.headers,
         signal: req.signal,
-        dispatcher: this.agent,
+        dispatcher: exempt ? this.exemptAgent : this.agent,
       });
       return { status: res.statusCode, headers: res.headers, body: res.body };
     } catch (err) {
@@ -77,7 +87,7 @@ export class UndiciOutputFetcher implements OutputFetcher {
   private checkLiteral(url: string): void {
     if (!this.policy) return;
     const host = new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
-    if (isIP(host) === 0 || this.exemptHosts.has(new URL(url).hostname)) return;
+    if (isIP(host) === 0) return;
     const reason = this.policy.refusalReason(host, host);
     if (reason !== null) throw refusedOutput(new RefusedAddressError(host, reason));
   }
@@ -88,9 +98,10 @@ export class UndiciOutputFetcher implements OutputFetcher {
     const grace = new Promise<'late'>((resolve) => {
       timer = setTimeout(() => resolve('late'), 2000);
     });
-    const outcome = await Promise.race([this.agent.close(), grace]);
+    const agents = [...new Set([this.agent, this.exemptAgent])];
+    const outcome = await Promise.race([Promise.all(agents.map((a) => a.close())), grace]);
     clearTimeout(timer);
-    if (outcome === 'late') await this.agent.destroy();
+    if (outcome === 'late') await Promise.all(agents.map((a) => a.destroy()));
   }
 }
 
