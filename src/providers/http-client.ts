@@ -239,11 +239,20 @@ export function retryAfterMs(headers: UpstreamResponse['headers']): number | und
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** Removes any of `secrets` from a text an upstream sent, before it reaches a caller or a log. */
+/** The query (and fragment) of a URL in free text: where signed links carry their tokens. */
+const URL_QUERY = /(\bhttps?:\/\/[^\s?#"'<>]*)[?#][^\s"'<>]*/gi;
+
+/**
+ * Removes any of `secrets`, and the query of any URL (a signed link's token), from a text an
+ * upstream sent, before it reaches a caller or a log; keeps at most 500 characters.
+ */
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) if (s) out = out.split(s).join('[redacted]');
-  return out.length > 500 ? `${out.slice(0, 500)}…` : out;
+  // Only the start is kept: the URL pattern never runs over a megabyte of text.
+  const long = out.length > 500;
+  out = out.slice(0, 2000).replace(URL_QUERY, '$1?[redacted]');
+  return long || out.length > 500 ? `${out.slice(0, 500)}…` : out;
 }
 
 const CONTENT_TYPES: Record<string, string> = {
