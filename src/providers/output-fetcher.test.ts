@@ -22,8 +22,13 @@ describe('UndiciOutputFetcher address check', () => {
       exemptOrigins: [`http://127.0.0.1:${port}`],
     });
     try {
-      // A name (looked up) and a literal IP (never looked up), both loopback.
-      for (const url of [`http://localhost:${port}/a.png`, `http://[::1]:${port}/a.png`]) {
+      // A name (looked up), a literal IP (never looked up), both loopback, and another port
+      // of the configured origin's host (only that exact origin is the operator's).
+      for (const url of [
+        `http://localhost:${port}/a.png`,
+        `http://[::1]:${port}/a.png`,
+        `http://127.0.0.1:${port === 65535 ? 1 : port + 1}/a.png`,
+      ]) {
         const err = await fetcher.fetch({ url, method: 'GET', headers: {} }).catch((e) => e);
         expect(err, url).toBeInstanceOf(GatewayError);
         expect(err).toMatchObject({ code: 'upstream_bad_response' });

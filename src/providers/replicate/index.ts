@@ -32,10 +32,10 @@ const COMMON_ENV = commonEnv('replicate', 'https://api.replicate.com/v1', {
 });
 const EMULATOR_TOKEN = 'r8_emulator_token';
 
-/** Replicate predictions, direct or through a relay; Standard Webhooks callbacks. */
 /** The largest prediction genway reads from Replicate, polled or delivered by webhook. */
 const ANSWER_MAX_BYTES = 32 * 1024 * 1024;
 
+/** Replicate predictions, direct or through a relay; Standard Webhooks callbacks. */
 export const replicate = defineProvider({
   id: 'replicate',
   config: {
