@@ -10,6 +10,7 @@ import {
   startReplicateEmulator,
   type ReplicateEmulator,
 } from '../../src/emulators/replicate/server.js';
+import { makePng } from '../../src/emulators/shared/png.js';
 import { isModelslabOutputUrl } from '../../src/providers/modelslab/mapping.js';
 import type { ReplicateSettings } from '../../src/providers/replicate/index.js';
 import { startCallbackGateway, type CallbackGateway, type Json } from '../callbacks/harness.js';
@@ -95,23 +96,32 @@ describe('CDN hosts anyone can create are not ModelsLab output hosts', () => {
   });
 });
 
-describe('a trusted output host at a loopback address is not fetched', () => {
-  const TOKEN = 'r8_output_hosts_abuse_token_5e6f7a8b';
-  const SD = 'ac732df83cea7fff18b8472768c88ad041fa750ff7682a21affe81863cbe77e4';
-  const IMAGE = { model: `replicate/stability-ai/stable-diffusion:${SD}`, prompt: 'a red fox' };
-  /** Stands where the output URLs point: it must never see a connection. */
+const TOKEN = 'r8_output_hosts_abuse_token_5e6f7a8b';
+const SD = 'ac732df83cea7fff18b8472768c88ad041fa750ff7682a21affe81863cbe77e4';
+const IMAGE = { model: `replicate/stability-ai/stable-diffusion:${SD}`, prompt: 'a red fox' };
+
+/**
+ * A sentinel server on 127.0.0.1, trusted for Replicate outputs by `output_hosts` (as
+ * `localhost:<port>` and `127.0.0.1:<port>`), and a gateway whose OUTBOUND_ALLOWLIST is
+ * `allowlist`. Tasks are finished by signed webhooks naming the output URL.
+ */
+function sentinelGateway(allowlist: string) {
+  const ctx = {
+    connections: 0,
+    port: 0,
+    gw: undefined as unknown as CallbackGateway,
+    /** A task finished by a signed webhook whose prediction names `output`. */
+    finishedWith: async (_output: string): Promise<Json> => ({}),
+  };
   let sentinel: Server;
-  let connections = 0;
-  let sentinelPort = 0;
   let emu: ReplicateEmulator;
-  let gw: CallbackGateway;
 
   beforeAll(async () => {
-    sentinel = createServer((_req, res) => res.writeHead(200).end('should never be asked'));
-    sentinel.on('connection', () => connections++);
+    sentinel = createServer((_req, res) => res.writeHead(200).end(makePng(8, 8, 3)));
+    sentinel.on('connection', () => ctx.connections++);
     await new Promise<void>((r) => sentinel.listen(0, '127.0.0.1', r));
-    sentinelPort = (sentinel.address() as AddressInfo).port;
-    // No polls advance the prediction: the signed webhook below is Replicate's answer.
+    ctx.port = (sentinel.address() as AddressInfo).port;
+    // No polls advance the prediction: the signed webhook is Replicate's answer.
     emu = await startReplicateEmulator({ tokens: [TOKEN], timeScale: 0.01, pollsStarting: 1e6 });
     const replicate: ReplicateSettings = {
       baseUrl: emu.baseUrl,
@@ -119,66 +129,83 @@ describe('a trusted output host at a loopback address is not fetched', () => {
       emulated: false,
       models: [],
       webhookSecrets: [emu.webhookSecret],
-      // The operator trusts these origins for outputs; OUTBOUND_ALLOWLIST does not name them.
-      outputHosts: [`http://localhost:${sentinelPort}`, `http://127.0.0.1:${sentinelPort}`],
+      outputHosts: [`http://localhost:${ctx.port}`, `http://127.0.0.1:${ctx.port}`],
     };
-    gw = await startCallbackGateway({ replicate }, storage('replicate'));
+    const env = { ...storage(`replicate-${allowlist || 'none'}`), OUTBOUND_ALLOWLIST: allowlist };
+    const gw = await startCallbackGateway({ replicate }, env);
+    ctx.gw = gw;
+    ctx.finishedWith = async (output) => {
+      const created = await gw.create('text-to-image', IMAGE);
+      const id = String(created.id);
+      const body = JSON.stringify({
+        id: (await gw.record(id)).upstreamId!,
+        version: SD,
+        input: { prompt: 'a red fox' },
+        output: [output],
+        error: null,
+        status: 'succeeded',
+        created_at: new Date().toISOString(),
+        urls: {},
+      });
+      const msgId = `msg_${randomBytes(8).toString('hex')}`;
+      const at = new Date();
+      const res = await gw.post(`/callbacks/replicate/${id}`, body, {
+        'webhook-id': msgId,
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': new Webhook(emu.webhookSecret).sign(msgId, at, body),
+      });
+      expect(res.status).toBe(200);
+      return gw.waitTerminal(id, 20_000);
+    };
   });
   afterAll(async () => {
-    await gw?.close();
+    await ctx.gw?.close();
     await emu?.close();
     sentinel?.closeAllConnections();
     await new Promise((r) => sentinel?.close(r));
   });
+  return ctx;
+}
 
-  /** A task finished by a signed webhook whose prediction names `output`. */
-  async function finishedWith(output: string): Promise<Json> {
-    const created = await gw.create('text-to-image', IMAGE);
-    const id = String(created.id);
-    const upstreamId = (await gw.record(id)).upstreamId!;
-    const body = JSON.stringify({
-      id: upstreamId,
-      version: SD,
-      input: { prompt: 'a red fox' },
-      output: [output],
-      error: null,
-      status: 'succeeded',
-      created_at: new Date().toISOString(),
-      urls: {},
-    });
-    const msgId = `msg_${randomBytes(8).toString('hex')}`;
-    const at = new Date();
-    const res = await gw.post(`/callbacks/replicate/${id}`, body, {
-      'webhook-id': msgId,
-      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-      'webhook-signature': new Webhook(emu.webhookSecret).sign(msgId, at, body),
-    });
-    expect(res.status).toBe(200);
-    return gw.waitTerminal(id, 20_000);
-  }
+const download = (gw: CallbackGateway, task: Json) =>
+  gw.t.app.inject({
+    method: 'GET',
+    url: `/v1/tasks/${task.id as string}/outputs/0`,
+    headers: auth(),
+  });
+
+describe('a trusted output host at a loopback address is not fetched', () => {
+  const ctx = sentinelGateway('');
 
   it.each(['localhost', '127.0.0.1'])(
     'output on http://%s:<port> (trusted by output_hosts): not stored, download 502, no connection',
     async (host) => {
-      const url = `http://${host}:${sentinelPort}/out.png`;
-      const task = await finishedWith(url);
+      const url = `http://${host}:${ctx.port}/out.png`;
+      const task = await ctx.finishedWith(url);
       expect(task.status).toBe('succeeded');
       const [output] = task.outputs as PublicOutput[];
       expect(output).toMatchObject({ url, stored: false });
       expect(output!.store_error).toMatch(/not a public address/);
 
-      const res = await gw.t.app.inject({
-        method: 'GET',
-        url: `/v1/tasks/${task.id as string}/outputs/0`,
-        headers: auth(),
-      });
+      const res = await download(ctx.gw, task);
       expect(res.statusCode).toBe(502);
       expect(res.headers['content-type']).toContain('application/problem+json');
       expect(res.json<Json>()).toMatchObject({
         code: 'upstream_bad_response',
         detail: expect.stringMatching(/not a public address/) as unknown,
       });
-      expect(connections).toBe(0);
+      expect(ctx.connections).toBe(0);
     },
   );
+});
+
+describe('the same host named by OUTBOUND_ALLOWLIST is fetched (the sentinel answers)', () => {
+  const ctx = sentinelGateway('localhost');
+
+  it('output on http://localhost:<port>: stored, downloads', async () => {
+    const task = await ctx.finishedWith(`http://localhost:${ctx.port}/out.png`);
+    expect((task.outputs as PublicOutput[])[0]!.stored).toBe(true);
+    expect((await download(ctx.gw, task)).statusCode).toBe(200);
+    expect(ctx.connections).toBeGreaterThan(0);
+  });
 });
