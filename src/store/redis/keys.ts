@@ -49,6 +49,15 @@ export class RedisKeys {
     return `${this.base}active:${provider}`;
   }
 
+  /**
+   * ZSET of a credential's slots (redis/slots.ts): its unfinished tasks (score +inf) and
+   * reservations of creates (score: lease end). The credential id is not encoded: the task
+   * scripts build the same name, and provider ids hold no colon.
+   */
+  slots(provider: string, credentialId: string): string {
+    return `${this.base}slots:${provider}:${credentialId}`;
+  }
+
   /** HASH `<status>:<provider>` -> number of tasks (deleted ones included). */
   get counts(): string {
     return `${this.base}counts`;

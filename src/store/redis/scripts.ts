@@ -68,7 +68,13 @@ local function index(id, f, sign)
   if f.up ~= '' then member(P .. 'upstream:' .. f.provider .. ':' .. f.up, 0) end
   if f.poll ~= '' then member(P .. 'due:poll', f.poll) end
   if f.hook ~= '' then member(P .. 'due:webhook', f.hook) end
-  if ACTIVE[f.status] then count(P .. 'active:' .. f.provider, f.cred, sign) end
+  if ACTIVE[f.status] then
+    count(P .. 'active:' .. f.provider, f.cred, sign)
+    -- The credential's slot (redis/slots.ts): held while the task is unfinished, whatever
+    -- reservation came before it.
+    local slots = P .. 'slots:' .. f.provider .. ':' .. f.cred
+    if sign > 0 then redis.call('ZADD', slots, 'inf', id) else redis.call('ZREM', slots, id) end
+  end
   count(P .. 'counts', f.status .. ':' .. f.provider, sign)
   local pending = tonumber(f.pend) or 0
   if pending ~= 0 then
