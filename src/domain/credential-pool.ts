@@ -30,11 +30,10 @@ import { SharedWaits } from './shared-waits.js';
  * goes to the waiting tenant holding the fewest per weight, and a tenant above its share
  * cannot keep the queue's last places from the others.
  *
- * With `shared` slots (cluster mode) the cap is checked and the slot taken atomically over
- * every instance (see shared-slots.ts); this pool's counts then only choose which credential
- * to ask for first. The wait queue, fair shares and tenants' holdings stay per instance: a
- * waiting create is served when a slot frees anywhere (asked again every
- * SHARED_WAIT_RECHECK_MS), never beyond the cap.
+ * With `shared` slots (cluster mode) the cap is checked and the slot taken atomically over all
+ * instances (shared-slots.ts); this pool's counts only pick which credential to ask first. The
+ * wait queue and fair shares stay per instance (waiters look for slots freed elsewhere, see
+ * shared-waits.ts), and never take more than the cap.
  */
 export type CredentialStrategy = 'first' | 'fewest-in-flight';
 
@@ -69,9 +68,6 @@ export interface CredentialStatus {
 
 /** The tenant of slots taken without one (tests, tools): shares with itself only. */
 const NO_TENANT = '';
-
-/** Cluster mode: how often waiting creates look for a slot freed by another instance. */
-export const SHARED_WAIT_RECHECK_MS = 250;
 
 export class CredentialPool {
   private readonly inFlight = new Map<string, number>();
@@ -113,7 +109,6 @@ export class CredentialPool {
         pass: () => this.servedShared(),
         refresh: async () => this.seed(await shared.held(provider, ids)),
         waiting: () => this.queue.length > 0,
-        recheckMs: SHARED_WAIT_RECHECK_MS,
       });
     }
   }

@@ -2,8 +2,11 @@
  * Serving a pool's waiting creates when slots are shared between instances (cluster mode):
  * each pass asks the store, so passes run one at a time (a request meanwhile asks for one
  * more pass), and slots freed by other instances are seen only by asking again, every
- * `recheckMs` while anyone waits.
+ * `recheckMs` while anyone waits (the store's counts are read first).
  */
+/** How often waiting creates look for a slot freed by another instance. */
+export const SHARED_WAIT_RECHECK_MS = 250;
+
 export class SharedWaits {
   private running = false;
   private again = false;
@@ -18,7 +21,8 @@ export class SharedWaits {
       refresh: () => Promise<void>;
       /** Whether creates are waiting. */
       waiting: () => boolean;
-      recheckMs: number;
+      /** Default SHARED_WAIT_RECHECK_MS. */
+      recheckMs?: number;
     },
   ) {}
 
@@ -54,7 +58,7 @@ export class SharedWaits {
           this.serve();
           this.schedule();
         });
-    }, this.deps.recheckMs);
+    }, this.deps.recheckMs ?? SHARED_WAIT_RECHECK_MS);
     this.timer.unref?.();
   }
 

@@ -39,7 +39,9 @@ export class StartFailover {
     const notSent = startFailureOf(err) === 'not-sent';
     if (notSent || isCredentialRefusal(err)) {
       this.tried.add(target.credential.id);
-      const other = await target.pool.reserve(this.tenant, this.tried, this.holder).catch(() => undefined);
+      const other = await target.pool
+        .reserve(this.tenant, this.tried, this.holder)
+        .catch(() => undefined);
       if (other) return { ...target, credential: other };
     }
     if (!notSent) return undefined;

@@ -93,9 +93,7 @@ export class RedisSharedSlots implements SharedSlots {
   async held(provider: string, credentialIds: readonly string[]): Promise<Map<string, number>> {
     if (credentialIds.length === 0) return new Map();
     const keys = credentialIds.map((id) => this.keyOf(provider, id));
-    const counts = await this.connection.run(() =>
-      this.redis.gwHeldSlots(keys.length, ...keys),
-    );
+    const counts = await this.connection.run(() => this.redis.gwHeldSlots(keys.length, ...keys));
     return new Map(credentialIds.map((id, i) => [id, Number(counts[i])]));
   }
 }
