@@ -310,7 +310,7 @@ export class CredentialPool {
     await this.queue.serveAsync(
       (w) =>
         this.takeShared(w.tenant, w.exclude, w.holder!).catch((err: unknown) => {
-          this.options.logger?.warn({ err }, 'taking a shared slot for a waiting create failed');
+          this.options.logger?.debug({ err }, 'taking a shared slot for a waiting create failed');
           return undefined;
         }),
       (waiters) => servingOrder(waiters, this.load(), this.weightOf),
