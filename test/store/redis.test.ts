@@ -62,7 +62,6 @@ describe('redis store: key layout', () => {
           'idem:tenant_a:normalized:a%20key%3A%20with%2Fodd*chars',
           'media-expiry',
           'media:m1',
-          'slots:modelslab:modelslab-1',
           `task:${task.id}`,
           'tasks:all:tenant:with:colons',
           'tasks:queued:tenant:with:colons',

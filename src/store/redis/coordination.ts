@@ -52,7 +52,8 @@ export function redisCoordination(
     circuits,
     slots: new RedisSharedSlots(
       connection,
-      (p, c) => keys.slots(p, c),
+      (p) => keys.active(p),
+      (p, c) => keys.reservedSlots(p, c),
       options.slotLeaseMs ?? DEFAULT_SLOT_LEASE_MS,
     ),
     sharedRedis: { client, keyPrefix: `${keys.base}limits:` },

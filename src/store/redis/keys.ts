@@ -50,12 +50,12 @@ export class RedisKeys {
   }
 
   /**
-   * ZSET of a credential's slots (redis/slots.ts): its unfinished tasks (score +inf) and
-   * reservations of creates (score: lease end). The credential id is not encoded: the task
-   * scripts build the same name, and provider ids hold no colon.
+   * ZSET task id -> lease end (ms): a credential's slots reserved by creates whose task is not
+   * stored yet (redis/slots.ts). The credential id is not encoded: the task scripts build the
+   * same name, and provider ids hold no colon.
    */
-  slots(provider: string, credentialId: string): string {
-    return `${this.base}slots:${provider}:${credentialId}`;
+  reservedSlots(provider: string, credentialId: string): string {
+    return `${this.base}reserved:${provider}:${credentialId}`;
   }
 
   /** HASH `<status>:<provider>` -> number of tasks (deleted ones included). */

@@ -70,10 +70,9 @@ local function index(id, f, sign)
   if f.hook ~= '' then member(P .. 'due:webhook', f.hook) end
   if ACTIVE[f.status] then
     count(P .. 'active:' .. f.provider, f.cred, sign)
-    -- The credential's slot (redis/slots.ts): held while the task is unfinished, whatever
-    -- reservation came before it.
-    local slots = P .. 'slots:' .. f.provider .. ':' .. f.cred
-    if sign > 0 then redis.call('ZADD', slots, 'inf', id) else redis.call('ZREM', slots, id) end
+    -- The task holds its credential slot from now on: a reservation made for it is over
+    -- (redis/slots.ts).
+    if sign > 0 then redis.call('ZREM', P .. 'reserved:' .. f.provider .. ':' .. f.cred, id) end
   end
   count(P .. 'counts', f.status .. ':' .. f.provider, sign)
   local pending = tonumber(f.pend) or 0
