@@ -5,8 +5,8 @@ import { GatewayError } from '../errors/gateway-error.js';
 import {
   CredentialHealth,
   DEFAULT_HEALTH_POLICY,
-  type CircuitState,
   type CredentialOutcome,
+  type CredentialStatus,
   type HealthPolicy,
   type OutcomePhase,
 } from './credential-health.js';
@@ -14,6 +14,8 @@ import { SlotQueue, type SlotQueuePolicy } from './credential-slots.js';
 import { queueAdmission, servingOrder, type SlotLoad, type WeightOf } from './fair-share.js';
 import type { SharedSlots } from './shared-slots.js';
 import { SharedWaits } from './shared-waits.js';
+
+export type { CredentialStatus } from './credential-health.js';
 
 /**
  * How a provider's credentials are chosen for a new task:
@@ -32,8 +34,9 @@ import { SharedWaits } from './shared-waits.js';
  *
  * With `shared` slots (cluster mode) the cap is checked and the slot taken atomically over all
  * instances (shared-slots.ts); this pool's counts only pick which credential to ask first. The
- * wait queue and fair shares stay per instance (waiters look for slots freed elsewhere, see
- * shared-waits.ts), and never take more than the cap.
+ * wait queue stays per instance (waiters look for slots freed elsewhere, see shared-waits.ts);
+ * its fair shares weigh what each tenant holds over all instances, read when a create has to
+ * wait and before each look.
  */
 export type CredentialStrategy = 'first' | 'fewest-in-flight';
 
@@ -51,21 +54,6 @@ export interface CredentialPoolOptions {
   shared?: SharedSlots;
 }
 
-/** One credential as /readyz and the admin view show it (never the secret). */
-export interface CredentialStatus {
-  id: string;
-  state: CircuitState;
-  in_flight: number;
-  /** Cap on tasks in flight; null: unlimited. */
-  cap: number | null;
-  consecutive_failures: number;
-  total_failures: number;
-  last_error_code: string | null;
-  last_error_at: string | null;
-  /** When an open credential gets its trial request (ISO time); null otherwise. */
-  open_until: string | null;
-}
-
 /** The tenant of slots taken without one (tests, tools): shares with itself only. */
 const NO_TENANT = '';
 
@@ -73,7 +61,8 @@ export class CredentialPool {
   private readonly inFlight = new Map<string, number>();
   /**
    * Slots held per tenant (all credentials together). Slots restored by `seed` after a restart
-   * belong to no tenant: they count against the caps, not against anyone's share.
+   * belong to no tenant: they count against the caps, not against anyone's share. Cluster
+   * mode: the tenants' unfinished tasks over all instances, as last read.
    */
   private readonly inFlightByTenant = new Map<string, number>();
   private readonly weightOf: WeightOf;
@@ -102,12 +91,10 @@ export class CredentialPool {
     this.queue = new SlotQueue(options.queue ?? { max: 0, waitMs: 0 });
     const weightOf = options.weightOf ?? (() => 1);
     this.weightOf = (tenant) => Math.max(1e-6, weightOf(tenant));
-    const shared = options.shared;
-    if (shared) {
-      const ids = credentials.map((c) => c.id);
+    if (options.shared) {
       this.sharedWaits = new SharedWaits({
         pass: () => this.servedShared(),
-        refresh: async () => this.seed(await shared.held(provider, ids)),
+        refresh: () => this.readShared(options.shared!),
         waiting: () => this.queue.length > 0,
       });
     }
@@ -168,6 +155,8 @@ export class CredentialPool {
     } else if (this.queue.length === 0) {
       const credential = await this.takeShared(tenant, exclude, holder);
       if (credential) return credential;
+      // Queue places are shared out on what every tenant holds over all instances.
+      await this.readShared(this.options.shared).catch(() => undefined);
     }
     const refusal = this.refusal(exclude);
     if (refusal) throw refusal;
@@ -250,6 +239,18 @@ export class CredentialPool {
       return c;
     }
     return undefined;
+  }
+
+  /** Cluster mode: what every credential and tenant holds over all instances. */
+  private async readShared(shared: SharedSlots): Promise<void> {
+    const ids = this.credentials.map((c) => c.id);
+    const [byCredential, byTenant] = await Promise.all([
+      shared.held(this.provider, ids),
+      shared.heldByTenant(this.provider),
+    ]);
+    this.seed(byCredential);
+    this.inFlightByTenant.clear();
+    for (const [tenant, n] of byTenant) this.inFlightByTenant.set(tenant, n);
   }
 
   /** Gives a shared slot's reservation back (should that fail, its lease ends it). */

@@ -27,4 +27,9 @@ export interface SharedSlots {
   release(provider: string, credentialId: string, holder: string): Promise<void>;
   /** Slots held now per credential of `provider` (tasks and live reservations). */
   held(provider: string, credentialIds: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Unfinished tasks of `provider` per tenant, over all instances (what fair shares weigh;
+   * reservations, which last only until their task is stored, are not counted).
+   */
+  heldByTenant(provider: string): Promise<Map<string, number>>;
 }

@@ -13,6 +13,8 @@ class ProcessSlots implements SharedSlots {
   readonly holders = new Map<string, Set<string>>();
   down = false;
   heldCalls = 0;
+  /** Unfinished tasks per tenant over "all instances", as the store would count them. */
+  tenants = new Map<string, number>();
   private set(credentialId: string): Set<string> {
     let s = this.holders.get(credentialId);
     if (!s) this.holders.set(credentialId, (s = new Set()));
@@ -33,6 +35,9 @@ class ProcessSlots implements SharedSlots {
     this.heldCalls++;
     if (this.down) throw new StoreUnavailableError('down');
     return new Map(ids.map((id) => [id, this.set(id).size]));
+  }
+  async heldByTenant() {
+    return new Map(this.tenants);
   }
   /** A task finished: the store frees its slot itself (no pool is told). */
   finish(credentialId: string, holder: string): void {
@@ -79,6 +84,31 @@ describe('CredentialPool over shared slots (cluster mode)', () => {
     } finally {
       a.close();
       b.close();
+    }
+  });
+
+  it('a freed slot goes to the waiting tenant holding the fewest over all instances', async () => {
+    const slots = new ProcessSlots();
+    // Another instance runs two tasks of tenant "big", one on each credential.
+    slots.holders.set('c1', new Set(['o1']));
+    slots.holders.set('c2', new Set(['o2']));
+    slots.tenants.set('big', 2);
+    const a = instance(slots);
+    try {
+      const served: string[] = [];
+      const big = a.reserve('big', undefined, 'b1').then(() => served.push('big'));
+      big.catch(() => undefined);
+      await until(() => a.queueStatus().waiting === 1, 'big to wait');
+      const small = a.reserve('small', undefined, 's1').then(() => served.push('small'));
+      await until(() => a.queueStatus().waiting === 2, 'small to wait');
+      // One of big's tasks finishes elsewhere: big still holds one, small none.
+      slots.finish('c1', 'o1');
+      slots.tenants.set('big', 1);
+      await small;
+      expect(served).toEqual(['small']);
+      expect(a.queueStatus().waiting).toBe(1);
+    } finally {
+      a.close();
     }
   });
 

@@ -104,8 +104,16 @@ export function describeSharedSlotsConformance(kind: string, fresh: Fresh): void
         await store.insert(taskRecord(1, { status: 'running', credentialId: CRED }));
         await store.insert(taskRecord(2, { status: 'queued', credentialId: CRED }));
         await store.insert(taskRecord(3, { status: 'failed', credentialId: CRED }));
-        expect(await a.take(P, CRED, 'h', 2)).toEqual({ taken: false, held: 2 });
-        expect((await a.take(P, CRED, 'h', 3)).taken).toBe(true);
+        await store.insert(taskRecord(4, { status: 'running', tenant: 'tenant_b' }));
+        expect(await a.take(P, CRED, 'h', 2)).toEqual({ taken: false, held: 3 });
+        expect((await a.take(P, CRED, 'h', 4)).taken).toBe(true);
+        // Per tenant (fair shares): unfinished tasks over all credentials, reservations not.
+        expect(await a.heldByTenant(P)).toEqual(
+          new Map([
+            ['tenant_a', 2],
+            ['tenant_b', 1],
+          ]),
+        );
       });
     });
 

@@ -53,6 +53,7 @@ export function redisCoordination(
     slots: new RedisSharedSlots(
       connection,
       (p) => keys.active(p),
+      (p) => keys.activeTenants(p),
       (p, c) => keys.reservedSlots(p, c),
       options.slotLeaseMs ?? DEFAULT_SLOT_LEASE_MS,
     ),

@@ -70,6 +70,7 @@ local function index(id, f, sign)
   if f.hook ~= '' then member(P .. 'due:webhook', f.hook) end
   if ACTIVE[f.status] then
     count(P .. 'active:' .. f.provider, f.cred, sign)
+    count(P .. 'active-tenants:' .. f.provider, f.tenant, sign)
     -- The task holds its credential slot from now on: a reservation made for it is over
     -- (redis/slots.ts).
     if sign > 0 then redis.call('ZREM', P .. 'reserved:' .. f.provider .. ':' .. f.cred, id) end

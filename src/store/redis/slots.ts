@@ -64,6 +64,7 @@ export class RedisSharedSlots implements SharedSlots {
   constructor(
     private readonly connection: RedisConnection,
     private readonly activeOf: (provider: string) => string,
+    private readonly activeTenantsOf: (provider: string) => string,
     private readonly reservedOf: (provider: string, credentialId: string) => string,
     /** How long a reservation holds its slot without its task being stored. */
     private readonly leaseMs: number,
@@ -99,6 +100,13 @@ export class RedisSharedSlots implements SharedSlots {
     await this.connection.run(() =>
       this.redis.zrem(this.reservedOf(provider, credentialId), holder),
     );
+  }
+
+  async heldByTenant(provider: string): Promise<Map<string, number>> {
+    const counts = await this.connection.run(() =>
+      this.redis.hgetall(this.activeTenantsOf(provider)),
+    );
+    return new Map(Object.entries(counts).map(([tenant, n]) => [tenant, Number(n)]));
   }
 
   async held(provider: string, credentialIds: readonly string[]): Promise<Map<string, number>> {
