@@ -37,7 +37,8 @@ export class SharedWaits {
       try {
         do {
           this.again = false;
-          await this.deps.pass();
+          // A pass that failed leaves its waiters waiting: the next look serves them.
+          await this.deps.pass().catch(() => undefined);
         } while (this.again && this.deps.waiting());
       } finally {
         this.running = false;
