@@ -88,6 +88,24 @@ describe('credential in-flight caps over several instances', () => {
     expect(peak).toBeLessThanOrEqual(2);
   }, 120_000);
 
+  it('a task whose instance is gone keeps its slot until another instance sees it finish', async () => {
+    const { emu, open } = await setup(1);
+    const env = { QUEUE_WAIT_MS: '60000' };
+    const [a, b] = [await open(env), await open(env)];
+    emu.scriptNext({ processing: 1_000_000, eta: 0, finishAfterMs: 800 });
+    const first = await a.create('text-to-image', image);
+    expect(first.statusCode).toBe(201);
+    // A goes away with its task running upstream: B polls it from now on.
+    await apps.splice(apps.indexOf(a.t), 1)[0]!.close();
+    emu.scriptNext({ processing: 0, eta: 0 });
+    const second = await b.create('text-to-image', image);
+    expect(second.statusCode).toBe(201);
+    // B's create waited for A's task to finish: never two jobs upstream at once.
+    expect(emu.peakProcessing(ML_KEYS[0])).toBe(1);
+    expect((await b.getTask(first.json<Json>().id as string)).status).toBe('succeeded');
+    expect((await b.waitDone(second.json<Json>().id as string)).status).toBe('succeeded');
+  }, 60_000);
+
   it('a slot reserved by a create that died before storing its task comes back after the lease', async () => {
     const { emu, open, keyPrefix } = await setup(1);
     const app = await open({ CLAIM_LEASE_MS: '1500', QUEUE_WAIT_MS: '30000' });
