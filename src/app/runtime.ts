@@ -107,7 +107,12 @@ export async function createRuntime(
     deps.store ??
     createTaskStore(config.storeUrl, { redisKeyPrefix: config.redisKeyPrefix, logger });
   const registrations = deps.providers ?? buildProviders(config, { metrics, registry });
-  const coordination = coordinationFor(store, { logger, onReset: () => metrics.storeReset() });
+  const coordination = coordinationFor(store, {
+    logger,
+    onReset: () => metrics.storeReset(),
+    // A create's slot reservation lives as long as a claim: its task is stored long before.
+    ...(config.claimLeaseMs ? { slotLeaseMs: config.claimLeaseMs } : {}),
+  });
   const pools = new Map<string, CredentialPool>();
   const entries = new Map<string, ProviderEntry>();
   const weights = new Map(config.tenants.map((t) => [t.id, t.weight ?? 1]));
@@ -123,6 +128,8 @@ export async function createRuntime(
       },
       weightOf: (tenant) => weights.get(tenant) ?? 1,
       logger,
+      // Cluster mode: caps hold over every instance (one process: counted here).
+      shared: coordination.slots,
     });
     pools.set(id, pool);
     entries.set(id, { adapter: reg.adapter, emulated: reg.emulated });

@@ -344,3 +344,18 @@ export class CredentialHealth {
     };
   }
 }
+
+/** One credential as /readyz and the admin view show it (never the secret). */
+export interface CredentialStatus {
+  id: string;
+  state: CircuitState;
+  in_flight: number;
+  /** Cap on tasks in flight; null: unlimited. */
+  cap: number | null;
+  consecutive_failures: number;
+  total_failures: number;
+  last_error_code: string | null;
+  last_error_at: string | null;
+  /** When an open credential gets its trial request (ISO time); null otherwise. */
+  open_until: string | null;
+}

@@ -1,16 +1,21 @@
+import { randomUUID } from 'node:crypto';
 import type { Credential } from './ports.js';
 import type { Logger } from './logger.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import {
   CredentialHealth,
   DEFAULT_HEALTH_POLICY,
-  type CircuitState,
   type CredentialOutcome,
+  type CredentialStatus,
   type HealthPolicy,
   type OutcomePhase,
 } from './credential-health.js';
 import { SlotQueue, type SlotQueuePolicy } from './credential-slots.js';
 import { queueAdmission, servingOrder, type SlotLoad, type WeightOf } from './fair-share.js';
+import type { SharedSlots } from './shared-slots.js';
+import { SharedWaits } from './shared-waits.js';
+
+export type { CredentialStatus } from './credential-health.js';
 
 /**
  * How a provider's credentials are chosen for a new task:
@@ -26,6 +31,12 @@ import { queueAdmission, servingOrder, type SlotLoad, type WeightOf } from './fa
  * Slots and queue places are shared fairly between tenants (see fair-share.ts): a freed slot
  * goes to the waiting tenant holding the fewest per weight, and a tenant above its share
  * cannot keep the queue's last places from the others.
+ *
+ * With `shared` slots (cluster mode) the cap is checked and the slot taken atomically over all
+ * instances (shared-slots.ts); this pool's counts only pick which credential to ask first. The
+ * wait queue stays per instance (waiters look for slots freed elsewhere, see shared-waits.ts);
+ * its fair shares weigh what each tenant holds over all instances, read when a create has to
+ * wait and before each look.
  */
 export type CredentialStrategy = 'first' | 'fewest-in-flight';
 
@@ -39,21 +50,8 @@ export interface CredentialPoolOptions {
   weightOf?: WeightOf;
   logger?: Logger;
   now?: () => number;
-}
-
-/** One credential as /readyz and the admin view show it (never the secret). */
-export interface CredentialStatus {
-  id: string;
-  state: CircuitState;
-  in_flight: number;
-  /** Cap on tasks in flight; null: unlimited. */
-  cap: number | null;
-  consecutive_failures: number;
-  total_failures: number;
-  last_error_code: string | null;
-  last_error_at: string | null;
-  /** When an open credential gets its trial request (ISO time); null otherwise. */
-  open_until: string | null;
+  /** Cluster mode: slots counted over every instance sharing the store. */
+  shared?: SharedSlots;
 }
 
 /** The tenant of slots taken without one (tests, tools): shares with itself only. */
@@ -63,7 +61,8 @@ export class CredentialPool {
   private readonly inFlight = new Map<string, number>();
   /**
    * Slots held per tenant (all credentials together). Slots restored by `seed` after a restart
-   * belong to no tenant: they count against the caps, not against anyone's share.
+   * belong to no tenant: they count against the caps, not against anyone's share. Cluster
+   * mode: the tenants' unfinished tasks over all instances, as last read.
    */
   private readonly inFlightByTenant = new Map<string, number>();
   private readonly weightOf: WeightOf;
@@ -72,6 +71,7 @@ export class CredentialPool {
   private readonly queue: SlotQueue<Credential>;
   private readonly now: () => number;
   private wakeTimer: NodeJS.Timeout | undefined;
+  private readonly sharedWaits: SharedWaits | undefined;
 
   constructor(
     readonly provider: string,
@@ -91,6 +91,13 @@ export class CredentialPool {
     this.queue = new SlotQueue(options.queue ?? { max: 0, waitMs: 0 });
     const weightOf = options.weightOf ?? (() => 1);
     this.weightOf = (tenant) => Math.max(1e-6, weightOf(tenant));
+    if (options.shared) {
+      this.sharedWaits = new SharedWaits({
+        pass: () => this.servedShared(),
+        refresh: () => this.readShared(options.shared!),
+        waiting: () => this.queue.length > 0,
+      });
+    }
   }
 
   /** Restores in-flight counts from the store after a restart. */
@@ -137,11 +144,20 @@ export class CredentialPool {
   async reserve(
     tenant: string = NO_TENANT,
     exclude: ReadonlySet<string> = new Set(),
+    /** Who holds the slot (the task id): names it in shared slots, and on `release`. */
+    holder: string = randomUUID(),
   ): Promise<Credential> {
     // Waiting creates come first; whatever they cannot use is free for this one.
     this.drain();
-    const credential = this.take(tenant, exclude);
-    if (credential) return credential;
+    if (!this.options.shared) {
+      const credential = this.take(tenant, exclude);
+      if (credential) return credential;
+    } else if (this.queue.length === 0) {
+      const credential = await this.takeShared(tenant, exclude, holder);
+      if (credential) return credential;
+      // Queue places are shared out on what every tenant holds over all instances.
+      await this.readShared(this.options.shared).catch(() => undefined);
+    }
     const refusal = this.refusal(exclude);
     if (refusal) throw refusal;
     const admission = queueAdmission(this.load(), tenant, this.weightOf);
@@ -156,9 +172,14 @@ export class CredentialPool {
       const why = 'its place in the wait queue went to a tenant below its fair share';
       this.queue.displaceNewest(admission.displace, this.queueFull(why));
     }
-    return this.queue.wait(tenant, exclude, () =>
-      this.queueFull(`no slot freed up within ${this.queue.policy.waitMs} ms`),
+    const waiting = this.queue.wait(
+      tenant,
+      exclude,
+      () => this.queueFull(`no slot freed up within ${this.queue.policy.waitMs} ms`),
+      holder,
     );
+    this.sharedWaits?.schedule();
+    return waiting;
   }
 
   /** The counts fair shares are decided on: capacity in rotation, holders and waiters. */
@@ -186,6 +207,57 @@ export class CredentialPool {
     this.health.taken(c.id);
     this.acquire(c.id, tenant);
     return c;
+  }
+
+  /**
+   * Cluster mode: takes a slot over all instances on the best credential that has one free,
+   * trying the next when another instance took the last one first.
+   */
+  private async takeShared(
+    tenant: string,
+    exclude: ReadonlySet<string>,
+    holder: string,
+  ): Promise<Credential | undefined> {
+    const shared = this.options.shared!;
+    const refused = new Set(exclude);
+    for (let c = this.pick(refused); c; c = this.pick(refused)) {
+      refused.add(c.id);
+      const cap = this.capOf(c.id);
+      if (Number.isFinite(cap)) {
+        const { taken, held } = await shared.take(this.provider, c.id, holder, cap);
+        // What the cluster holds now: this pool's guess for its next choices.
+        this.inFlight.set(c.id, taken ? held - 1 : held);
+        if (!taken) continue;
+        // Another create here may have taken its half-open trial meanwhile.
+        if (!this.health.usable(c.id)) {
+          this.releaseShared(c.id, holder);
+          continue;
+        }
+      }
+      this.health.taken(c.id);
+      this.acquire(c.id, tenant);
+      return c;
+    }
+    return undefined;
+  }
+
+  /** Cluster mode: what every credential and tenant holds over all instances. */
+  private async readShared(shared: SharedSlots): Promise<void> {
+    const ids = this.credentials.map((c) => c.id);
+    const [byCredential, byTenant] = await Promise.all([
+      shared.held(this.provider, ids),
+      shared.heldByTenant(this.provider),
+    ]);
+    this.seed(byCredential);
+    this.inFlightByTenant.clear();
+    for (const [tenant, n] of byTenant) this.inFlightByTenant.set(tenant, n);
+  }
+
+  /** Gives a shared slot's reservation back (should that fail, its lease ends it). */
+  private releaseShared(id: string, holder: string): void {
+    this.options.shared?.release(this.provider, id, holder).catch((err: unknown) => {
+      this.options.logger?.warn({ err, credentialId: id }, 'releasing a shared slot failed');
+    });
   }
 
   /** 503 when no credential (outside `exclude`) can serve creates until a cool-down ends. */
@@ -222,9 +294,28 @@ export class CredentialPool {
    */
   private drain(): void {
     if (this.queue.length === 0) return;
+    if (this.sharedWaits) {
+      this.sharedWaits.serve();
+      return;
+    }
     this.queue.serve(
       (tenant, exclude) => this.take(tenant, exclude),
       (waiters) => servingOrder(waiters, this.load(), this.weightOf),
+    );
+    this.queue.refuse((exclude) => this.refusal(exclude));
+    this.scheduleWake();
+  }
+
+  /** `drain`'s pass over shared slots (see shared-waits.ts). */
+  private async servedShared(): Promise<void> {
+    await this.queue.serveAsync(
+      (w) =>
+        this.takeShared(w.tenant, w.exclude, w.holder!).catch((err: unknown) => {
+          this.options.logger?.debug({ err }, 'taking a shared slot for a waiting create failed');
+          return undefined;
+        }),
+      (waiters) => servingOrder(waiters, this.load(), this.weightOf),
+      (c, w) => this.release(c.id, w.tenant, w.holder),
     );
     this.queue.refuse((exclude) => this.refusal(exclude));
     this.scheduleWake();
@@ -267,8 +358,13 @@ export class CredentialPool {
     this.inFlightByTenant.set(tenant, (this.inFlightByTenant.get(tenant) ?? 0) + 1);
   }
 
-  /** A task of `tenant` on credential `id` finished (or its create gave the slot back). */
-  release(id: string, tenant: string = NO_TENANT): void {
+  /**
+   * A task of `tenant` on credential `id` finished, or its create gave the slot back. With
+   * `holder` (the create's own give-back), a shared slot reserved for it is released too; a
+   * finished task's shared slot is freed by the store as it records the finish.
+   */
+  release(id: string, tenant: string = NO_TENANT, holder?: string): void {
+    if (holder !== undefined) this.releaseShared(id, holder);
     const n = this.inFlight.get(id) ?? 0;
     this.inFlight.set(id, Math.max(0, n - 1));
     // A slot restored by `seed` belongs to no tenant: nothing to take off a share then.
@@ -314,6 +410,7 @@ export class CredentialPool {
   /** Stops the wake-up timer (app close). Waiting creates time out on their own. */
   close(): void {
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.sharedWaits?.close();
     this.wakeTimer = undefined;
   }
 }

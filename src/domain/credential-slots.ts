@@ -16,6 +16,8 @@ export interface Waiter<T> {
   /** Arrival order. */
   seq: number;
   exclude: ReadonlySet<string>;
+  /** Who the slot is for (the task id): the holder of a slot shared between instances. */
+  holder: string | undefined;
   resolve: (value: T) => void;
   reject: (err: unknown) => void;
   timer: NodeJS.Timeout;
@@ -43,12 +45,18 @@ export class SlotQueue<T> {
   }
 
   /** Waits to be handed a slot by `serve`; rejects with `timeout()` after `waitMs`. */
-  wait(tenant: string, exclude: ReadonlySet<string>, timeout: () => unknown): Promise<T> {
+  wait(
+    tenant: string,
+    exclude: ReadonlySet<string>,
+    timeout: () => unknown,
+    holder?: string,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter<T> = {
         tenant,
         seq: this.arrivals++,
         exclude,
+        holder,
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -76,6 +84,35 @@ export class SlotQueue<T> {
       for (const waiter of order(this.waiters)) {
         const slot = take(waiter.tenant, waiter.exclude);
         if (slot === undefined) continue;
+        this.remove(waiter);
+        clearTimeout(waiter.timer);
+        waiter.resolve(slot);
+        served = true;
+        break;
+      }
+    }
+  }
+
+  /**
+   * Like `serve`, with a `take` that asks elsewhere (slots shared between instances): a waiter
+   * that left while its slot was being taken (timed out, displaced) gives it back through
+   * `giveBack`.
+   */
+  async serveAsync(
+    take: (waiter: Waiter<T>) => Promise<T | undefined>,
+    order: (waiters: readonly Waiter<T>[]) => readonly Waiter<T>[],
+    giveBack: (slot: T, waiter: Waiter<T>) => void,
+  ): Promise<void> {
+    for (let served = true; served && this.waiters.length > 0;) {
+      served = false;
+      for (const waiter of order(this.waiters)) {
+        if (!this.waiters.includes(waiter)) continue;
+        const slot = await take(waiter);
+        if (slot === undefined) continue;
+        if (!this.waiters.includes(waiter)) {
+          giveBack(slot, waiter);
+          continue;
+        }
         this.remove(waiter);
         clearTimeout(waiter.timer);
         waiter.resolve(slot);

@@ -28,6 +28,8 @@ export class StartFailover {
     fallbacks: readonly ResolvedModel[],
     /** The tenant of the create: slots are taken on its fair share. */
     private readonly tenant?: string,
+    /** The task: it holds the slots taken (see CredentialPool.reserve). */
+    private readonly holder?: string,
   ) {
     this.fallbacks = [...fallbacks];
   }
@@ -37,7 +39,9 @@ export class StartFailover {
     const notSent = startFailureOf(err) === 'not-sent';
     if (notSent || isCredentialRefusal(err)) {
       this.tried.add(target.credential.id);
-      const other = await target.pool.reserve(this.tenant, this.tried).catch(() => undefined);
+      const other = await target.pool
+        .reserve(this.tenant, this.tried, this.holder)
+        .catch(() => undefined);
       if (other) return { ...target, credential: other };
     }
     if (!notSent) return undefined;
@@ -45,7 +49,7 @@ export class StartFailover {
       const pool = this.pools.get(model.provider);
       if (!pool) continue;
       try {
-        const credential = await pool.reserve(this.tenant);
+        const credential = await pool.reserve(this.tenant, undefined, this.holder);
         this.tried.clear();
         return { model, pool, credential };
       } catch {

@@ -186,7 +186,8 @@ export class TaskStarter {
     await costs?.reserve(tenant, taskId, estimated);
     // An in-flight slot on a usable credential, waiting for one if all are at their cap;
     // 429 upstream_rate_limited / 503 no_credential_available before any upstream call.
-    const credential = await pool.reserve(tenant).catch(async (err: unknown) => {
+    // The task id holds the slot (cluster mode: a reservation until the task is stored).
+    const credential = await pool.reserve(tenant, undefined, taskId).catch(async (err: unknown) => {
       await costs?.release(taskId);
       throw err;
     });
@@ -212,7 +213,7 @@ export class TaskStarter {
       await reserveKey?.(queued.id);
       await this.deps.writer.insert(queued);
     } catch (err) {
-      pool.release(credential.id, tenant);
+      pool.release(credential.id, tenant, taskId);
       pool.reportOutcome(credential.id, 'neutral');
       await costs?.release(taskId);
       throw err;
@@ -232,6 +233,7 @@ export class TaskStarter {
         raw: options.raw,
       }).filter((m) => modelAllowed(options.caller?.rules, namesOf(m.publicId, m))),
       tenant,
+      queued.id,
     );
     const write = this.deps.writer.write.bind(this.deps.writer);
     const publish = this.deps.publishMedia;
@@ -277,7 +279,8 @@ export class TaskStarter {
             moved.upstreamState = callbackStateOf(callbackPlan);
           }
           current = (await write(moved, current)) ?? moved;
-          target.pool.release(target.credential.id, tenant);
+          // The task moved (the store freed its old slot); a slot reserved for it goes back.
+          target.pool.release(target.credential.id, tenant, queued.id);
           target = next;
           continue;
         }

@@ -4,6 +4,7 @@ import { IN_PROGRESS_LEASE_MS, IdempotencyKeys } from '../../src/domain/idempote
 import type { TaskRecord, WebhookDelivery } from '../../src/domain/task-record.js';
 import type { IdempotencyRecord, TaskCount, TaskStore } from '../../src/domain/task-store.js';
 import { describeAdminStoreConformance } from './admin-conformance.js';
+import { describeSharedSlotsConformance } from './slots-conformance.js';
 
 /**
  * Opens the store of `space`: an empty one for a new space, the same data again for a space
@@ -684,6 +685,7 @@ export function describeTaskStoreConformance(kind: string, open: OpenStore): voi
     });
 
     describeAdminStoreConformance(fresh);
+    describeSharedSlotsConformance(kind, fresh);
 
     describe('lifecycle', () => {
       it('answers ping and closes (twice is harmless)', async () => {

@@ -55,6 +55,7 @@ describe('redis store: key layout', () => {
       const base = `${keyPrefix}{gw}:`;
       expect(await keysUnder(keyPrefix)).toEqual(
         [
+          'active-tenants:modelslab',
           'active:modelslab',
           'counts',
           'due:poll',

@@ -71,6 +71,8 @@ export interface ModelslabEmulator extends EmulatorHandle {
   scriptNext(outcome: ModelslabOutcome): void;
   /** Accepted create calls (text2img and text2video, every path). */
   readonly creates: number;
+  /** The most jobs `key` ever had in `processing` at once (what a concurrency cap bounds). */
+  peakProcessing(key: string): number;
   /** The body `key` of every API call, in order ('' when absent). */
   keysUsed(): string[];
   /** Webhooks due so far, success and failed shapes, in the order the jobs ended. */
@@ -183,6 +185,7 @@ export async function startModelslabEmulator(
   /** Jobs that end on their own (`finishAfterMs`). */
   const finishTimers = new Set<NodeJS.Timeout>();
   let creates = 0;
+  const peaks = new Map<string, number>();
   let nextId = 302455; // Seed 001's id; real ids are plain integers.
 
   recordCalls(app, calls);
@@ -349,6 +352,7 @@ export async function startModelslabEmulator(
         webhook,
       };
       jobs.set(String(id), job);
+      peaks.set(key, Math.max(peaks.get(key) ?? 0, queued(key)));
       if (outcome.finishAfterMs !== undefined) {
         const timer = setTimeout(() => {
           finishTimers.delete(timer);
@@ -439,6 +443,7 @@ export async function startModelslabEmulator(
     get creates() {
       return creates;
     },
+    peakProcessing: (key) => peaks.get(key) ?? 0,
     keysUsed() {
       return calls
         .filter((call) => call.path.startsWith('/api/'))
@@ -466,6 +471,7 @@ export async function startModelslabEmulator(
       jobs.clear();
       webhooks.length = 0;
       creates = 0;
+      peaks.clear();
       for (const t of finishTimers) clearTimeout(t);
       finishTimers.clear();
       delivery.cancelPending();

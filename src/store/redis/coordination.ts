@@ -4,18 +4,23 @@ import { RedisCircuits } from './circuits.js';
 import type { RedisConnection } from './connection.js';
 import type { RedisKeys } from './keys.js';
 import { RedisPollBudget } from './poll-budget.js';
+import { RedisSharedSlots } from './slots.js';
 import { EpochWatch, warnAboutRedisSettings, type RedisWatchOptions } from './server-checks.js';
 import { RedisSubscriber } from './subscriber.js';
 
 export interface RedisCoordinationOptions extends RedisWatchOptions {
   /** Safety-net re-read interval of waiters (default 1 s). */
   rereadMs?: number;
+  /** How long a create's slot reservation lasts before its task is stored (default 30 s). */
+  slotLeaseMs?: number;
 }
+
+const DEFAULT_SLOT_LEASE_MS = 30_000;
 
 /**
  * What makes several instances on one Redis one gateway besides the shared data: one
  * subscriber connection carrying task changes and circuit transitions, the client the
- * tenant rate limit and the poll budgets count in, the data-loss watch and the start-up
+ * tenant rate limit and the poll budgets count in, the credential slots, the data-loss watch and the start-up
  * check of the server's settings.
  */
 export function redisCoordination(
@@ -45,6 +50,13 @@ export function redisCoordination(
   return {
     feed,
     circuits,
+    slots: new RedisSharedSlots(
+      connection,
+      (p) => keys.active(p),
+      (p) => keys.activeTenants(p),
+      (p, c) => keys.reservedSlots(p, c),
+      options.slotLeaseMs ?? DEFAULT_SLOT_LEASE_MS,
+    ),
     sharedRedis: { client, keyPrefix: `${keys.base}limits:` },
     pollBudget: (rateOf) =>
       new RedisPollBudget(connection, (p, c) => keys.pollBudget(p, c), rateOf),

@@ -49,6 +49,20 @@ export class RedisKeys {
     return `${this.base}active:${provider}`;
   }
 
+  /** HASH tenant id -> number of queued or running tasks of `provider` (fair shares). */
+  activeTenants(provider: string): string {
+    return `${this.base}active-tenants:${provider}`;
+  }
+
+  /**
+   * ZSET task id -> lease end (ms): a credential's slots reserved by creates whose task is not
+   * stored yet (redis/slots.ts). The credential id is not encoded: the task scripts build the
+   * same name, and provider ids hold no colon.
+   */
+  reservedSlots(provider: string, credentialId: string): string {
+    return `${this.base}reserved:${provider}:${credentialId}`;
+  }
+
   /** HASH `<status>:<provider>` -> number of tasks (deleted ones included). */
   get counts(): string {
     return `${this.base}counts`;

@@ -68,7 +68,13 @@ local function index(id, f, sign)
   if f.up ~= '' then member(P .. 'upstream:' .. f.provider .. ':' .. f.up, 0) end
   if f.poll ~= '' then member(P .. 'due:poll', f.poll) end
   if f.hook ~= '' then member(P .. 'due:webhook', f.hook) end
-  if ACTIVE[f.status] then count(P .. 'active:' .. f.provider, f.cred, sign) end
+  if ACTIVE[f.status] then
+    count(P .. 'active:' .. f.provider, f.cred, sign)
+    count(P .. 'active-tenants:' .. f.provider, f.tenant, sign)
+    -- The task holds its credential slot from now on: a reservation made for it is over
+    -- (redis/slots.ts).
+    if sign > 0 then redis.call('ZREM', P .. 'reserved:' .. f.provider .. ':' .. f.cred, id) end
+  end
   count(P .. 'counts', f.status .. ':' .. f.provider, sign)
   local pending = tonumber(f.pend) or 0
   if pending ~= 0 then
