@@ -88,7 +88,10 @@ export const TaskSchema = z
         deliveries: z.array(WebhookDeliverySchema),
       })
       .nullable()
-      .meta({ description: 'The webhook asked for on create, with the state of each delivery' }),
+      .meta({
+        description:
+          'The webhook asked for on create, with the state of its deliveries: every pending one and the 20 most recent finished ones (older ones are dropped from the task). A pending `task.progress` message is replaced by a newer progress or terminal message, so a slow receiver gets the latest state rather than every step; terminal events are never dropped.',
+      }),
   })
   .meta({ id: 'Task', description: 'A generation job and its current state' });
 export type Task = z.infer<typeof TaskSchema>;

@@ -19,6 +19,7 @@ import {
   type WebhookDelivery,
   type WebhookEvent,
 } from './task-record.js';
+import { withNewDeliveries } from './webhook-deliveries.js';
 
 /**
  * How a task record changes. Pure: the time, the next poll time and new ids are given, so
@@ -264,7 +265,10 @@ export function recordChange(
   }));
   return {
     ...changed,
-    webhook: { ...record.webhook, deliveries: [...record.webhook.deliveries, ...deliveries] },
+    webhook: {
+      ...record.webhook,
+      deliveries: withNewDeliveries(record.webhook.deliveries, deliveries),
+    },
     nextWebhookAt: Math.min(now, record.nextWebhookAt ?? Infinity),
   };
 }
