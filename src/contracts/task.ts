@@ -74,6 +74,10 @@ export const TaskSchema = z
     status: TaskStatusSchema,
     progress: z.number().min(0).max(1).nullable(),
     outputs: z.array(TaskOutputSchema),
+    outputs_omitted: z.number().int().optional().meta({
+      description:
+        'Outputs the provider answered beyond the 64 a task keeps (they are not listed); absent when none were left out',
+    }),
     error: TaskErrorSchema.nullable(),
     upstream: z.object({ id: z.string().nullable(), status: z.string().nullable() }),
     metadata: z.record(z.string(), z.string()),

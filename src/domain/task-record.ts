@@ -110,6 +110,8 @@ export interface TaskRecord {
   status: TaskStatus;
   progress: number | null;
   outputs: TaskOutput[];
+  /** Outputs the upstream answered beyond the MAX_TASK_OUTPUTS kept (absent: none). */
+  outputsOmitted?: number;
   error: TaskError | null;
   upstreamId: string | null;
   upstreamStatus: string | null;
@@ -218,6 +220,7 @@ export function toPublicTask(r: TaskRecord, links?: OutputLinks): Task {
     status: r.status,
     progress: r.progress,
     outputs: publicOutputs(r, links),
+    ...(r.outputsOmitted ? { outputs_omitted: r.outputsOmitted } : {}),
     error: r.error,
     upstream: { id: r.upstreamId, status: r.upstreamStatus },
     metadata: r.metadata,
