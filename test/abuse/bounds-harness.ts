@@ -33,13 +33,16 @@ export interface Answer {
   ms: number;
 }
 
-export async function startBoundsSuite(emulator: ReplicateEmulatorOptions = {}) {
+export async function startBoundsSuite(
+  emulator: ReplicateEmulatorOptions = {},
+  env: Record<string, string> = {},
+) {
   const store = createTaskStore('memory:');
   const s = await startReplicateSuite({
     emulator,
     app: {
       store,
-      env: { WEBHOOK_SECRET, OUTBOUND_ALLOWLIST: '127.0.0.1' },
+      env: { WEBHOOK_SECRET, OUTBOUND_ALLOWLIST: '127.0.0.1', ...env },
       webhooks: {
         scheduleMs: [50, 50, 50, 50, 50, 50, 50, 50],
         attemptTimeoutMs: 1000,
@@ -106,10 +109,15 @@ export async function finished(g: BoundsSuite, id: string, key: string): Promise
  * What the other tenant sees while one abuses: its create, read and list are answered, with
  * the right bodies, within `boundMs` each (generous: the machine is shared and loaded).
  */
-export async function otherTenantServed(g: BoundsSuite, boundMs = 5000): Promise<void> {
+export async function otherTenantServed(
+  g: BoundsSuite,
+  boundMs = 5000,
+  extra: Json = {},
+): Promise<Json> {
   const created = await g.call('POST', '/v1/text-to-image', KEY_B, {
     model: MODEL,
     prompt: 'tenant B is served',
+    ...extra,
   });
   expect(created.status).toBe(201);
   const id = created.body.id as string;
@@ -120,6 +128,7 @@ export async function otherTenantServed(g: BoundsSuite, boundMs = 5000): Promise
   for (const answer of [created, read, list]) expect(answer.ms).toBeLessThan(boundMs);
   const done = await finished(g, id, KEY_B);
   expect(done.status).toBe('succeeded');
+  return done;
 }
 
 /** Resident memory of this process (the app runs in it), MB. */
