@@ -285,7 +285,7 @@ export function recordChange(
     ...changed,
     webhook: {
       ...record.webhook,
-      deliveries: withNewDeliveries(record.webhook.deliveries, deliveries),
+      deliveries: withNewDeliveries(record.webhook.deliveries, deliveries, now),
     },
     nextWebhookAt: Math.min(now, record.nextWebhookAt ?? Infinity),
   };

@@ -26,29 +26,40 @@ const supersedesProgress = (newer: WebhookDelivery) =>
   newer.event === 'task.progress' || TERMINAL_EVENTS.has(newer.event);
 
 /**
- * `existing` followed by `added` (new pending messages, in order). A pending `task.progress`
- * message is dropped when a newer progress or terminal message is added: a receiver wants the
- * latest state, not every step (its id is never sent again, so no retry changes id).
+ * `existing` followed by `added` (new pending messages, in order), at `now`. A pending
+ * `task.progress` message is dropped when a newer progress or terminal message is added: a
+ * receiver wants the latest state, not every step (its id is never sent again, so no retry
+ * changes id). Except the one that may be on its way: the dispatcher sends a task's first
+ * pending message only, and only once it is due.
  */
 export function withNewDeliveries(
   existing: readonly WebhookDelivery[],
   added: readonly WebhookDelivery[],
+  now: number,
 ): WebhookDelivery[] {
-  const superseding = added.some(supersedesProgress);
-  const kept = superseding
-    ? existing.filter((d) => !(d.status === 'pending' && d.event === 'task.progress'))
-    : existing;
+  if (!added.some(supersedesProgress)) return boundedDeliveries([...existing, ...added]);
+  const sending = mayBeSending(existing, now);
+  const kept = existing.filter(
+    (d) => d === sending || !(d.status === 'pending' && d.event === 'task.progress'),
+  );
   return boundedDeliveries([...kept, ...added]);
+}
+
+/** The delivery an attempt may be under way for: the first pending one, if due. */
+function mayBeSending(list: readonly WebhookDelivery[], now: number) {
+  const first = list.find((d) => d.status === 'pending');
+  return first && (first.nextAttemptAt ?? 0) <= now ? first : undefined;
 }
 
 /**
  * The list as stored: every pending message (at most MAX_PENDING_DELIVERIES, the oldest
- * non-terminal ones dropped first) and the last MAX_FINISHED_DELIVERIES finished ones, which
+ * non-terminal ones after the first dropped first) and the last MAX_FINISHED_DELIVERIES finished ones, which
  * keep their bookkeeping but not their body. Creation order is kept.
  */
 export function boundedDeliveries(list: readonly WebhookDelivery[]): WebhookDelivery[] {
   const pending = list.filter((d) => d.status === 'pending');
-  const droppable = pending.filter((d) => !TERMINAL_EVENTS.has(d.event));
+  // Never the first (its attempt may be under way), never a terminal event.
+  const droppable = pending.slice(1).filter((d) => !TERMINAL_EVENTS.has(d.event));
   const dropped = new Set(droppable.slice(0, Math.max(0, pending.length - MAX_PENDING_DELIVERIES)));
   const finished = list.filter((d) => d.status !== 'pending');
   const keptFinished = new Set(finished.slice(-MAX_FINISHED_DELIVERIES));
