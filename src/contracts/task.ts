@@ -74,6 +74,10 @@ export const TaskSchema = z
     status: TaskStatusSchema,
     progress: z.number().min(0).max(1).nullable(),
     outputs: z.array(TaskOutputSchema),
+    outputs_omitted: z.number().int().optional().meta({
+      description:
+        'Outputs the provider answered beyond the 64 a task keeps (they are not listed); absent when none were left out',
+    }),
     error: TaskErrorSchema.nullable(),
     upstream: z.object({ id: z.string().nullable(), status: z.string().nullable() }),
     metadata: z.record(z.string(), z.string()),
@@ -88,7 +92,10 @@ export const TaskSchema = z
         deliveries: z.array(WebhookDeliverySchema),
       })
       .nullable()
-      .meta({ description: 'The webhook asked for on create, with the state of each delivery' }),
+      .meta({
+        description:
+          'The webhook asked for on create, with the state of its deliveries: every pending one and the 20 most recent finished ones (older ones are dropped from the task). A pending `task.progress` message is replaced by a newer progress or terminal message, so a slow receiver gets the latest state rather than every step; terminal events are never dropped.',
+      }),
   })
   .meta({ id: 'Task', description: 'A generation job and its current state' });
 export type Task = z.infer<typeof TaskSchema>;

@@ -61,8 +61,9 @@ export interface WebhookDelivery {
   /**
    * The body of every attempt: the public task at the moment of the change, or, for a webhook
    * asked for through a compatible surface (`WebhookState.format`), that surface's own object.
+   * Kept while pending only: a finished delivery is a summary (see webhook-deliveries.ts).
    */
-  payload: unknown;
+  payload?: unknown;
   status: 'pending' | 'delivered' | 'failed';
   attempts: number;
   nextAttemptAt: number | null;
@@ -86,6 +87,7 @@ export interface WebhookState {
   events: WebhookEvent[];
   /** Absent: the body is genway's public task. */
   format?: WebhookFormat;
+  /** Pending ones and the most recent finished ones, bounded (see webhook-deliveries.ts). */
   deliveries: WebhookDelivery[];
 }
 
@@ -108,6 +110,8 @@ export interface TaskRecord {
   status: TaskStatus;
   progress: number | null;
   outputs: TaskOutput[];
+  /** Outputs the upstream answered beyond the MAX_TASK_OUTPUTS kept (absent: none). */
+  outputsOmitted?: number;
   error: TaskError | null;
   upstreamId: string | null;
   upstreamStatus: string | null;
@@ -216,6 +220,7 @@ export function toPublicTask(r: TaskRecord, links?: OutputLinks): Task {
     status: r.status,
     progress: r.progress,
     outputs: publicOutputs(r, links),
+    ...(r.outputsOmitted ? { outputs_omitted: r.outputsOmitted } : {}),
     error: r.error,
     upstream: { id: r.upstreamId, status: r.upstreamStatus },
     metadata: r.metadata,

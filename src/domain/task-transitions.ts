@@ -19,6 +19,7 @@ import {
   type WebhookDelivery,
   type WebhookEvent,
 } from './task-record.js';
+import { withNewDeliveries } from './webhook-deliveries.js';
 
 /**
  * How a task record changes. Pure: the time, the next poll time and new ids are given, so
@@ -36,12 +37,12 @@ export function applySnapshot(
   pollAt: (hintMs: number | undefined) => number,
 ): TaskRecord {
   const terminal = isTerminal(s.status);
+  const { outputsOmitted: _before, ...rest } = task;
   return {
-    ...task,
+    ...rest,
     status: s.status,
     progress: s.status === 'succeeded' ? 1 : (s.progress ?? task.progress),
-    // No outputs in a succeeded snapshot (the upstream removed its data) keeps what was stored.
-    outputs: s.status === 'succeeded' ? (s.outputs ?? task.outputs).slice(0, MAX_TASK_OUTPUTS) : [],
+    ...keptOutputs(task, s),
     error:
       s.status === 'failed'
         ? (s.error ?? { code: 'upstream_error', message: 'The provider reported a failure' })
@@ -52,6 +53,24 @@ export function applySnapshot(
     ...(s.usage ? { usage: s.usage } : {}),
     completedAt: terminal ? now : null,
     nextPollAt: terminal ? null : boundedByDeadline(pollAt(s.pollAfterMs), task.deadlineAt),
+  };
+}
+
+/** The outputs a snapshot leaves on the task: at most MAX_TASK_OUTPUTS, the rest counted. */
+function keptOutputs(
+  task: TaskRecord,
+  s: UpstreamSnapshot,
+): Pick<TaskRecord, 'outputs' | 'outputsOmitted'> {
+  if (s.status !== 'succeeded') return { outputs: [] };
+  // No outputs in a succeeded snapshot (the upstream removed its data) keeps what was stored.
+  if (!s.outputs) {
+    const { outputs, outputsOmitted } = task;
+    return outputsOmitted ? { outputs, outputsOmitted } : { outputs };
+  }
+  const omitted = s.outputs.length - MAX_TASK_OUTPUTS;
+  return {
+    outputs: s.outputs.slice(0, MAX_TASK_OUTPUTS),
+    ...(omitted > 0 ? { outputsOmitted: omitted } : {}),
   };
 }
 
@@ -264,7 +283,10 @@ export function recordChange(
   }));
   return {
     ...changed,
-    webhook: { ...record.webhook, deliveries: [...record.webhook.deliveries, ...deliveries] },
+    webhook: {
+      ...record.webhook,
+      deliveries: withNewDeliveries(record.webhook.deliveries, deliveries, now),
+    },
     nextWebhookAt: Math.min(now, record.nextWebhookAt ?? Infinity),
   };
 }

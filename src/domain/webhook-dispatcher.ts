@@ -10,6 +10,7 @@ import {
   type TaskRecord,
   type WebhookDelivery,
 } from './task-record.js';
+import { boundedDeliveries } from './webhook-deliveries.js';
 
 /**
  * Waits after failed attempts 1, 2, …: the last entry is the last wait, and the attempt after
@@ -273,10 +274,12 @@ export class WebhookDispatcher {
     let current: TaskRecord | undefined = base;
     for (let conflict = 0; current && conflict < CONFLICT_RETRIES; conflict++) {
       const deliveries = current.webhook?.deliveries ?? [];
-      const merged =
+      // A delivery superseded meanwhile (a newer progress message) is no longer there.
+      const merged = boundedDeliveries(
         id && outcome
           ? deliveries.map((d) => (d.id === id ? mergeOutcome(d, outcome) : d))
-          : deliveries;
+          : deliveries,
+      );
       const next: TaskRecord = {
         ...current,
         webhook: current.webhook && { ...current.webhook, deliveries: merged },

@@ -34,6 +34,12 @@ export interface GatewayErrorOptions {
   cause?: unknown;
 }
 
+/**
+ * Bad fields an error lists at most: a body of 5,000 bad keys would otherwise get an answer
+ * several times its size.
+ */
+export const MAX_FIELD_ERRORS = 50;
+
 /** The one error class of genway. `detail` must be safe to show callers: never a secret. */
 export class GatewayError extends Error {
   readonly code: ErrorCode;
@@ -56,7 +62,7 @@ export class GatewayError extends Error {
     this.code = code;
     this.status = entry.status;
     this.title = entry.title;
-    this.errors = options.errors;
+    this.errors = options.errors?.slice(0, MAX_FIELD_ERRORS);
     this.retryAfterMs = options.retryAfterMs;
     this.retryable = options.retryable ?? false;
     this.requestSent = options.requestSent;
@@ -65,9 +71,11 @@ export class GatewayError extends Error {
   }
 
   static invalid(errors: FieldError[], detail?: string): GatewayError {
+    const more = errors.length - MAX_FIELD_ERRORS;
+    const listed = errors.slice(0, MAX_FIELD_ERRORS).map((e) => `${e.path}: ${e.message}`);
     return new GatewayError(
       'invalid_request',
-      detail ?? errors.map((e) => `${e.path}: ${e.message}`).join('; '),
+      detail ?? [...listed, ...(more > 0 ? [`and ${more} more`] : [])].join('; '),
       { errors },
     );
   }

@@ -81,7 +81,7 @@ export function toProblem(err: GatewayError, requestId: string): Problem {
 }
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid request: `errors` lists every bad field',
+  400: 'Invalid request: `errors` lists every bad field (the first 50)',
   401: 'Missing or invalid gateway key',
   402: "The tenant's budget does not cover the task's estimate (`budget_exceeded`)",
   403: 'The gateway key may not use this model or operation',

@@ -1,5 +1,6 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import type { MediaStore } from '../shared/media.js';
+import { makePng } from '../shared/png.js';
 
 export type Status = 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled' | 'aborted';
 
@@ -8,7 +9,21 @@ export type Status = 'starting' | 'processing' | 'succeeded' | 'failed' | 'cance
  * `processing` (what Replicate's sync API does for file outputs), so `Prefer: wait` returns early.
  */
 export type Outcome =
-  'success' | 'fail' | 'success-video' | 'success-early-output' | { failWith: string };
+  | 'success'
+  | 'fail'
+  | 'success-video'
+  | 'success-early-output'
+  | { failWith: string }
+  | ManyOutputs;
+
+/**
+ * Success with `outputs` image URLs whatever `num_outputs` said (a model the caller controls may
+ * answer thousands), each file `bytes` long when set (a PNG signature, then padding).
+ */
+export interface ManyOutputs {
+  outputs: number;
+  bytes?: number;
+}
 
 /** The error Stable Diffusion's safety checker returns; used for a scripted `'fail'`. */
 const DEFAULT_FAILURE = 'NSFW content detected. Try running it again, or try a different prompt.';
@@ -127,7 +142,7 @@ export class Lifecycle {
   private finish(p: Prediction): void {
     const { outcome } = p;
     p.completedAt = Date.now();
-    if (outcome === 'fail' || typeof outcome === 'object') {
+    if (outcome === 'fail' || (typeof outcome === 'object' && 'failWith' in outcome)) {
       p.status = 'failed';
       p.error = outcome === 'fail' ? DEFAULT_FAILURE : outcome.failWith;
       return;
@@ -137,7 +152,17 @@ export class Lifecycle {
     // Video models (animate-diff, minimax/video-01, ...) return one file URL, image models a list.
     const ttlMs = this.cfg.dataRetentionMs;
     if (outcome === 'success-video') p.output = this.cfg.media.addMp4({ ttlMs });
+    else if (typeof outcome === 'object') p.output = this.manyImages(outcome, ttlMs);
     else p.output ??= this.images(p);
+  }
+
+  private manyImages(outcome: ManyOutputs, ttlMs: number): string[] {
+    const { media } = this.cfg;
+    // One padded body shared by every file: 1,000 outputs of 20 MB cost 20 MB here.
+    const body = outcome.bytes === undefined ? undefined : paddedPng(outcome.bytes);
+    return Array.from({ length: outcome.outputs }, () =>
+      body ? media.addFile(body, 'image/png', ttlMs) : media.addPng({ ttlMs }),
+    );
   }
 
   private images(p: Prediction): string[] {
@@ -145,6 +170,13 @@ export class Lifecycle {
     const ttlMs = this.cfg.dataRetentionMs;
     return Array.from({ length: count }, () => this.cfg.media.addPng({ ttlMs }));
   }
+}
+
+/** `bytes` bytes starting with a PNG's signature and header (enough for content sniffing). */
+function paddedPng(bytes: number): Buffer {
+  const body = Buffer.alloc(bytes);
+  makePng(8, 8, 1).copy(body, 0, 0, Math.min(bytes, 33));
+  return body;
 }
 
 /** A tqdm line like the ones diffusers models print; clients parse progress out of these. */

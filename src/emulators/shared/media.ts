@@ -41,6 +41,17 @@ export class MediaStore {
     });
   }
 
+  /** A file with this exact body (kept by reference: many files may share one buffer). */
+  addFile(body: Buffer, contentType: string, ttlMs?: number): string {
+    const seed = ++this.counter;
+    const ext = contentType === 'video/mp4' ? 'mp4' : 'png';
+    return this.add(`file-${seed}-${Date.now().toString(36)}.${ext}`, {
+      body,
+      contentType,
+      expiresAt: ttlMs === undefined ? undefined : Date.now() + ttlMs,
+    });
+  }
+
   /** A URL under this store for a file that will only exist once `publish(url)` is called. */
   reserve(ext: 'png' | 'mp4'): string {
     return `${this.baseUrl()}/media/pending-${++this.counter}-${Date.now().toString(36)}.${ext}`;

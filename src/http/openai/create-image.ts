@@ -1,6 +1,5 @@
 import { publicOutputs } from '../../domain/task-record.js';
 import { outputLinks } from '../output-links.js';
-import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import {
   ImageGenerationRequestSchema,
@@ -16,10 +15,7 @@ import { clientGone } from '../wait.js';
 import { openaiErrorResponses } from './errors.js';
 import { createOptionsOf, defaultModel, parseSize } from './mapping.js';
 import { CREATE_FAILURES } from '../surface.js';
-
-/** Caps on reading one output for `b64_json` (it is held in memory to encode it). */
-export const B64_MAX_BYTES = 25 * 1024 * 1024;
-export const B64_TIMEOUT_MS = 60_000;
+import { B64_TIMEOUT_MS, EncodingSlots, encodeOutputs } from './b64-outputs.js';
 
 export const IdempotencyHeaders = z.looseObject({
   'idempotency-key': IdempotencyKeyHeaderSchema,
@@ -38,71 +34,9 @@ export function taskFailure(task: TaskRecord): GatewayError {
   );
 }
 
-/**
- * Output `index` of a succeeded task, read whole through the output service (which only
- * follows URLs the provider's adapter vouches for), with a size and a time cap.
- */
-async function readOutput(
-  deps: RouteDeps,
-  task: TaskRecord,
-  index: number,
-  signal: AbortSignal,
-): Promise<Buffer> {
-  const timeout = AbortSignal.timeout(B64_TIMEOUT_MS);
-  const both = AbortSignal.any([signal, timeout]);
-  let out;
-  try {
-    out = await deps.outputs.open(task.tenant, task.id, index, { method: 'GET', signal: both });
-  } catch (err) {
-    if (timeout.aborted) throw tooSlow(task, index);
-    throw err;
-  }
-  if (out.status !== 200) {
-    throw new GatewayError(
-      'upstream_bad_response',
-      `${task.provider} answered ${out.status} for output ${index} of task ${task.id}`,
-    );
-  }
-  try {
-    return await collect(
-      out.body,
-      B64_MAX_BYTES,
-      () =>
-        new GatewayError(
-          'upstream_bad_response',
-          `Output ${index} of task ${task.id} is larger than ${B64_MAX_BYTES} bytes; ask for response_format=url`,
-        ),
-    );
-  } catch (err) {
-    if (timeout.aborted) throw tooSlow(task, index);
-    throw err;
-  }
-}
-
-const tooSlow = (task: TaskRecord, index: number) =>
-  new GatewayError(
-    'upstream_timeout',
-    `${task.provider} did not deliver output ${index} of task ${task.id} within ${B64_TIMEOUT_MS / 1000} s`,
-  );
-
-async function collect(body: Readable, max: number, tooBig: () => Error): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array);
-      size += buf.length;
-      if (size > max) throw tooBig();
-      chunks.push(buf);
-    }
-  } finally {
-    body.destroy();
-  }
-  return Buffer.concat(chunks);
-}
-
 export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
   const waitSeconds = deps.config.limits.openaiImagesWaitSeconds;
+  const encoding = new EncodingSlots();
   app.post(
     '/images/generations',
     {
@@ -110,7 +44,7 @@ export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
       schema: {
         tags: ['openai-compatible'],
         summary: 'Generate images (OpenAI images.generate)',
-        description: `OpenAI's \`POST /v1/images/generations\` for the official \`openai\` clients (\`baseURL: <genway>/openai/v1\`, a gateway key as the API key). Starts a genway text-to-image task (visible at GET /v1/tasks/{id}; its id is in \`x-genway-task-id\`) and answers once it has finished, up to OPENAI_IMAGES_WAIT_SECONDS (${waitSeconds} s here; past that: 504 naming the task, which keeps running). \`size\` becomes width/height; \`n\` the number of images. \`response_format: b64_json\` fetches each file from the provider and inlines it. Failures that may have started a paid job carry \`x-should-retry: false\`.`,
+        description: `OpenAI's \`POST /v1/images/generations\` for the official \`openai\` clients (\`baseURL: <genway>/openai/v1\`, a gateway key as the API key). Starts a genway text-to-image task (visible at GET /v1/tasks/{id}; its id is in \`x-genway-task-id\`) and answers once it has finished, up to OPENAI_IMAGES_WAIT_SECONDS (${waitSeconds} s here; past that: 504 naming the task, which keeps running). \`size\` becomes width/height; \`n\` the number of images. \`response_format: b64_json\` fetches each file from the provider and inlines it (up to 25 MB a file and 50 MB in all; past that 502, ask for \`url\`). Failures that may have started a paid job carry \`x-should-retry: false\`.`,
         security: [{ gatewayKey: [] }],
         headers: IdempotencyHeaders,
         body: ImageGenerationRequestSchema,
@@ -156,15 +90,17 @@ export function createImageRoute(app: GatewayApp, deps: RouteDeps): void {
           `Task ${task.id} did not finish within ${waitSeconds} s; it keeps running: follow it at GET /v1/tasks/${task.id}`,
         );
       }
-      const data =
-        body.response_format === 'b64_json'
-          ? await Promise.all(
-              task.outputs.map(async (_, i) => ({
-                b64_json: (await readOutput(deps, task, i, gone)).toString('base64'),
-              })),
-            )
-          : publicOutputs(task, outputLinks(deps, request)).map((o) => ({ url: o.url }));
-      return { created: Math.floor(task.createdAt / 1000), data };
+      const answer = { created: Math.floor(task.createdAt / 1000) };
+      if (body.response_format !== 'b64_json') {
+        const links = outputLinks(deps, request);
+        return { ...answer, data: publicOutputs(task, links).map((o) => ({ url: o.url })) };
+      }
+      const release = await encoding.take(request.tenant, gone, B64_TIMEOUT_MS);
+      try {
+        return { ...answer, data: await encodeOutputs(deps, task, gone) };
+      } finally {
+        release();
+      }
     },
   );
 }
