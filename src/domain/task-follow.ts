@@ -1,4 +1,5 @@
 import type { Task } from '../contracts/task.js';
+import { SharedReads, type ReadTask } from './shared-reads.js';
 import type { TaskEvents } from './task-events.js';
 import {
   isTerminal,
@@ -58,11 +59,16 @@ export const QUIET_REREAD_MS = 60_000;
 export class TaskFollowers {
   private readonly reads: SharedReads;
 
+  /** `reads`: shared with the other readers of the process (or the store's `get`). */
   constructor(
-    get: (id: string) => Promise<TaskRecord | undefined>,
+    reads: SharedReads | ReadTask,
     private readonly events: TaskEvents,
   ) {
-    this.reads = new SharedReads(get);
+    if (reads instanceof SharedReads) this.reads = reads;
+    else {
+      this.reads = new SharedReads(reads);
+      events.onChange((id) => this.reads.changed(id));
+    }
   }
 
   /**
@@ -82,15 +88,11 @@ export class TaskFollowers {
     resumeAfter: number | undefined,
     { signal, quietMs, links }: FollowOptions,
   ): AsyncGenerator<FollowUpdate> {
-    let registered = 0;
     // Registered before each read of the task, so that a change in between wakes us.
-    const listen = (timeoutMs: number) => {
-      registered = this.reads.mark();
-      return this.events.next(id, timeoutMs, signal);
-    };
+    const listen = (timeoutMs: number) => this.events.next(id, timeoutMs, signal);
     // Deleted (or, impossibly, another tenant's) since following began: nothing more to say.
     const current = async () => {
-      const record = await this.reads.read(id, registered);
+      const record = await this.reads.read(id);
       return isVisibleTo(record, tenant) ? record : undefined;
     };
     let lastTold = Date.now();
@@ -184,36 +186,4 @@ function asOf(task: TaskRecord, change: TaskChange): Task {
     updated_at: new Date(change.at).toISOString(),
     completed_at: null,
   };
-}
-
-/**
- * One store read per task for the followers woken together. A follower joins a read under
- * way only if that read began after it registered for wake-ups (`mark`), so it never gets a
- * state older than a change it was not woken for.
- */
-class SharedReads {
-  private clock = 0;
-  private readonly inFlight = new Map<
-    string,
-    { began: number; record: Promise<TaskRecord | undefined> }
-  >();
-
-  constructor(private readonly get: (id: string) => Promise<TaskRecord | undefined>) {}
-
-  /** Call right before registering for wake-ups; hand the value to `read`. */
-  mark(): number {
-    return ++this.clock;
-  }
-
-  read(id: string, registeredAt: number): Promise<TaskRecord | undefined> {
-    const pending = this.inFlight.get(id);
-    if (pending && pending.began > registeredAt) return pending.record;
-    const entry = { began: ++this.clock, record: this.get(id) };
-    this.inFlight.set(id, entry);
-    const done = () => {
-      if (this.inFlight.get(id) === entry) this.inFlight.delete(id);
-    };
-    entry.record.then(done, done);
-    return entry.record;
-  }
 }

@@ -6,6 +6,7 @@ import type { ModelRegistry } from './models.js';
 import type { PollAdmission } from './poll-budget.js';
 import type { PollingPolicy, RandomSource } from './poll-schedule.js';
 import type { Credential, UpstreamSnapshot } from './ports.js';
+import { SharedReads } from './shared-reads.js';
 import { TaskFollowers, type FollowOptions, type TaskFollow } from './task-follow.js';
 import { isTerminal, isVisibleTo, type TaskRecord } from './task-record.js';
 import {
@@ -58,6 +59,8 @@ export class TaskService {
   private readonly writer: TaskWriter;
   private readonly starter: TaskStarter;
   private readonly followers: TaskFollowers;
+  /** Waits and followers woken by one change share one read of the task. */
+  private readonly reads: SharedReads;
   private readonly polls: TaskPolls;
 
   constructor(private readonly deps: TaskServiceDeps) {
@@ -77,7 +80,9 @@ export class TaskService {
       pollDelayMs: (task, hintMs) => this.polls.pollDelay(task, hintMs),
       getTask: (tenant, id) => this.get(tenant, id),
     });
-    this.followers = new TaskFollowers((id) => deps.store.get(id), deps.events);
+    this.reads = new SharedReads((id) => deps.store.get(id));
+    deps.events.onChange((id) => this.reads.changed(id));
+    this.followers = new TaskFollowers(this.reads, deps.events);
   }
 
   async create(
@@ -170,7 +175,9 @@ export class TaskService {
       // Registered before the read, so a change written in between wakes the wait.
       const watch = this.deps.events.watch(id, Math.max(0, deadline - this.now()), signal);
       try {
-        const task = await this.get(tenant, id);
+        // Every waiter of the task wakes at once on a change: one read serves them all.
+        const task = await this.reads.read(id);
+        if (!isVisibleTo(task, tenant)) throw new GatewayError('task_not_found', `No task ${id}`);
         if (done(task) || signal?.aborted || deadline - this.now() <= 0) return task;
         await watch.changed;
       } finally {
