@@ -8,7 +8,7 @@ import type { PollingPolicy, RandomSource } from './poll-schedule.js';
 import type { Credential, UpstreamSnapshot } from './ports.js';
 import { SharedReads } from './shared-reads.js';
 import { TaskFollowers, type FollowOptions, type TaskFollow } from './task-follow.js';
-import { isTerminal, isVisibleTo, type TaskRecord } from './task-record.js';
+import { isTerminal, isVisibleTo, type TaskRecord, type TaskView } from './task-record.js';
 import {
   TaskStarter,
   type CreateOptions,
@@ -110,6 +110,17 @@ export class TaskService {
   /** The tenant's task; another tenant's (or a deleted one) is 404 like a missing one. */
   async get(tenant: string, id: string): Promise<TaskRecord> {
     const task = await this.deps.store.get(id);
+    if (!isVisibleTo(task, tenant)) throw new GatewayError('task_not_found', `No task ${id}`);
+    return task;
+  }
+
+  /**
+   * The tenant's task as reads render it (404 like `get`): what the store keeps apart for
+   * that is not read. Never change it (it may be shared with other readers).
+   */
+  async read(tenant: string, id: string): Promise<TaskView> {
+    const { store } = this.deps;
+    const task = store.readView ? await store.readView(id) : await store.get(id);
     if (!isVisibleTo(task, tenant)) throw new GatewayError('task_not_found', `No task ${id}`);
     return task;
   }

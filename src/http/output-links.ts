@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { toPublicTask, type OutputLinks, type TaskRecord } from '../domain/task-record.js';
+import { toPublicTask, type OutputLinks, type TaskView } from '../domain/task-record.js';
 import type { RouteDeps } from './route-deps.js';
 
 /** genway's external origin for links: PUBLIC_URL, else the origin the request came to. */
@@ -19,7 +19,7 @@ export function outputLinks(
 export function presentTask(
   deps: Pick<RouteDeps, 'config' | 'mediaLinks'>,
   request: FastifyRequest,
-  task: TaskRecord,
+  task: TaskView,
 ) {
   return toPublicTask(task, outputLinks(deps, request));
 }

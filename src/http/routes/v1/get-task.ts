@@ -43,7 +43,7 @@ export function getTaskRoute(app: GatewayApp, deps: RouteDeps): void {
               wait * 1000,
               clientGone(reply),
             )
-          : await deps.tasks.get(request.tenant, request.params.id);
+          : await deps.tasks.read(request.tenant, request.params.id);
       return presentTask(deps, request, task);
     },
   );

@@ -1,0 +1,74 @@
+import type { TaskRecord, TaskView, WebhookDelivery } from '../domain/task-record.js';
+
+/** A task row as the record is read back: `data`, and `history` (NULL in rows of older files). */
+export interface TaskRow {
+  data: string;
+  history: string | null;
+}
+
+/** What `history` holds: what reads never render. */
+interface History {
+  changes: TaskRecord['changes'];
+  /** The body of each webhook message, in the order of `webhook.deliveries`. */
+  payloads: unknown[];
+}
+
+/** The parameters of an insert or update of `task`. */
+export function rowOf(task: TaskRecord) {
+  const deliveries = task.webhook?.deliveries ?? [];
+  const history: History = { changes: task.changes, payloads: deliveries.map((d) => d.payload) };
+  const view = {
+    ...task,
+    changes: undefined,
+    webhook: task.webhook && {
+      ...task.webhook,
+      deliveries: deliveries.map((d) => ({ ...d, payload: undefined })),
+    },
+  };
+  return {
+    id: task.id,
+    tenant: task.tenant,
+    provider: task.provider,
+    credentialId: task.credentialId,
+    status: task.status,
+    nextPollAt: task.nextPollAt,
+    nextWebhookAt: task.nextWebhookAt ?? null,
+    version: task.version,
+    data: JSON.stringify(view),
+    history: JSON.stringify(history),
+  };
+}
+
+/** The whole record of a row (a row of an older file has it all in `data`). */
+export function recordOf(row: TaskRow): TaskRecord {
+  const task = JSON.parse(row.data) as TaskRecord;
+  if (row.history === null) return task;
+  const history = JSON.parse(row.history) as History;
+  task.changes = history.changes;
+  task.webhook?.deliveries.forEach((d: WebhookDelivery, i) => {
+    d.payload = history.payloads[i];
+  });
+  return task;
+}
+
+/** Views kept for reuse while their row is unchanged (hot tasks read over and over). */
+const VIEWS_KEPT = 256;
+
+/**
+ * The views of recently read rows, by task id, with the `data` they were parsed from: a row
+ * read again unchanged (the same text) gives the same view without parsing it again. Views
+ * are shared between readers (TaskView: never changed). Bounded; the oldest go first.
+ */
+export class ViewCache {
+  private readonly views = new Map<string, { data: string; view: TaskView }>();
+
+  of(id: string, data: string): TaskView {
+    const kept = this.views.get(id);
+    if (kept?.data === data) return kept.view;
+    const view = JSON.parse(data) as TaskView;
+    this.views.delete(id);
+    if (this.views.size >= VIEWS_KEPT) this.views.delete(this.views.keys().next().value!);
+    this.views.set(id, { data, view });
+    return view;
+  }
+}
