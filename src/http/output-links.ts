@@ -1,6 +1,8 @@
 import type { FastifyRequest } from 'fastify';
+import type { Task } from '../contracts/task.js';
 import { toPublicTask, type OutputLinks, type TaskView } from '../domain/task-record.js';
 import type { RouteDeps } from './route-deps.js';
+import { withJsonText } from './serialized.js';
 
 /** genway's external origin for links: PUBLIC_URL, else the origin the request came to. */
 export function publicBase(deps: Pick<RouteDeps, 'config'>, request: FastifyRequest): string {
@@ -22,4 +24,33 @@ export function presentTask(
   task: TaskView,
 ) {
   return toPublicTask(task, outputLinks(deps, request));
+}
+
+/** The last rendering of a shared view: its links and the public task (JSON text known). */
+const rendered = new WeakMap<TaskView, { links: string; task: Task }>();
+
+/**
+ * presentTask for a view the store shares between reads (TaskStore.readView, never changed):
+ * a hot task read again with the same links (the same origin, within one link expiry step)
+ * is neither rendered nor serialized again.
+ */
+export function presentView(
+  deps: Pick<RouteDeps, 'config' | 'mediaLinks'>,
+  request: FastifyRequest,
+  task: TaskView,
+): Task {
+  const links = outputLinks(deps, request);
+  let key = '';
+  if (links) {
+    task.outputs.forEach((o, i) => {
+      if (!o.stored) return;
+      key += links.link(task.id, i, 'file');
+      if (o.stored.poster) key += links.link(task.id, i, 'poster');
+    });
+  }
+  const kept = rendered.get(task);
+  if (kept?.links === key) return kept.task;
+  const view = toPublicTask(task, links);
+  rendered.set(task, { links: key, task: withJsonText(view, JSON.stringify(view)) });
+  return view;
 }

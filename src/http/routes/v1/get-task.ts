@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TaskSchema } from '../../../contracts/task.js';
 import { problemResponses } from '../../problem.js';
-import { presentTask } from '../../output-links.js';
+import { presentTask, presentView } from '../../output-links.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone } from '../../wait.js';
 
@@ -34,16 +34,18 @@ export function getTaskRoute(app: GatewayApp, deps: RouteDeps): void {
     },
     async (request, reply) => {
       const wait = Math.min(request.query.wait ?? 0, deps.config.limits.maxWaitSeconds);
-      if (wait > 0) deps.held.hold(request.tenant, reply);
-      const task =
-        wait > 0
-          ? await deps.tasks.waitForChange(
-              request.tenant,
-              request.params.id,
-              wait * 1000,
-              clientGone(reply),
-            )
-          : await deps.tasks.read(request.tenant, request.params.id);
+      if (wait === 0) {
+        // The hot path (polling clients): a shared view, rendered once while it is unchanged.
+        const view = await deps.tasks.read(request.tenant, request.params.id);
+        return presentView(deps, request, view);
+      }
+      deps.held.hold(request.tenant, reply);
+      const task = await deps.tasks.waitForChange(
+        request.tenant,
+        request.params.id,
+        wait * 1000,
+        clientGone(reply),
+      );
       return presentTask(deps, request, task);
     },
   );
