@@ -1,4 +1,4 @@
-import type { TaskRecord, TaskView, WebhookDelivery } from '../domain/task-record.js';
+import type { TaskRecord, WebhookDelivery } from '../domain/task-record.js';
 
 /** A task row as the record is read back: `data`, and `history` (NULL in rows of older files). */
 export interface TaskRow {
@@ -49,26 +49,4 @@ export function recordOf(row: TaskRow): TaskRecord {
     d.payload = history.payloads[i];
   });
   return task;
-}
-
-/** Views kept for reuse while their row is unchanged (hot tasks read over and over). */
-const VIEWS_KEPT = 256;
-
-/**
- * The views of recently read rows, by task id, with the `data` they were parsed from: a row
- * read again unchanged (the same text) gives the same view without parsing it again. Views
- * are shared between readers (TaskView: never changed). Bounded; the oldest go first.
- */
-export class ViewCache {
-  private readonly views = new Map<string, { data: string; view: TaskView }>();
-
-  of(id: string, data: string): TaskView {
-    const kept = this.views.get(id);
-    if (kept?.data === data) return kept.view;
-    const view = JSON.parse(data) as TaskView;
-    this.views.delete(id);
-    if (this.views.size >= VIEWS_KEPT) this.views.delete(this.views.keys().next().value!);
-    this.views.set(id, { data, view });
-    return view;
-  }
 }

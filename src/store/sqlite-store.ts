@@ -5,7 +5,8 @@ import type { TaskRecord, TaskView } from '../domain/task-record.js';
 import { SqliteAdminStore } from './admin/sqlite-admin.js';
 import type * as port from '../domain/task-store.js';
 import { SqliteFiles } from './sqlite-files.js';
-import { ViewCache, rowOf, recordOf, type TaskRow } from './sqlite-rows.js';
+import { rowOf, recordOf, type TaskRow } from './sqlite-rows.js';
+import { ViewCache } from './view-cache.js';
 import {
   IDEMPOTENCY_SCHEMA,
   idempotencyRecord,
@@ -140,7 +141,8 @@ export class SqliteTaskStore implements port.TaskStore {
 
   async readView(id: string): Promise<TaskView | undefined> {
     const data = this.stmts.view.get(id);
-    return data === undefined ? undefined : this.views.of(id, data);
+    if (data === undefined) return undefined;
+    return this.views.of(id, data, '', () => JSON.parse(data) as TaskView);
   }
 
   async update(task: TaskRecord): Promise<boolean> {

@@ -1,0 +1,24 @@
+import type { TaskView } from '../domain/task-record.js';
+
+/** Views kept for reuse while their stored text is unchanged (hot tasks read over and over). */
+const VIEWS_KEPT = 256;
+
+/**
+ * The views of recently read tasks (TaskStore.readView), by task id, with the stored text
+ * they were parsed from: a task read again unchanged (the same text and `stamp`, the fields
+ * a store keeps beside it) gives the same view without parsing it again, and lets the reader
+ * reuse its rendering. Views are shared (never changed). Bounded; the oldest go first.
+ */
+export class ViewCache {
+  private readonly views = new Map<string, { data: string; stamp: string; view: TaskView }>();
+
+  of(id: string, data: string, stamp: string, parse: () => TaskView): TaskView {
+    const kept = this.views.get(id);
+    if (kept?.data === data && kept.stamp === stamp) return kept.view;
+    const view = parse();
+    this.views.delete(id);
+    if (this.views.size >= VIEWS_KEPT) this.views.delete(this.views.keys().next().value!);
+    this.views.set(id, { data, stamp, view });
+    return view;
+  }
+}
