@@ -88,11 +88,13 @@ export function createShell(
   app.addHook('preClose', async () => {
     closing = true;
   });
-  app.addHook('onSend', async (request, reply) => {
+  // Callback hooks (not async): no promise per request.
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
+    done(null, payload);
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     // A getter that builds a new object on every read: read once. No url: no route matched.
     const route = request.routeOptions;
     metrics.httpRequest(route.url, request.method, reply.statusCode, reply.elapsedTime / 1000);
@@ -105,6 +107,7 @@ export function createShell(
       },
       'request',
     );
+    done();
   });
   return app;
 }

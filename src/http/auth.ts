@@ -66,12 +66,22 @@ export class GatewayKeys {
     return tenant;
   }
 
+  /** The tenant and caller of a configured key, at once; undefined for any other header. */
+  configuredIdentity(header: string | undefined): Identity | undefined {
+    const key = keyIn(header);
+    const tenant = key && this.configuredTenant(key);
+    return tenant ? { tenant, caller: { keyId: null } } : undefined;
+  }
+
   /** The tenant and caller of a header's key, configured or created through the admin API. */
   async identify(header: string | undefined): Promise<Identity> {
+    return this.configuredIdentity(header) ?? this.identifyCreated(header);
+  }
+
+  /** `identify` for a header whose key is not a configured one (see configuredIdentity). */
+  async identifyCreated(header: string | undefined): Promise<Identity> {
     const key = keyIn(header);
     if (!key) return { rejected: 'unknown' };
-    const tenant = this.configuredTenant(key);
-    if (tenant) return { tenant, caller: { keyId: null } };
     const record = key.startsWith('gk_')
       ? await this.options.lookup?.(adminKeyHash(key))
       : undefined;
