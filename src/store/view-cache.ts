@@ -16,9 +16,32 @@ export class ViewCache {
     const kept = this.views.get(id);
     if (kept?.data === data && kept.stamp === stamp) return kept.view;
     const view = parse();
+    this.keep(id, { data, stamp, view });
+    return view;
+  }
+
+  /** The view kept for `id`, whatever it was parsed from (a store that knows it is current). */
+  kept(id: string): TaskView | undefined {
+    return this.views.get(id)?.view;
+  }
+
+  /** Keeps a view known to be current until `forget(id)`. */
+  keepCurrent(id: string, view: TaskView): void {
+    this.keep(id, { data: '', stamp: '', view });
+  }
+
+  /** The task was written: its kept view is no longer current. */
+  forget(id: string): void {
+    this.views.delete(id);
+  }
+
+  clear(): void {
+    this.views.clear();
+  }
+
+  private keep(id: string, entry: { data: string; stamp: string; view: TaskView }): void {
     this.views.delete(id);
     if (this.views.size >= VIEWS_KEPT) this.views.delete(this.views.keys().next().value!);
-    this.views.set(id, { data, stamp, view });
-    return view;
+    this.views.set(id, entry);
   }
 }

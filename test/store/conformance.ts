@@ -143,12 +143,20 @@ export function describeTaskStoreConformance(kind: string, open: OpenStore): voi
           ...rest,
           webhook: { ...webhook, deliveries: bodiless },
         });
-        const written = next(task, { progress: 0.5 });
+        // A handle's views follow its own writes and claims (the writes of one gateway).
+        expect((await store.readView(task.id))?.progress).toBe(0.25);
+        const written = next(task, { progress: 0.5, nextPollAt: 10 });
         expect(await store.update(written)).toBe(true);
-        expect((await other.readView(task.id))?.progress).toBe(0.5);
-        expect((await other.readView(task.id))?.version).toBe(written.version);
+        expect((await store.readView(task.id))?.progress).toBe(0.5);
+        expect((await store.readView(task.id))?.version).toBe(written.version);
+        await store.claimDue(20, 10, 1000);
+        expect((await store.readView(task.id))?.version).toBe(written.version + 1);
         // The whole record is still there for `get`.
-        expect(await other.get(task.id)).toEqual(written);
+        expect(await store.get(task.id)).toEqual({
+          ...written,
+          nextPollAt: 1020,
+          version: written.version + 1,
+        });
         expect(await store.readView(idOf(999))).toBeUndefined();
       });
 
