@@ -30,9 +30,9 @@ export function presentTask(
 const rendered = new WeakMap<TaskView, { links: string; task: Task }>();
 
 /**
- * presentTask for a view the store shares between reads (TaskStore.readView, never changed):
- * a hot task read again with the same links (the same origin, within one link expiry step)
- * is neither rendered nor serialized again.
+ * presentTask for a task shared between reads and never changed (TaskStore.readView, the
+ * shared read of waiters woken together): read again with the same links (the same origin,
+ * within one link expiry step) it is neither rendered nor serialized again.
  */
 export function presentView(
   deps: Pick<RouteDeps, 'config' | 'mediaLinks'>,

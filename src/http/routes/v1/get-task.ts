@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TaskSchema } from '../../../contracts/task.js';
 import { problemResponses } from '../../problem.js';
-import { presentTask, presentView } from '../../output-links.js';
+import { presentView } from '../../output-links.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone } from '../../wait.js';
 
@@ -34,10 +34,10 @@ export function getTaskRoute(app: GatewayApp, deps: RouteDeps): void {
     },
     async (request, reply) => {
       const wait = Math.min(request.query.wait ?? 0, deps.config.limits.maxWaitSeconds);
+      // Both are shared between readers (a store's view; the one read of the long-polls a
+      // change woke together), so each is rendered once while its links stay the same.
       if (wait === 0) {
-        // The hot path (polling clients): a shared view, rendered once while it is unchanged.
-        const view = await deps.tasks.read(request.tenant, request.params.id);
-        return presentView(deps, request, view);
+        return presentView(deps, request, await deps.tasks.read(request.tenant, request.params.id));
       }
       deps.held.hold(request.tenant, reply);
       const task = await deps.tasks.waitForChange(
@@ -46,7 +46,7 @@ export function getTaskRoute(app: GatewayApp, deps: RouteDeps): void {
         wait * 1000,
         clientGone(reply),
       );
-      return presentTask(deps, request, task);
+      return presentView(deps, request, task);
     },
   );
 }
