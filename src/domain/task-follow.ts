@@ -4,6 +4,7 @@ import type { TaskEvents } from './task-events.js';
 import {
   isTerminal,
   isVisibleTo,
+  outputLinksKey,
   toPublicTask,
   type OutputLinks,
   type TaskChange,
@@ -129,12 +130,13 @@ export class TaskFollowers {
   }
 }
 
-const computed = new WeakMap<TaskRecord, Map<number, FollowedChange[]>>();
+const computed = new WeakMap<TaskRecord, Map<string, FollowedChange[]>>();
 
 /**
  * The changes a follower that last saw change `lastSeq` (-1: none) still needs: every later
  * change from the task's history, or the current state alone when the history no longer
- * reaches back that far (or on a first look). Followers sharing a read share the result.
+ * reaches back that far (or on a first look). Followers sharing a read share the result when
+ * their links to stored outputs are the same (the same origin, within one link expiry step).
  */
 export function changesSince(
   task: TaskRecord,
@@ -142,12 +144,11 @@ export function changesSince(
   links?: OutputLinks,
 ): readonly FollowedChange[] {
   if (lastSeq >= 0 && task.changeSeq <= lastSeq) return [];
-  // Signed links are per follower and per moment: not shared.
-  if (links) return computeChangesSince(task, lastSeq, links);
-  let byLastSeq = computed.get(task);
-  if (!byLastSeq) computed.set(task, (byLastSeq = new Map()));
-  let changes = byLastSeq.get(lastSeq);
-  if (!changes) byLastSeq.set(lastSeq, (changes = computeChangesSince(task, lastSeq)));
+  const key = `${lastSeq}\n${outputLinksKey(task, links)}`;
+  let byKey = computed.get(task);
+  if (!byKey) computed.set(task, (byKey = new Map()));
+  let changes = byKey.get(key);
+  if (!changes) byKey.set(key, (changes = computeChangesSince(task, lastSeq, links)));
   return changes;
 }
 

@@ -215,6 +215,22 @@ export function publicOutputs(r: TaskView, links?: OutputLinks): Task['outputs']
 }
 
 /**
+ * The links `links` gives the task's stored outputs, as one string: two renderings of one
+ * unchanged task with the same key are the same (see MediaLinkSigner's expiry steps).
+ */
+export function outputLinksKey(r: TaskView, links?: OutputLinks): string {
+  let key = '';
+  if (!links) return key;
+  r.outputs.forEach((o, i) => {
+    if (!o.stored) return;
+    key += links.link(r.id, i, 'file');
+    if (o.stored.poster) key += `\n${links.link(r.id, i, 'poster')}`;
+    key += '\n';
+  });
+  return key;
+}
+
+/**
  * The public view: what clients see. Never includes credentials or adapter state. Stored
  * outputs are shown with genway links from `links` (without it: the upstream link).
  */

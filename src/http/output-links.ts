@@ -1,6 +1,11 @@
 import type { FastifyRequest } from 'fastify';
 import type { Task } from '../contracts/task.js';
-import { toPublicTask, type OutputLinks, type TaskView } from '../domain/task-record.js';
+import {
+  outputLinksKey,
+  toPublicTask,
+  type OutputLinks,
+  type TaskView,
+} from '../domain/task-record.js';
 import type { RouteDeps } from './route-deps.js';
 import { withJsonText } from './serialized.js';
 
@@ -40,14 +45,7 @@ export function presentView(
   task: TaskView,
 ): Task {
   const links = outputLinks(deps, request);
-  let key = '';
-  if (links) {
-    task.outputs.forEach((o, i) => {
-      if (!o.stored) return;
-      key += links.link(task.id, i, 'file');
-      if (o.stored.poster) key += links.link(task.id, i, 'poster');
-    });
-  }
+  const key = outputLinksKey(task, links);
   const kept = rendered.get(task);
   if (kept?.links === key) return kept.task;
   const view = toPublicTask(task, links);
