@@ -44,3 +44,29 @@ describe('MediaLinkSigner', () => {
     expect(signer.sign('https://gw', 'task_1', 0, 'file')).not.toBe(a);
   });
 });
+
+describe('MediaLinkSigner expiry steps', () => {
+  it('rounds the expiry up to a step: valid for at least the TTL, the same link within a step', () => {
+    let now = 1_800_000_000_500;
+    const ttlMs = 86_400_000; // a step of 60 s
+    const signer = new MediaLinkSigner(KEY, ttlMs, () => now);
+    const a = signer.sign('https://gw', 'task_1', 0, 'file');
+    const expires = Number(parts(a).expires);
+    expect(expires % 60).toBe(0);
+    expect(expires * 1000).toBeGreaterThanOrEqual(now + ttlMs);
+    expect(expires * 1000).toBeLessThan(now + ttlMs + 60_000);
+    now += 1000;
+    expect(signer.sign('https://gw', 'task_1', 0, 'file')).toBe(a);
+    // The same signature under another origin; another output or variant has its own.
+    expect(signer.sign('https://other', 'task_1', 0, 'file')).toBe(
+      a.replace('https://gw', 'https://other'),
+    );
+    expect(parts(signer.sign('https://gw', 'task_1', 0, 'poster')).signature).not.toBe(
+      parts(a).signature,
+    );
+    now = expires * 1000 - ttlMs + 1;
+    const b = signer.sign('https://gw', 'task_1', 0, 'file');
+    expect(b).not.toBe(a);
+    expect(signer.check('task_1', 0, 'file', parts(b).expires, parts(b).signature)).toBe('ok');
+  });
+});

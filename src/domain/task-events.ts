@@ -17,12 +17,17 @@ export interface TaskWatch {
  * in cluster mode, so a change written by any instance wakes the waiters of all).
  *
  * Register before reading (`watch`): a change between the read and the wait is then never
- * missed. Over a lossy feed each wait is cut at the feed's re-read interval, so a lost
- * message delays a waiter by at most that.
+ * missed. Over a lossy feed every waiter is woken at the feed's re-read interval, so a lost
+ * message delays a waiter by at most that; one timer wakes them all together, so that the
+ * waiters of a task share their re-read (see SharedReads) instead of each reading on a
+ * timer of its own.
  */
 export class TaskEvents {
   private readonly waiters = new Map<string, Set<(notified: boolean) => void>>();
   private readonly feed: ChangeFeed;
+  /** The re-read tick of a lossy feed; runs only while someone waits. */
+  private rereadTimer: NodeJS.Timeout | undefined;
+  private readonly changeListeners: ((taskId: string) => void)[] = [];
 
   constructor(feed: ChangeFeed = new InProcessChangeFeed()) {
     this.feed = feed;
@@ -34,8 +39,17 @@ export class TaskEvents {
     this.feed.publish(taskId);
   }
 
+  /**
+   * Called on every change announced to this process, before its waiters wake (SharedReads
+   * drops a read that may predate the change).
+   */
+  onChange(listener: (taskId: string) => void): void {
+    this.changeListeners.push(listener);
+  }
+
   /** Wakes the waiters of this process for `taskId`. */
   notify(taskId: string): void {
+    for (const listener of this.changeListeners) listener(taskId);
     const set = this.waiters.get(taskId);
     if (!set) return;
     this.waiters.delete(taskId);
@@ -67,17 +81,28 @@ export class TaskEvents {
         resolve(notified);
       };
       const aborted = () => done(false);
-      const rereadMs = this.feed.rereadMs ?? Infinity;
-      // Cut by the re-read interval: report it as a possible change, so the waiter reads again.
-      const timer =
-        rereadMs < timeoutMs
-          ? setTimeout(() => done(true), rereadMs)
-          : setTimeout(aborted, timeoutMs);
+      const timer = setTimeout(aborted, timeoutMs);
       signal?.addEventListener('abort', aborted, { once: true });
       waiters.add(done);
       cancel = aborted;
+      this.tickWhileWaiting();
     });
     return { changed, cancel: () => cancel() };
+  }
+
+  /**
+   * Over a lossy feed: wakes every waiter each re-read interval (reported as a possible
+   * change, so they read again), as long as anyone waits.
+   */
+  private tickWhileWaiting(): void {
+    const rereadMs = this.feed.rereadMs;
+    if (rereadMs === undefined || this.rereadTimer) return;
+    this.rereadTimer = setInterval(() => {
+      if (this.waiters.size > 0) return this.wakeAll();
+      clearInterval(this.rereadTimer);
+      this.rereadTimer = undefined;
+    }, rereadMs);
+    this.rereadTimer.unref();
   }
 
   waiting(taskId: string): number {

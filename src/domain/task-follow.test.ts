@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { MediaLinkSigner } from './media-links.js';
 import { TaskEvents } from './task-events.js';
 import { changesSince, TaskFollowers, type FollowUpdate } from './task-follow.js';
 import type { TaskChange, TaskRecord } from './task-record.js';
@@ -64,6 +65,19 @@ describe('changesSince', () => {
   it('the same record and position give the same (shared) result', () => {
     const record = task(history);
     expect(changesSince(record, 1)).toBe(changesSince(record, 1));
+  });
+
+  it('followers with the same links to stored outputs share the result; other links do not', () => {
+    const stored = { bytes: 1, sha256: 'x', contentType: 'image/png', storedAt: T0, expiresAt: T0 };
+    const record = task(history, {
+      outputs: [{ url: 'https://cdn/1.png', contentType: 'image/png', expiresAt: null, stored }],
+    });
+    const signer = new MediaLinkSigner(Buffer.alloc(32, 1), 86_400_000, () => T0);
+    const here = changesSince(record, 1, signer.linksUnder('https://gw'));
+    expect(changesSince(record, 1, signer.linksUnder('https://gw'))).toBe(here);
+    const there = changesSince(record, 1, signer.linksUnder('https://other'));
+    expect(there).not.toBe(here);
+    expect(there.at(-1)?.task.outputs[0]?.url).toMatch(/^https:\/\/other\/media\//);
   });
 });
 

@@ -1,8 +1,10 @@
 import type { Task } from '../contracts/task.js';
+import { SharedReads, type ReadTask } from './shared-reads.js';
 import type { TaskEvents } from './task-events.js';
 import {
   isTerminal,
   isVisibleTo,
+  outputLinksKey,
   toPublicTask,
   type OutputLinks,
   type TaskChange,
@@ -58,11 +60,16 @@ export const QUIET_REREAD_MS = 60_000;
 export class TaskFollowers {
   private readonly reads: SharedReads;
 
+  /** `reads`: shared with the other readers of the process (or the store's `get`). */
   constructor(
-    get: (id: string) => Promise<TaskRecord | undefined>,
+    reads: SharedReads | ReadTask,
     private readonly events: TaskEvents,
   ) {
-    this.reads = new SharedReads(get);
+    if (reads instanceof SharedReads) this.reads = reads;
+    else {
+      this.reads = new SharedReads(reads);
+      events.onChange((id) => this.reads.changed(id));
+    }
   }
 
   /**
@@ -82,15 +89,11 @@ export class TaskFollowers {
     resumeAfter: number | undefined,
     { signal, quietMs, links }: FollowOptions,
   ): AsyncGenerator<FollowUpdate> {
-    let registered = 0;
     // Registered before each read of the task, so that a change in between wakes us.
-    const listen = (timeoutMs: number) => {
-      registered = this.reads.mark();
-      return this.events.next(id, timeoutMs, signal);
-    };
+    const listen = (timeoutMs: number) => this.events.next(id, timeoutMs, signal);
     // Deleted (or, impossibly, another tenant's) since following began: nothing more to say.
     const current = async () => {
-      const record = await this.reads.read(id, registered);
+      const record = await this.reads.read(id);
       return isVisibleTo(record, tenant) ? record : undefined;
     };
     let lastTold = Date.now();
@@ -127,12 +130,13 @@ export class TaskFollowers {
   }
 }
 
-const computed = new WeakMap<TaskRecord, Map<number, FollowedChange[]>>();
+const computed = new WeakMap<TaskRecord, Map<string, FollowedChange[]>>();
 
 /**
  * The changes a follower that last saw change `lastSeq` (-1: none) still needs: every later
  * change from the task's history, or the current state alone when the history no longer
- * reaches back that far (or on a first look). Followers sharing a read share the result.
+ * reaches back that far (or on a first look). Followers sharing a read share the result when
+ * their links to stored outputs are the same (the same origin, within one link expiry step).
  */
 export function changesSince(
   task: TaskRecord,
@@ -140,12 +144,11 @@ export function changesSince(
   links?: OutputLinks,
 ): readonly FollowedChange[] {
   if (lastSeq >= 0 && task.changeSeq <= lastSeq) return [];
-  // Signed links are per follower and per moment: not shared.
-  if (links) return computeChangesSince(task, lastSeq, links);
-  let byLastSeq = computed.get(task);
-  if (!byLastSeq) computed.set(task, (byLastSeq = new Map()));
-  let changes = byLastSeq.get(lastSeq);
-  if (!changes) byLastSeq.set(lastSeq, (changes = computeChangesSince(task, lastSeq)));
+  const key = `${lastSeq}\n${outputLinksKey(task, links)}`;
+  let byKey = computed.get(task);
+  if (!byKey) computed.set(task, (byKey = new Map()));
+  let changes = byKey.get(key);
+  if (!changes) byKey.set(key, (changes = computeChangesSince(task, lastSeq, links)));
   return changes;
 }
 
@@ -184,36 +187,4 @@ function asOf(task: TaskRecord, change: TaskChange): Task {
     updated_at: new Date(change.at).toISOString(),
     completed_at: null,
   };
-}
-
-/**
- * One store read per task for the followers woken together. A follower joins a read under
- * way only if that read began after it registered for wake-ups (`mark`), so it never gets a
- * state older than a change it was not woken for.
- */
-class SharedReads {
-  private clock = 0;
-  private readonly inFlight = new Map<
-    string,
-    { began: number; record: Promise<TaskRecord | undefined> }
-  >();
-
-  constructor(private readonly get: (id: string) => Promise<TaskRecord | undefined>) {}
-
-  /** Call right before registering for wake-ups; hand the value to `read`. */
-  mark(): number {
-    return ++this.clock;
-  }
-
-  read(id: string, registeredAt: number): Promise<TaskRecord | undefined> {
-    const pending = this.inFlight.get(id);
-    if (pending && pending.began > registeredAt) return pending.record;
-    const entry = { began: ++this.clock, record: this.get(id) };
-    this.inFlight.set(id, entry);
-    const done = () => {
-      if (this.inFlight.get(id) === entry) this.inFlight.delete(id);
-    };
-    entry.record.then(done, done);
-    return entry.record;
-  }
 }

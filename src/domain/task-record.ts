@@ -162,6 +162,18 @@ export interface TaskRecord {
   usage?: UpstreamUsage;
 }
 
+/**
+ * What a read renders of a task: the record without its change history and without the
+ * bodies of its webhook messages (a store may skip reading them, see TaskStore.readView).
+ * Views may be shared between readers: never change one.
+ */
+export type TaskView = Omit<TaskRecord, 'changes' | 'webhook'> & {
+  webhook: (Omit<WebhookState, 'deliveries'> & { deliveries: DeliveryView[] }) | null;
+};
+
+/** A webhook message as a read shows it (its body left out). */
+export type DeliveryView = Omit<WebhookDelivery, 'payload'>;
+
 /** A task's cost in USD: null where no price applies (or, for `charged`, until it finishes). */
 export interface TaskCost {
   estimated: number | null;
@@ -175,7 +187,7 @@ export const isTerminal = (status: TaskStatus) => TERMINAL_STATUSES.has(status);
  * Whether `tenant` may see the task: its own and not deleted. Another tenant's task is
  * indistinguishable from a missing one (both are "not found").
  */
-export function isVisibleTo(task: TaskRecord | undefined, tenant: string): task is TaskRecord {
+export function isVisibleTo<T extends TaskView>(task: T | undefined, tenant: string): task is T {
   return task !== undefined && task.tenant === tenant && !task.deletedAt;
 }
 
@@ -185,7 +197,7 @@ const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOStrin
  * The outputs as clients see them: a stored one with its genway link, size and hash; one whose
  * copy failed with the upstream link and `stored: false`; with storage off, as before.
  */
-export function publicOutputs(r: TaskRecord, links?: OutputLinks): Task['outputs'] {
+export function publicOutputs(r: TaskView, links?: OutputLinks): Task['outputs'] {
   return r.outputs.map((o, i) => {
     const s = o.stored;
     if (s) {
@@ -207,10 +219,26 @@ export function publicOutputs(r: TaskRecord, links?: OutputLinks): Task['outputs
 }
 
 /**
+ * The links `links` gives the task's stored outputs, as one string: two renderings of one
+ * unchanged task with the same key are the same (see MediaLinkSigner's expiry steps).
+ */
+export function outputLinksKey(r: TaskView, links?: OutputLinks): string {
+  let key = '';
+  if (!links) return key;
+  r.outputs.forEach((o, i) => {
+    if (!o.stored) return;
+    key += links.link(r.id, i, 'file');
+    if (o.stored.poster) key += `\n${links.link(r.id, i, 'poster')}`;
+    key += '\n';
+  });
+  return key;
+}
+
+/**
  * The public view: what clients see. Never includes credentials or adapter state. Stored
  * outputs are shown with genway links from `links` (without it: the upstream link).
  */
-export function toPublicTask(r: TaskRecord, links?: OutputLinks): Task {
+export function toPublicTask(r: TaskView, links?: OutputLinks): Task {
   return {
     id: r.id,
     object: 'task',

@@ -6,8 +6,9 @@ import type { ModelRegistry } from './models.js';
 import type { PollAdmission } from './poll-budget.js';
 import type { PollingPolicy, RandomSource } from './poll-schedule.js';
 import type { Credential, UpstreamSnapshot } from './ports.js';
+import { SharedReads } from './shared-reads.js';
 import { TaskFollowers, type FollowOptions, type TaskFollow } from './task-follow.js';
-import { isTerminal, isVisibleTo, type TaskRecord } from './task-record.js';
+import { isTerminal, isVisibleTo, type TaskRecord, type TaskView } from './task-record.js';
 import {
   TaskStarter,
   type CreateOptions,
@@ -58,6 +59,8 @@ export class TaskService {
   private readonly writer: TaskWriter;
   private readonly starter: TaskStarter;
   private readonly followers: TaskFollowers;
+  /** Waits and followers woken by one change share one read of the task. */
+  private readonly reads: SharedReads;
   private readonly polls: TaskPolls;
 
   constructor(private readonly deps: TaskServiceDeps) {
@@ -77,7 +80,9 @@ export class TaskService {
       pollDelayMs: (task, hintMs) => this.polls.pollDelay(task, hintMs),
       getTask: (tenant, id) => this.get(tenant, id),
     });
-    this.followers = new TaskFollowers((id) => deps.store.get(id), deps.events);
+    this.reads = new SharedReads((id) => deps.store.get(id));
+    deps.events.onChange((id) => this.reads.changed(id));
+    this.followers = new TaskFollowers(this.reads, deps.events);
   }
 
   async create(
@@ -105,6 +110,17 @@ export class TaskService {
   /** The tenant's task; another tenant's (or a deleted one) is 404 like a missing one. */
   async get(tenant: string, id: string): Promise<TaskRecord> {
     const task = await this.deps.store.get(id);
+    if (!isVisibleTo(task, tenant)) throw new GatewayError('task_not_found', `No task ${id}`);
+    return task;
+  }
+
+  /**
+   * The tenant's task as reads render it (404 like `get`): what the store keeps apart for
+   * that is not read. Never change it (it may be shared with other readers).
+   */
+  async read(tenant: string, id: string): Promise<TaskView> {
+    const { store } = this.deps;
+    const task = store.readView ? await store.readView(id) : await store.get(id);
     if (!isVisibleTo(task, tenant)) throw new GatewayError('task_not_found', `No task ${id}`);
     return task;
   }
@@ -170,7 +186,9 @@ export class TaskService {
       // Registered before the read, so a change written in between wakes the wait.
       const watch = this.deps.events.watch(id, Math.max(0, deadline - this.now()), signal);
       try {
-        const task = await this.get(tenant, id);
+        // Every waiter of the task wakes at once on a change: one read serves them all.
+        const task = await this.reads.read(id);
+        if (!isVisibleTo(task, tenant)) throw new GatewayError('task_not_found', `No task ${id}`);
         if (done(task) || signal?.aborted || deadline - this.now() <= 0) return task;
         await watch.changed;
       } finally {

@@ -1,6 +1,6 @@
 import type { Operation, TaskStatus } from '../contracts/common.js';
 import type { AdminStore } from './admin-store.js';
-import type { TaskRecord } from './task-record.js';
+import type { TaskRecord, TaskView } from './task-record.js';
 
 /**
  * Thrown by a store that cannot answer right now (a networked store whose server is down,
@@ -106,6 +106,12 @@ export interface TaskStore {
   readonly admin: AdminStore;
   insert(task: TaskRecord): Promise<void>;
   get(id: string): Promise<TaskRecord | undefined>;
+  /**
+   * The task as a read renders it, for stores that can skip what reads never show (the change
+   * history, webhook message bodies). The view may be shared with other readers: callers never
+   * change it. Optional: `get` serves instead.
+   */
+  readView?(id: string): Promise<TaskView | undefined>;
   /**
    * Writes `task` if the stored version is still `task.version - 1` (compare-and-set).
    * Returns false when someone else wrote in between; the caller re-reads and decides.

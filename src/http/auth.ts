@@ -35,6 +35,12 @@ export interface GatewayKeysOptions {
  */
 export class GatewayKeys {
   private readonly byDigest: Map<string, string>;
+  /**
+   * Configured keys already presented → tenant, so that a request does not hash its key
+   * again. Configured keys are in memory anyway and never change while the process runs;
+   * keys created through the admin API are never kept (revocation counts at once).
+   */
+  private readonly configured = new Map<string, string>();
 
   constructor(
     tenants: readonly TenantConfig[],
@@ -46,15 +52,36 @@ export class GatewayKeys {
   /** Tenant of an `Authorization: Bearer|Token <key>` header (configured keys only). */
   tenantOf(header: string | undefined): string | undefined {
     const key = keyIn(header);
-    return key ? this.byDigest.get(digest(key)) : undefined;
+    return key ? this.configuredTenant(key) : undefined;
+  }
+
+  private configuredTenant(key: string): string | undefined {
+    const known = this.configured.get(key);
+    if (known !== undefined) return known;
+    const tenant = this.byDigest.get(digest(key));
+    // Only keys that matched: unknown keys cannot fill the map.
+    if (tenant !== undefined && this.configured.size < this.byDigest.size) {
+      this.configured.set(key, tenant);
+    }
+    return tenant;
+  }
+
+  /** The tenant and caller of a configured key, at once; undefined for any other header. */
+  configuredIdentity(header: string | undefined): Identity | undefined {
+    const key = keyIn(header);
+    const tenant = key && this.configuredTenant(key);
+    return tenant ? { tenant, caller: { keyId: null } } : undefined;
   }
 
   /** The tenant and caller of a header's key, configured or created through the admin API. */
   async identify(header: string | undefined): Promise<Identity> {
+    return this.configuredIdentity(header) ?? this.identifyCreated(header);
+  }
+
+  /** `identify` for a header whose key is not a configured one (see configuredIdentity). */
+  async identifyCreated(header: string | undefined): Promise<Identity> {
     const key = keyIn(header);
     if (!key) return { rejected: 'unknown' };
-    const tenant = this.byDigest.get(digest(key));
-    if (tenant) return { tenant, caller: { keyId: null } };
     const record = key.startsWith('gk_')
       ? await this.options.lookup?.(adminKeyHash(key))
       : undefined;

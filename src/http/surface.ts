@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { GatewayError } from '../errors/gateway-error.js';
-import type { GatewayKeys } from './auth.js';
+import type { GatewayKeys, Identity } from './auth.js';
 import type { GatewayApp, RouteDeps } from './route-deps.js';
 
 /**
@@ -122,9 +122,7 @@ export async function registerSurface(
       if (!scope.hasRequestDecorator('tenant')) scope.decorateRequest('tenant', '');
       if (!scope.hasRequestDecorator('caller'))
         scope.decorateRequest('caller', null as unknown as FastifyRequest['caller']);
-      scope.addHook('onRequest', async (request) => {
-        const header = request.headers.authorization;
-        const identity = await keys.identify(header);
+      const admit = (request: FastifyRequest, identity: Identity, header?: string) => {
         if ('rejected' in identity) {
           const { missing, invalid } = surface.authMessages;
           const expired = identity.rejected === 'expired' ? 'This gateway key has expired' : '';
@@ -132,6 +130,24 @@ export async function registerSurface(
         }
         request.tenant = identity.tenant;
         request.caller = identity.caller;
+      };
+      // A callback hook: a configured key is known at once, without a promise; keys created
+      // through the admin API are looked up in the store.
+      scope.addHook('onRequest', (request, _reply, done) => {
+        const header = request.headers.authorization;
+        const configured = keys.configuredIdentity(header);
+        if (configured) {
+          admit(request, configured);
+          return done();
+        }
+        keys.identifyCreated(header).then((identity) => {
+          try {
+            admit(request, identity, header);
+          } catch (error) {
+            return done(error as Error);
+          }
+          done();
+        }, done);
       });
       for (const route of routes) route(scope, deps);
     },

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { TaskStatus } from '../contracts/common.js';
-import type { TaskRecord } from '../domain/task-record.js';
+import type { TaskRecord, TaskView } from '../domain/task-record.js';
 import type * as port from '../domain/task-store.js';
 import { RedisAdminStore } from './admin/redis-admin.js';
 import type { StoreCoordination } from './coordination.js';
@@ -9,6 +9,7 @@ import { redisCoordination, type RedisCoordinationOptions } from './redis/coordi
 import { RedisFiles } from './redis/files.js';
 import { RedisKeys, idempotencyMember } from './redis/keys.js';
 import { TASK_FIELDS, withStoreScripts, type StoreScripts } from './redis/scripts.js';
+import { ViewCache } from './view-cache.js';
 
 export { StoreUnavailableError } from '../domain/task-store.js';
 
@@ -85,6 +86,7 @@ export class RedisTaskStore implements port.TaskStore {
   private readonly redis: Redis & StoreScripts;
   private readonly keys: RedisKeys;
   private readonly files: RedisFiles;
+  private readonly views = new ViewCache();
 
   constructor(
     private readonly url: string,
@@ -119,6 +121,15 @@ export class RedisTaskStore implements port.TaskStore {
       this.redis.hmget(this.keys.task(id), ...READ_FIELDS),
     );
     return recordOf(data, v, poll, hook);
+  }
+
+  /** The record (this store keeps no part apart), reused while its hash is unchanged. */
+  async readView(id: string): Promise<TaskView | undefined> {
+    const [data, v, poll, hook] = await this.connection.run(() =>
+      this.redis.hmget(this.keys.task(id), ...READ_FIELDS),
+    );
+    if (data == null) return undefined;
+    return this.views.of(id, data, `${v} ${poll} ${hook}`, () => recordOf(data, v, poll, hook)!);
   }
 
   async update(task: TaskRecord): Promise<boolean> {

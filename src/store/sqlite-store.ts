@@ -1,10 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { TaskRecord } from '../domain/task-record.js';
+import type { TaskRecord, TaskView } from '../domain/task-record.js';
 import { SqliteAdminStore } from './admin/sqlite-admin.js';
 import type * as port from '../domain/task-store.js';
 import { SqliteFiles } from './sqlite-files.js';
+import { rowOf, recordOf, type TaskRow } from './sqlite-rows.js';
+import { ViewCache } from './view-cache.js';
 import {
   IDEMPOTENCY_SCHEMA,
   idempotencyRecord,
@@ -22,7 +24,8 @@ CREATE TABLE IF NOT EXISTS tasks (
   next_poll_at INTEGER,
   next_webhook_at INTEGER,
   version INTEGER NOT NULL,
-  data TEXT NOT NULL
+  data TEXT NOT NULL,
+  history TEXT
 );
 CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks (tenant, id);
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE next_poll_at IS NOT NULL;
@@ -53,8 +56,9 @@ interface MediaRow {
 
 /**
  * Embedded store (`sqlite:<path>`, the default). One row per task; the indexed columns are
- * the ones queries filter on, the whole record lives in `data` as JSON. WAL mode so reads
- * never wait for the poller's writes.
+ * the ones queries filter on, the record lives in `data` as JSON, except what reads never
+ * render (the change history, webhook message bodies), kept apart in `history` so that a read
+ * parses only `data` (sqlite-rows.ts). WAL mode so reads never wait for the poller's writes.
  */
 export class SqliteTaskStore implements port.TaskStore {
   readonly admin: SqliteAdminStore;
@@ -62,6 +66,7 @@ export class SqliteTaskStore implements port.TaskStore {
   private readonly stmts;
   private readonly idem: ReturnType<typeof prepareIdempotency>;
   private readonly files: SqliteFiles;
+  private readonly views = new ViewCache();
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -77,25 +82,26 @@ export class SqliteTaskStore implements port.TaskStore {
     this.files = new SqliteFiles(this.db);
     this.stmts = {
       insert: this.db.prepare(
-        `INSERT INTO tasks (id, tenant, provider, credential_id, status, next_poll_at, next_webhook_at, version, data)
-         VALUES (@id, @tenant, @provider, @credentialId, @status, @nextPollAt, @nextWebhookAt, @version, @data)`,
+        `INSERT INTO tasks (id, tenant, provider, credential_id, status, next_poll_at, next_webhook_at, version, data, history)
+         VALUES (@id, @tenant, @provider, @credentialId, @status, @nextPollAt, @nextWebhookAt, @version, @data, @history)`,
       ),
-      get: this.db.prepare<[string], { data: string }>('SELECT data FROM tasks WHERE id = ?'),
+      get: this.db.prepare<[string], TaskRow>('SELECT data, history FROM tasks WHERE id = ?'),
+      view: this.db.prepare<[string], string>('SELECT data FROM tasks WHERE id = ?').pluck(),
       update: this.db.prepare(
         // Provider and credential too: a create's failover moves its task to another one.
         `UPDATE tasks SET tenant = @tenant, provider = @provider, credential_id = @credentialId,
            status = @status, next_poll_at = @nextPollAt, next_webhook_at = @nextWebhookAt,
-           version = @version, data = @data
+           version = @version, data = @data, history = @history
          WHERE id = @id AND version = @version - 1`,
       ),
-      due: this.db.prepare<[number, number], { data: string }>(
-        'SELECT data FROM tasks WHERE next_poll_at <= ? ORDER BY next_poll_at LIMIT ?',
+      due: this.db.prepare<[number, number], TaskRow>(
+        'SELECT data, history FROM tasks WHERE next_poll_at <= ? ORDER BY next_poll_at LIMIT ?',
       ),
       nextDue: this.db.prepare<[], { at: number | null }>(
         'SELECT MIN(next_poll_at) AS at FROM tasks WHERE next_poll_at IS NOT NULL',
       ),
-      webhookDue: this.db.prepare<[number, number], { data: string }>(
-        'SELECT data FROM tasks WHERE next_webhook_at <= ? ORDER BY next_webhook_at LIMIT ?',
+      webhookDue: this.db.prepare<[number, number], TaskRow>(
+        'SELECT data, history FROM tasks WHERE next_webhook_at <= ? ORDER BY next_webhook_at LIMIT ?',
       ),
       nextWebhookDue: this.db.prepare<[], { at: number | null }>(
         'SELECT MIN(next_webhook_at) AS at FROM tasks WHERE next_webhook_at IS NOT NULL',
@@ -124,31 +130,34 @@ export class SqliteTaskStore implements port.TaskStore {
     };
   }
 
-  private row(task: TaskRecord) {
-    return {
-      id: task.id,
-      tenant: task.tenant,
-      provider: task.provider,
-      credentialId: task.credentialId,
-      status: task.status,
-      nextPollAt: task.nextPollAt,
-      nextWebhookAt: task.nextWebhookAt ?? null,
-      version: task.version,
-      data: JSON.stringify(task),
-    };
-  }
-
   async insert(task: TaskRecord): Promise<void> {
-    this.stmts.insert.run(this.row(task));
+    this.views.forget(task.id);
+    this.stmts.insert.run(rowOf(task));
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
     const r = this.stmts.get.get(id);
-    return r && (JSON.parse(r.data) as TaskRecord);
+    return r && recordOf(r);
+  }
+
+  /**
+   * Hot tasks (read over and over by polling clients) are served from memory: every write of
+   * a task goes through this handle (one process per file, see README), which forgets its
+   * kept view, so a kept view is the stored row as of now.
+   */
+  async readView(id: string): Promise<TaskView | undefined> {
+    const kept = this.views.kept(id);
+    if (kept) return kept;
+    const data = this.stmts.view.get(id);
+    if (data === undefined) return undefined;
+    const view = JSON.parse(data) as TaskView;
+    this.views.keepCurrent(id, view);
+    return view;
   }
 
   async update(task: TaskRecord): Promise<boolean> {
-    return this.stmts.update.run(this.row(task)).changes === 1;
+    this.views.forget(task.id);
+    return this.stmts.update.run(rowOf(task)).changes === 1;
   }
 
   async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {
@@ -172,11 +181,11 @@ export class SqliteTaskStore implements port.TaskStore {
     }
     args.push(q.limit);
     const rows = this.db
-      .prepare<(string | number)[], { data: string }>(
-        `SELECT data FROM tasks WHERE ${where.join(' AND ')} ORDER BY id ${asc ? 'ASC' : 'DESC'} LIMIT ?`,
+      .prepare<(string | number)[], TaskRow>(
+        `SELECT data, history FROM tasks WHERE ${where.join(' AND ')} ORDER BY id ${asc ? 'ASC' : 'DESC'} LIMIT ?`,
       )
       .all(...args);
-    return rows.map((r) => JSON.parse(r.data) as TaskRecord);
+    return rows.map(recordOf);
   }
 
   async claimDue(now: number, limit: number, leaseMs: number): Promise<TaskRecord[]> {
@@ -200,11 +209,12 @@ export class SqliteTaskStore implements port.TaskStore {
     leaseMs: number,
   ): TaskRecord[] {
     const claim = this.db.transaction(() => {
-      const tasks = due.all(now, limit).map((r) => JSON.parse(r.data) as TaskRecord);
+      const tasks = due.all(now, limit).map(recordOf);
       for (const t of tasks) {
         t[field] = now + leaseMs;
         t.version += 1;
-        this.stmts.update.run(this.row(t));
+        this.views.forget(t.id);
+        this.stmts.update.run(rowOf(t));
       }
       return tasks;
     });
@@ -215,24 +225,30 @@ export class SqliteTaskStore implements port.TaskStore {
     return this.stmts.nextWebhookDue.get()?.at ?? null;
   }
 
-  /** Files written by an earlier version lack later columns: add them in place. */
+  /**
+   * Files written by an earlier version lack later columns: add them in place. Rows written
+   * before `history` keep their whole record in `data` (history NULL) until their next write.
+   */
   private migrate(): void {
     const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(tasks)').all();
     if (columns.length > 0 && !columns.some((c) => c.name === 'next_webhook_at')) {
       this.db.exec('ALTER TABLE tasks ADD COLUMN next_webhook_at INTEGER');
     }
+    if (columns.length > 0 && !columns.some((c) => c.name === 'history')) {
+      this.db.exec('ALTER TABLE tasks ADD COLUMN history TEXT');
+    }
   }
 
-  private byUpstream?: Database.Statement<[string, string], { data: string }>;
+  private byUpstream?: Database.Statement<[string, string], TaskRow>;
 
   async findByUpstreamId(provider: string, upstreamId: string): Promise<TaskRecord | undefined> {
     // The expression matches the tasks_upstream index exactly, so SQLite uses it.
-    this.byUpstream ??= this.db.prepare<[string, string], { data: string }>(
-      `SELECT data FROM tasks WHERE provider = ? AND json_extract(data, '$.upstreamId') = ?
+    this.byUpstream ??= this.db.prepare<[string, string], TaskRow>(
+      `SELECT data, history FROM tasks WHERE provider = ? AND json_extract(data, '$.upstreamId') = ?
        ORDER BY id DESC LIMIT 1`,
     );
     const r = this.byUpstream.get(provider, upstreamId);
-    return r && (JSON.parse(r.data) as TaskRecord);
+    return r && recordOf(r);
   }
 
   async countActiveByCredential(provider: string): Promise<Map<string, number>> {
@@ -330,6 +346,7 @@ export class SqliteTaskStore implements port.TaskStore {
   }
 
   async close(): Promise<void> {
+    this.views.clear();
     if (this.db.open) this.db.close();
   }
 }

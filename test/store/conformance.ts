@@ -130,6 +130,37 @@ export function describeTaskStoreConformance(kind: string, open: OpenStore): voi
         expect(await store.get(idOf(999))).toBeUndefined();
       });
 
+      it('a read view (where the store has one) is the record without history or message bodies, following writes', async () => {
+        const { store, again } = await fresh();
+        const changes = [{ seq: 1, at: 5, status: 'running' as const, progress: 0.25 }];
+        const task = withDeliveries(1, ['pending', 'delivered'], { changeSeq: 1, changes });
+        task.webhook!.deliveries[0]!.payload = { id: task.id, object: 'task' } as never;
+        await store.insert(task);
+        const other = await again();
+        if (!store.readView || !other.readView) return;
+        const { changes: _changes, webhook, ...rest } = task;
+        const bodiless = webhook!.deliveries.map(({ payload: _payload, ...d }) => d);
+        expect(await other.readView(task.id)).toMatchObject({
+          ...rest,
+          webhook: { ...webhook, deliveries: bodiless },
+        });
+        // A handle's views follow its own writes and claims (the writes of one gateway).
+        expect((await store.readView(task.id))?.progress).toBe(0.25);
+        const written = next(task, { progress: 0.5, nextPollAt: 10 });
+        expect(await store.update(written)).toBe(true);
+        expect((await store.readView(task.id))?.progress).toBe(0.5);
+        expect((await store.readView(task.id))?.version).toBe(written.version);
+        await store.claimDue(20, 10, 1000);
+        expect((await store.readView(task.id))?.version).toBe(written.version + 1);
+        // The whole record is still there for `get`.
+        expect(await store.get(task.id)).toEqual({
+          ...written,
+          nextPollAt: 1020,
+          version: written.version + 1,
+        });
+        expect(await store.readView(idOf(999))).toBeUndefined();
+      });
+
       it("keeps a task's deadline through inserts and updates", async () => {
         const { store, again } = await fresh();
         const task = taskRecord(1, { deadlineAt: 123_456, nextPollAt: 100 });

@@ -1,12 +1,55 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll } from 'vitest';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteTaskStore } from '../../src/store/sqlite-store.js';
-import { describeTaskStoreConformance } from './conformance.js';
+import { describeTaskStoreConformance, taskRecord } from './conformance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'genway-store-conformance-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 // A second handle is a second connection to the same file (a second gateway process).
 describeTaskStoreConformance('sqlite', (space) => new SqliteTaskStore(join(dir, `${space}.db`)));
+
+describe('sqlite store: files of an earlier version', () => {
+  it('reads rows with the whole record in `data` (no history column), then writes them split', async () => {
+    const path = join(dir, 'before-history.db');
+    const old = new Database(path);
+    old.exec(`CREATE TABLE tasks (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, provider TEXT NOT NULL,
+      credential_id TEXT NOT NULL, status TEXT NOT NULL, next_poll_at INTEGER,
+      next_webhook_at INTEGER, version INTEGER NOT NULL, data TEXT NOT NULL)`);
+    const task = taskRecord(1, {
+      changeSeq: 1,
+      changes: [{ seq: 1, at: 5, status: 'running', progress: 0.25 }],
+    });
+    old
+      .prepare('INSERT INTO tasks VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?)')
+      .run(
+        task.id,
+        task.tenant,
+        task.provider,
+        task.credentialId,
+        task.status,
+        1,
+        JSON.stringify(task),
+      );
+    old.close();
+
+    const store = new SqliteTaskStore(path);
+    try {
+      expect(await store.get(task.id)).toEqual(task);
+      expect(await store.readView(task.id)).toMatchObject({ id: task.id, progress: 0.25 });
+      const written = { ...task, progress: 0.5, version: 2 };
+      expect(await store.update(written)).toBe(true);
+      expect(await store.get(task.id)).toEqual(written);
+      const raw = new Database(path, { readonly: true });
+      const row = raw.prepare('SELECT data, history FROM tasks').get() as Record<string, string>;
+      raw.close();
+      expect(JSON.parse(row.data!)).not.toHaveProperty('changes');
+      expect(JSON.parse(row.history!)).toMatchObject({ changes: task.changes });
+    } finally {
+      await store.close();
+    }
+  });
+});

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TaskSchema } from '../../../contracts/task.js';
 import { problemResponses } from '../../problem.js';
-import { presentTask } from '../../output-links.js';
+import { presentView } from '../../output-links.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { clientGone } from '../../wait.js';
 
@@ -34,17 +34,19 @@ export function getTaskRoute(app: GatewayApp, deps: RouteDeps): void {
     },
     async (request, reply) => {
       const wait = Math.min(request.query.wait ?? 0, deps.config.limits.maxWaitSeconds);
-      if (wait > 0) deps.held.hold(request.tenant, reply);
-      const task =
-        wait > 0
-          ? await deps.tasks.waitForChange(
-              request.tenant,
-              request.params.id,
-              wait * 1000,
-              clientGone(reply),
-            )
-          : await deps.tasks.get(request.tenant, request.params.id);
-      return presentTask(deps, request, task);
+      // Both are shared between readers (a store's view; the one read of the long-polls a
+      // change woke together), so each is rendered once while its links stay the same.
+      if (wait === 0) {
+        return presentView(deps, request, await deps.tasks.read(request.tenant, request.params.id));
+      }
+      deps.held.hold(request.tenant, reply);
+      const task = await deps.tasks.waitForChange(
+        request.tenant,
+        request.params.id,
+        wait * 1000,
+        clientGone(reply),
+      );
+      return presentView(deps, request, task);
     },
   );
 }
