@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { TaskRecord } from '../domain/task-record.js';
 import { SqliteAdminStore } from './admin/sqlite-admin.js';
 import type * as port from '../domain/task-store.js';
+import { WalCheckpoints } from './sqlite-checkpoints.js';
 import { SqliteFiles } from './sqlite-files.js';
 import {
   IDEMPOTENCY_SCHEMA,
@@ -62,6 +63,7 @@ export class SqliteTaskStore implements port.TaskStore {
   private readonly stmts;
   private readonly idem: ReturnType<typeof prepareIdempotency>;
   private readonly files: SqliteFiles;
+  private readonly checkpoints?: WalCheckpoints;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -69,6 +71,8 @@ export class SqliteTaskStore implements port.TaskStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // Checkpoints in a worker thread, not inside a request's commit (sqlite-checkpoints.ts).
+    if (path !== ':memory:') this.checkpoints = new WalCheckpoints(this.db, path);
     this.migrate();
     this.db.exec(SCHEMA);
     this.db.exec(IDEMPOTENCY_SCHEMA);
@@ -330,6 +334,7 @@ export class SqliteTaskStore implements port.TaskStore {
   }
 
   async close(): Promise<void> {
+    await this.checkpoints?.close();
     if (this.db.open) this.db.close();
   }
 }
