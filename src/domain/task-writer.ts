@@ -50,6 +50,9 @@ export class TaskWriter {
     this.now = deps.now ?? Date.now;
   }
 
+  /** `write`, as one function for every scheduled copy (no closure per task). */
+  private readonly writeTask = (next: TaskRecord, prev: TaskRecord) => this.write(next, prev);
+
   /** A formatted webhook body for `task`, when its webhook has a registered format. */
   private readonly formatBody = (task: TaskRecord): unknown => {
     const format = task.webhook?.format;
@@ -71,7 +74,7 @@ export class TaskWriter {
     const copies = this.deps.copies;
     if (copies?.wants(next, prev)) {
       const held = await this.write(copies.hold(next, prev), prev);
-      if (held) copies.schedule(held, (n, p) => this.write(n, p));
+      if (held) copies.schedule(held, this.writeTask);
       return held;
     }
     const finishing = isTerminal(next.status) && !isTerminal(prev.status);
