@@ -1,4 +1,4 @@
-import { monotonicFactory } from 'ulid';
+import { monotonicUlid } from './ulids.js';
 import type { TaskCosts } from './costs.js';
 import type { CredentialPool } from './credential-pool.js';
 import type { DueSignals } from './due-signal.js';
@@ -32,7 +32,7 @@ export interface TaskWriterDeps {
   logger?: Logger;
 }
 
-const newUlid = monotonicFactory();
+const newUlid = monotonicUlid();
 const newMessageId = () => `msg_${newUlid()}`;
 
 /** Rebases over the dispatcher's bookkeeping writes before a write is given up. */
