@@ -5,6 +5,7 @@ import type { TaskRecord } from '../domain/task-record.js';
 import { SqliteAdminStore } from './admin/sqlite-admin.js';
 import type * as port from '../domain/task-store.js';
 import { WalCheckpoints } from './sqlite-checkpoints.js';
+import { GroupCommit } from './sqlite-group-commit.js';
 import { SqliteFiles } from './sqlite-files.js';
 import {
   IDEMPOTENCY_SCHEMA,
@@ -64,6 +65,8 @@ export class SqliteTaskStore implements port.TaskStore {
   private readonly idem: ReturnType<typeof prepareIdempotency>;
   private readonly files: SqliteFiles;
   private readonly checkpoints?: WalCheckpoints;
+  /** Task writes and settlements of one event-loop turn share a commit (sqlite-group-commit.ts). */
+  private readonly group: GroupCommit;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -77,7 +80,8 @@ export class SqliteTaskStore implements port.TaskStore {
     this.db.exec(SCHEMA);
     this.db.exec(IDEMPOTENCY_SCHEMA);
     this.idem = prepareIdempotency(this.db);
-    this.admin = new SqliteAdminStore(this.db);
+    this.group = new GroupCommit(this.db);
+    this.admin = new SqliteAdminStore(this.db, this.group);
     this.files = new SqliteFiles(this.db);
     this.stmts = {
       insert: this.db.prepare(
@@ -143,7 +147,8 @@ export class SqliteTaskStore implements port.TaskStore {
   }
 
   async insert(task: TaskRecord): Promise<void> {
-    this.stmts.insert.run(this.row(task));
+    const row = this.row(task);
+    await this.group.run(() => this.stmts.insert.run(row));
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
@@ -152,7 +157,8 @@ export class SqliteTaskStore implements port.TaskStore {
   }
 
   async update(task: TaskRecord): Promise<boolean> {
-    return this.stmts.update.run(this.row(task)).changes === 1;
+    const row = this.row(task);
+    return this.group.run(() => this.stmts.update.run(row).changes === 1);
   }
 
   async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {
@@ -334,6 +340,7 @@ export class SqliteTaskStore implements port.TaskStore {
   }
 
   async close(): Promise<void> {
+    if (this.db.open) this.group.flush();
     await this.checkpoints?.close();
     if (this.db.open) this.db.close();
   }
