@@ -102,6 +102,8 @@ export const PROMPT = 'a red fox in snow';
 export function genwayEnv(upstreamPort: number, store: Record<string, string>) {
   return {
     MEDIA_STORE_URL: 'none',
+    // As the container image runs it (see Dockerfile): glibc arenas per thread hold on to peaks.
+    MALLOC_ARENA_MAX: '2',
     GATEWAY_API_KEYS: GATEWAY_KEY,
     LOG_LEVEL: 'warn',
     MODELSLAB_BASE_URL: `http://127.0.0.1:${upstreamPort}`,

@@ -216,7 +216,7 @@ export function renderSpeedReport(r: {
     '',
     ...compare,
     '',
-    `RSS, genway SQLite (no media storage), fresh process: ${r.rss.idleMb.toFixed(0)} MB idle; ${r.rss.afterMb.toFixed(0)} MB after creating ${r.rss.tasks} tasks in ${r.rss.seconds.toFixed(0)} s (target ${r.rssTarget}; peak ${r.rss.peakMb.toFixed(0)} MB)`,
+    `RSS, genway SQLite (no media storage, MALLOC_ARENA_MAX=2 as in the container image), fresh process: ${r.rss.idleMb.toFixed(0)} MB idle; ${r.rss.afterMb.toFixed(0)} MB after creating ${r.rss.tasks} tasks in ${r.rss.seconds.toFixed(0)} s (target ${r.rssTarget}; peak ${r.rss.peakMb.toFixed(0)} MB)`,
     '',
     'Goals (issue 16):',
     ...r.goals.map((g) => `  [${verdict(g.met)}] ${g.text}: ${g.value}`),
