@@ -59,7 +59,10 @@ export async function prepareChild(file: URL): Promise<ChildEntry> {
     mkdirSync(outDir, { recursive: true });
     await esbuild.build({
       entryPoints: [file.pathname],
-      outfile: outFile.pathname,
+      outdir: outDir.pathname,
+      outExtension: { '.js': '.mjs' },
+      // Dynamic imports stay lazy chunks (the S3 client is loaded only for s3://), as in dist/.
+      splitting: true,
       bundle: true,
       platform: 'node',
       format: 'esm',

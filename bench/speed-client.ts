@@ -93,9 +93,17 @@ export const GATEWAY_KEY = 'gw_bench_key_0123456789abcdef';
 export const MODELSLAB_KEY = 'ml-bench-key-0123456789abcdef';
 export const PROMPT = 'a red fox in snow';
 
-/** genway's environment for the benchmark: one tenant key, ModelsLab on the emulator. */
+/**
+ * genway's environment for the benchmark: one tenant key, ModelsLab on the emulator. No media
+ * storage unless `store` sets MEDIA_STORE_URL: a create then does what the bare proxy does (one
+ * upstream call); with media storage it also downloads each output and writes it to disk
+ * before announcing the success, measured in a row of its own.
+ */
 export function genwayEnv(upstreamPort: number, store: Record<string, string>) {
   return {
+    MEDIA_STORE_URL: 'none',
+    // As the container image runs it (see Dockerfile): glibc arenas per thread hold on to peaks.
+    MALLOC_ARENA_MAX: '2',
     GATEWAY_API_KEYS: GATEWAY_KEY,
     LOG_LEVEL: 'warn',
     MODELSLAB_BASE_URL: `http://127.0.0.1:${upstreamPort}`,

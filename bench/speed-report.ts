@@ -31,10 +31,11 @@ const LABELS: Record<string, string> = {
   hello: 'Fastify hello-world (GET)',
   sqliteCreate: 'genway SQLite: create, Prefer: wait',
   sqliteRead: 'genway SQLite: read a finished task',
+  sqliteCreateMedia: 'genway SQLite: create, media storage (file:)',
   redisCreate: 'genway Redis: create, Prefer: wait',
   redisRead: 'genway Redis: read a finished task',
 };
-const CREATES = new Set(['proxy', 'sqliteCreate', 'redisCreate']);
+const CREATES = new Set(['proxy', 'sqliteCreate', 'sqliteCreateMedia', 'redisCreate']);
 
 const ms = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : '—');
 const ratio = (a: number | undefined, b: number | undefined) =>
@@ -182,6 +183,31 @@ export function renderSpeedReport(r: {
       ),
     );
   }
+  const m = f.sqliteCreateMedia;
+  if (m && f.proxy) {
+    // Not a goal: the proxy stores nothing, this row shows what durable outputs cost.
+    const p = f.proxy;
+    compare.push(
+      row(
+        [
+          'SQLite+media create added p50 (ms)',
+          ms(m.addedP50),
+          `${ms(p.addedP50)} bare proxy`,
+          ratio(m.addedP50, p.addedP50),
+        ],
+        w2,
+      ),
+      row(
+        [
+          'SQLite+media create req/s',
+          rate(m.rate),
+          `${rate(p.rate)} bare proxy`,
+          ratio(m.rate, p.rate),
+        ],
+        w2,
+      ),
+    );
+  }
   const verdict = (m: boolean | undefined) => (m === undefined ? 'n/a' : m ? 'met' : 'NOT met');
   return [
     r.header,
@@ -190,7 +216,7 @@ export function renderSpeedReport(r: {
     '',
     ...compare,
     '',
-    `RSS, genway SQLite, fresh process: ${r.rss.idleMb.toFixed(0)} MB idle; ${r.rss.afterMb.toFixed(0)} MB after creating ${r.rss.tasks} tasks in ${r.rss.seconds.toFixed(0)} s (target ${r.rssTarget}; peak ${r.rss.peakMb.toFixed(0)} MB)`,
+    `RSS, genway SQLite (no media storage, MALLOC_ARENA_MAX=2 as in the container image), fresh process: ${r.rss.idleMb.toFixed(0)} MB idle; ${r.rss.afterMb.toFixed(0)} MB after creating ${r.rss.tasks} tasks in ${r.rss.seconds.toFixed(0)} s (target ${r.rssTarget}; peak ${r.rss.peakMb.toFixed(0)} MB)`,
     '',
     'Goals (issue 16):',
     ...r.goals.map((g) => `  [${verdict(g.met)}] ${g.text}: ${g.value}`),

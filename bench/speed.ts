@@ -30,6 +30,11 @@ import {
  *   does not answer);
  * - a bare Fastify + undici proxy forwarding the same create to the same upstream, a Fastify
  *   hello-world, and the upstream called directly.
+ * - genway create with media storage on (`MEDIA_STORE_URL=file:` in the run's temporary
+ *   folder), in a row of its own. The main genway rows run with `MEDIA_STORE_URL=none` so that
+ *   they do the bare proxy's work (one upstream call); with media storage a create also
+ *   downloads the output and writes it to disk before announcing the success (architecture §9),
+ *   work the proxy does not do: that row shows its cost and is not one of the goals.
  * Each target runs as a child process. Sequential latency through one keep-alive connection
  * (node:http, so the client adds little; "added" = through the server minus direct to the
  * upstream, in the same round), then autocannon c=50 throughput. ROUNDS alternating rounds,
@@ -48,9 +53,9 @@ const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 120);
 /** The bound on one target's sequential latency run (a loaded machine is slow). */
 const LATENCY_MAX_MS = Number(process.env.BENCH_LATENCY_MAX_MS ?? 10_000);
 const CONNECTIONS = 50;
-// Seven targets per round, each bounded; doubled for child start-up and a loaded machine.
+// Eight targets per round, each bounded; doubled for child start-up and a loaded machine.
 const WATCHDOG_MS =
-  2 * (ROUNDS * 7 * (SECONDS + LATENCY_MAX_MS / 1000 + 3) + RSS_SECONDS + 60) * 1000;
+  2 * (ROUNDS * 8 * (SECONDS + LATENCY_MAX_MS / 1000 + 3) + RSS_SECONDS + 60) * 1000;
 
 const children = new Set<Child>();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -107,7 +112,14 @@ async function deleteRedisKeys(prefix: string): Promise<number> {
 }
 
 type TargetName =
-  'direct' | 'proxy' | 'hello' | 'sqliteCreate' | 'sqliteRead' | 'redisCreate' | 'redisRead';
+  | 'direct'
+  | 'proxy'
+  | 'hello'
+  | 'sqliteCreate'
+  | 'sqliteRead'
+  | 'sqliteCreateMedia'
+  | 'redisCreate'
+  | 'redisRead';
 
 /** RSS of a fresh genway (SQLite) after creating up to RSS_TASKS tasks, bounded in time. */
 async function rssAfterTasks(upstream: Child, dir: string) {
@@ -160,7 +172,14 @@ async function main(): Promise<void> {
     './gateway-child.ts',
     genwayEnv(upstream.port, { STORE_URL: `sqlite:${join(dir, 'bench.db')}` }),
   );
-  log(`children started (upstream, baselines, genway SQLite)`);
+  const sqliteMedia = await child(
+    './gateway-child.ts',
+    genwayEnv(upstream.port, {
+      STORE_URL: `sqlite:${join(dir, 'bench-media.db')}`,
+      MEDIA_STORE_URL: `file:${join(dir, 'media')}`,
+    }),
+  );
+  log(`children started (upstream, baselines, genway SQLite without and with media storage)`);
 
   const targets = new Map<TargetName, HttpTarget>([
     [
@@ -188,6 +207,7 @@ async function main(): Promise<void> {
     ['hello', { port: baseline.port, method: 'GET', path: '/hello', headers: {}, status: 200 }],
     ['sqliteCreate', genwayCreate(sqlite.port)],
     ['sqliteRead', genwayRead(sqlite.port, await finishedTask(sqlite.port))],
+    ['sqliteCreateMedia', genwayCreate(sqliteMedia.port)],
   ]);
 
   let redisNote = '';
@@ -236,8 +256,10 @@ async function main(): Promise<void> {
 
   log(`RSS: creating up to ${RSS_TASKS} tasks on a fresh genway (SQLite)`);
   // The loaded SQLite genway is not needed any more: free its CPU and memory first.
-  sqlite.kill();
-  children.delete(sqlite);
+  for (const gw of [sqlite, sqliteMedia]) {
+    gw.kill();
+    children.delete(gw);
+  }
   const rss = await rssAfterTasks(upstream, dir);
 
   // Per round, added latency = through the server minus direct in that round; then medians.
@@ -254,7 +276,7 @@ async function main(): Promise<void> {
   }
   const loadAvg = os.loadavg()[0]!;
   const lines = renderSpeedReport({
-    header: `genway speed bench: loopback, ${os.cpus().length} cores, node ${process.version}, load average ${loadAvg.toFixed(1)} at the end; ${ROUNDS} alternating rounds (medians); latency: ${LATENCY_N} sequential requests on one keep-alive connection; throughput: autocannon c=${CONNECTIONS}, ${SECONDS} s`,
+    header: `genway speed bench: loopback, ${os.cpus().length} cores, node ${process.version}, load average ${loadAvg.toFixed(1)} at the end; ${ROUNDS} alternating rounds (medians); latency: ${LATENCY_N} sequential requests on one keep-alive connection; throughput: autocannon c=${CONNECTIONS}, ${SECONDS} s; genway rows without media storage (MEDIA_STORE_URL=none: one upstream call, the proxy's work) unless the row says "media storage (file:)" (also downloads and writes each output before the success)`,
     figures,
     rss,
     rssTarget: RSS_TASKS,

@@ -43,7 +43,7 @@ export async function createMediaStorage(
   deps: MediaStorageDeps,
 ): Promise<MediaStorage | undefined> {
   const settings = config.media;
-  const media = createMediaStore(settings);
+  const media = await createMediaStore(settings);
   if (!media) return undefined;
   const { logger, metrics } = deps;
   if (media.kind === 'file' && config.storeUrl.startsWith('redis')) {

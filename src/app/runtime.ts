@@ -105,7 +105,11 @@ export async function createRuntime(
   const registry = deps.registry ?? PROVIDERS;
   const store =
     deps.store ??
-    createTaskStore(config.storeUrl, { redisKeyPrefix: config.redisKeyPrefix, logger });
+    createTaskStore(config.storeUrl, {
+      redisKeyPrefix: config.redisKeyPrefix,
+      logger,
+      memoryLimits: config.memoryStore,
+    });
   const registrations = deps.providers ?? buildProviders(config, { metrics, registry });
   const coordination = coordinationFor(store, {
     logger,

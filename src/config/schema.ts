@@ -80,6 +80,9 @@ const EnvSchema = z.object({
     .string()
     .regex(/^[^{}\s]*$/, 'must not contain braces or whitespace')
     .default('genway:'),
+  // STORE_URL=memory: finished tasks kept (the oldest finished are dropped first), and how long.
+  MEMORY_STORE_MAX_FINISHED_TASKS: intString(1, 10_000_000).default(10_000),
+  MEMORY_STORE_RETENTION_SECONDS: intString(1, 31_536_000).default(86_400),
   /**
    * Cluster mode: how long a poll or webhook claim hides a task from other instances; a
    * killed instance's claims are taken over after it. Unset: 60 s for polls, 30 s for webhooks.
@@ -281,6 +284,11 @@ function toConfig(
     storeUrl: e.STORE_URL,
     /** Prefix of every Redis key when STORE_URL is redis:// (REDIS_KEY_PREFIX). */
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    /** STORE_URL=memory: its bound on finished tasks (MEMORY_STORE_MAX_FINISHED_TASKS, …). */
+    memoryStore: {
+      maxFinishedTasks: e.MEMORY_STORE_MAX_FINISHED_TASKS,
+      finishedRetentionMs: e.MEMORY_STORE_RETENTION_SECONDS * 1000,
+    },
     /** Lease of poll and webhook claims (CLAIM_LEASE_MS); null: each loop's own default. */
     claimLeaseMs: e.CLAIM_LEASE_MS ?? null,
     logLevel: e.LOG_LEVEL,

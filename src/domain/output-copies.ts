@@ -36,7 +36,11 @@ export type WriteTask = (next: TaskRecord, prev: TaskRecord) => Promise<TaskReco
  */
 export class OutputCopies {
   private readonly now: () => number;
-  private readonly queue: (() => Promise<void>)[] = [];
+  /**
+   * Copies waiting for a slot: the task id only (the record is read fresh when the copy
+   * starts), so a backlog under load costs a few bytes per task, not a record each.
+   */
+  private readonly queue: { id: string; write: WriteTask }[] = [];
   private readonly busy = new Set<string>();
   private running = 0;
   private closed = false;
@@ -79,7 +83,7 @@ export class OutputCopies {
   schedule(held: TaskRecord, write: WriteTask): void {
     if (this.closed || this.busy.has(held.id)) return;
     this.busy.add(held.id);
-    this.queue.push(() => this.run(held.id, write));
+    this.queue.push({ id: held.id, write });
     this.next();
   }
 
@@ -96,9 +100,9 @@ export class OutputCopies {
 
   private next(): void {
     while (this.running < this.o.concurrency && this.queue.length > 0) {
-      const job = this.queue.shift()!;
+      const { id, write } = this.queue.shift()!;
       this.running++;
-      void job().finally(() => {
+      void this.run(id, write).finally(() => {
         this.running--;
         for (const resolve of this.idle) resolve();
         this.idle.clear();

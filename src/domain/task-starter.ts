@@ -1,4 +1,4 @@
-import { monotonicFactory } from 'ulid';
+import { monotonicUlid } from './ulids.js';
 import type { Operation } from '../contracts/common.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { checkAccess, modelAllowed, namesOf, type Caller } from './access.js';
@@ -106,7 +106,7 @@ export interface TaskStarterDeps {
 /** Upstream calls one create may make when the earlier ones provably sent nothing. */
 const MAX_START_ATTEMPTS = 4;
 
-const newUlid = monotonicFactory();
+const newUlid = monotonicUlid();
 const newTaskId = () => `task_${newUlid()}`;
 
 /**

@@ -1,4 +1,4 @@
-import { monotonicFactory } from 'ulid';
+import { monotonicUlid } from './ulids.js';
 import type { TaskCosts } from './costs.js';
 import type { CredentialPool } from './credential-pool.js';
 import type { DueSignals } from './due-signal.js';
@@ -32,7 +32,7 @@ export interface TaskWriterDeps {
   logger?: Logger;
 }
 
-const newUlid = monotonicFactory();
+const newUlid = monotonicUlid();
 const newMessageId = () => `msg_${newUlid()}`;
 
 /** Rebases over the dispatcher's bookkeeping writes before a write is given up. */
@@ -49,6 +49,9 @@ export class TaskWriter {
   constructor(private readonly deps: TaskWriterDeps) {
     this.now = deps.now ?? Date.now;
   }
+
+  /** `write`, as one function for every scheduled copy (no closure per task). */
+  private readonly writeTask = (next: TaskRecord, prev: TaskRecord) => this.write(next, prev);
 
   /** A formatted webhook body for `task`, when its webhook has a registered format. */
   private readonly formatBody = (task: TaskRecord): unknown => {
@@ -71,7 +74,7 @@ export class TaskWriter {
     const copies = this.deps.copies;
     if (copies?.wants(next, prev)) {
       const held = await this.write(copies.hold(next, prev), prev);
-      if (held) copies.schedule(held, (n, p) => this.write(n, p));
+      if (held) copies.schedule(held, this.writeTask);
       return held;
     }
     const finishing = isTerminal(next.status) && !isTerminal(prev.status);

@@ -248,14 +248,23 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     series.duration.observe(seconds);
   }
 
+  // Series written on every create: children cached (never reset, so never stale).
+  private readonly upstreamRequestsOf = cachedLabels((...v: string[]) =>
+    this.upstreamRequests.labels(...v),
+  );
+  private readonly upstreamDurationOf = cachedLabels((...v: string[]) =>
+    this.upstreamDuration.labels(...v),
+  );
+  private readonly transitionsOf = cachedLabels((...v: string[]) => this.transitions.labels(...v));
+
   upstreamCall(
     provider: string,
     operation: UpstreamOperation,
     outcome: UpstreamOutcome,
     seconds: number,
   ): void {
-    this.upstreamRequests.labels(provider, operation, outcome).inc();
-    this.upstreamDuration.labels(provider, operation).observe(seconds);
+    this.upstreamRequestsOf(provider, operation, outcome).inc();
+    this.upstreamDurationOf(provider, operation).observe(seconds);
   }
 
   /** A finished task was charged `usd`; `model` is its price entry's (operator-chosen) model. */
@@ -264,7 +273,7 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
   }
 
   taskChanged(provider: string, _from: TaskStatus | null, to: TaskStatus): void {
-    this.transitions.labels(provider, to).inc();
+    this.transitionsOf(provider, to).inc();
   }
 
   /** Redis lost its data (cluster mode): see store/redis/server-checks.ts. */
@@ -370,4 +379,18 @@ export function* poolCredentials(
       yield { provider, credential: c.id, state: c.state, inFlight: c.in_flight };
     }
   }
+}
+
+/**
+ * prom-client's `labels()` builds and hashes a key from its values on every call: the
+ * labelled child, looked up once per distinct set of values.
+ */
+function cachedLabels<T>(labels: (...values: string[]) => T): (...values: string[]) => T {
+  const children = new Map<string, T>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let child = children.get(key);
+    if (child === undefined) children.set(key, (child = labels(...values)));
+    return child;
+  };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from '../domain/logger.js';
-import { MemoryTaskStore } from './memory-store.js';
+import { MemoryTaskStore, type MemoryStoreLimits } from './memory-store.js';
 import { RedisTaskStore } from './redis-store.js';
 import { SqliteTaskStore } from './sqlite-store.js';
 import type { TaskStore } from '../domain/task-store.js';
@@ -9,11 +9,13 @@ export interface TaskStoreOptions {
   redisKeyPrefix?: string;
   /** Where the Redis store reports outages and recoveries. */
   logger?: Logger;
+  /** What the memory store keeps of finished tasks (none: everything). */
+  memoryLimits?: MemoryStoreLimits;
 }
 
 /** Builds the store named by STORE_URL (`sqlite:<path>`, `memory:`, `redis://`, `rediss://`). */
 export function createTaskStore(url: string, options: TaskStoreOptions = {}): TaskStore {
-  if (url === 'memory:') return new MemoryTaskStore();
+  if (url === 'memory:') return new MemoryTaskStore(options.memoryLimits);
   if (url.startsWith('sqlite:')) return new SqliteTaskStore(url.slice('sqlite:'.length));
   if (url.startsWith('redis://') || url.startsWith('rediss://')) {
     return new RedisTaskStore(url, { keyPrefix: options.redisKeyPrefix, logger: options.logger });

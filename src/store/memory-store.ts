@@ -3,17 +3,38 @@ import type { TaskRecord } from '../domain/task-record.js';
 import { isTerminal } from '../domain/task-record.js';
 import type * as port from '../domain/task-store.js';
 
-/** In-process store (`memory:`), for tests and throwaway runs. Records are copied in and out. */
+/** How much the memory store keeps of finished tasks (MEMORY_STORE_MAX_FINISHED_TASKS, …). */
+export interface MemoryStoreLimits {
+  /** Finished tasks kept; beyond it the task that finished first is dropped. */
+  maxFinishedTasks: number;
+  /** How long a finished task is kept after it finished. */
+  finishedRetentionMs: number;
+}
+
+/**
+ * In-process store (`memory:`), for tests and throwaway runs. Records are copied in and out.
+ * It bounds itself with `limits` (the app passes the configured ones; none: unbounded):
+ * finished tasks (terminal, no webhook delivery pending) beyond the cap or older than the
+ * retention are dropped, oldest first; tasks still in progress are always kept.
+ */
 export class MemoryTaskStore implements port.TaskStore {
   readonly admin = new MemoryAdminStore();
   private readonly tasks = new Map<string, TaskRecord>();
+  /** Finished task ids → when they finished here, in that order (oldest first). */
+  private readonly finished = new Map<string, number>();
   private readonly media = new Map<string, port.StoredMedia>();
   private readonly files = new Map<string, port.StoredFile>();
   private readonly idempotency = new Map<string, port.IdempotencyRecord>();
 
+  constructor(
+    private readonly limits?: MemoryStoreLimits,
+    private readonly now: () => number = Date.now,
+  ) {}
+
   async insert(task: TaskRecord): Promise<void> {
     if (this.tasks.has(task.id)) throw new Error(`task ${task.id} exists`);
     this.tasks.set(task.id, structuredClone(task));
+    this.track(task);
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
@@ -25,7 +46,24 @@ export class MemoryTaskStore implements port.TaskStore {
     const current = this.tasks.get(task.id);
     if (!current || current.version !== task.version - 1) return false;
     this.tasks.set(task.id, structuredClone(task));
+    this.track(task);
     return true;
+  }
+
+  /** Notes whether `task` is finished, then drops finished tasks past the limits. */
+  private track(task: TaskRecord): void {
+    if (!this.limits) return;
+    if (!isTerminal(task.status) || task.nextWebhookAt != null) {
+      this.finished.delete(task.id);
+      return;
+    }
+    if (!this.finished.has(task.id)) this.finished.set(task.id, this.now());
+    const keptSince = this.now() - this.limits.finishedRetentionMs;
+    for (const [id, at] of this.finished) {
+      if (this.finished.size <= this.limits.maxFinishedTasks && at > keptSince) break;
+      this.finished.delete(id);
+      this.tasks.delete(id);
+    }
   }
 
   async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {

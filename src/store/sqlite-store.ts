@@ -4,6 +4,8 @@ import Database from 'better-sqlite3';
 import type { TaskRecord, TaskView } from '../domain/task-record.js';
 import { SqliteAdminStore } from './admin/sqlite-admin.js';
 import type * as port from '../domain/task-store.js';
+import { WalCheckpoints } from './sqlite-checkpoints.js';
+import { GroupCommit } from './sqlite-group-commit.js';
 import { SqliteFiles } from './sqlite-files.js';
 import { rowOf, recordOf, type TaskRow } from './sqlite-rows.js';
 import { ViewCache } from './view-cache.js';
@@ -67,6 +69,9 @@ export class SqliteTaskStore implements port.TaskStore {
   private readonly idem: ReturnType<typeof prepareIdempotency>;
   private readonly files: SqliteFiles;
   private readonly views = new ViewCache();
+  private readonly checkpoints?: WalCheckpoints;
+  /** Task writes and settlements of one event-loop turn share a commit (sqlite-group-commit.ts). */
+  private readonly group: GroupCommit;
 
   constructor(path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -74,11 +79,14 @@ export class SqliteTaskStore implements port.TaskStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('busy_timeout = 5000');
+    // Checkpoints in a worker thread, not inside a request's commit (sqlite-checkpoints.ts).
+    if (path !== ':memory:') this.checkpoints = new WalCheckpoints(this.db, path);
     this.migrate();
     this.db.exec(SCHEMA);
     this.db.exec(IDEMPOTENCY_SCHEMA);
     this.idem = prepareIdempotency(this.db);
-    this.admin = new SqliteAdminStore(this.db);
+    this.group = new GroupCommit(this.db, () => this.views.clear());
+    this.admin = new SqliteAdminStore(this.db, this.group);
     this.files = new SqliteFiles(this.db);
     this.stmts = {
       insert: this.db.prepare(
@@ -132,7 +140,8 @@ export class SqliteTaskStore implements port.TaskStore {
 
   async insert(task: TaskRecord): Promise<void> {
     this.views.forget(task.id);
-    this.stmts.insert.run(rowOf(task));
+    const row = rowOf(task);
+    await this.group.run(() => this.stmts.insert.run(row));
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
@@ -157,7 +166,8 @@ export class SqliteTaskStore implements port.TaskStore {
 
   async update(task: TaskRecord): Promise<boolean> {
     this.views.forget(task.id);
-    return this.stmts.update.run(rowOf(task)).changes === 1;
+    const row = rowOf(task);
+    return this.group.run(() => this.stmts.update.run(row).changes === 1);
   }
 
   async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {
@@ -346,6 +356,8 @@ export class SqliteTaskStore implements port.TaskStore {
   }
 
   async close(): Promise<void> {
+    if (this.db.open) this.group.flush();
+    await this.checkpoints?.close();
     this.views.clear();
     if (this.db.open) this.db.close();
   }

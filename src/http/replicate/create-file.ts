@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
-import { monotonicFactory } from 'ulid';
+import { monotonicUlid } from '../../domain/ulids.js';
 import { ReplicateFileSchema } from '../../contracts/replicate.js';
 import { GatewayError } from '../../errors/gateway-error.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
@@ -23,7 +23,7 @@ export const FILE_MULTIPART_LIMITS = {
   fieldSize: FILE_METADATA_MAX_BYTES,
 };
 
-const newUlid = monotonicFactory();
+const newUlid = monotonicUlid();
 const CONTENT_TYPE = /^[a-z]+\/[a-z0-9.+-]+$/i;
 
 /** Errors of @fastify/multipart, in the catalogue's terms. */

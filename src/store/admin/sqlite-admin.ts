@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type * as port from '../../domain/admin-store.js';
+import type { GroupCommit } from '../sqlite-group-commit.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS admin_tenants (id TEXT PRIMARY KEY, data TEXT NOT NULL);
@@ -69,7 +70,11 @@ export class SqliteAdminStore implements port.AdminStore {
   private readonly settleTx;
   private readonly releaseTx;
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    /** Shares the task writes' commits (a settlement follows its task's final write). */
+    private readonly group?: GroupCommit,
+  ) {
     db.exec(SCHEMA);
     this.q = {
       insertTenant: db.prepare<[string, string]>(
@@ -194,6 +199,7 @@ export class SqliteAdminStore implements port.AdminStore {
   }
 
   async settle(entry: port.LedgerEntry): Promise<boolean> {
+    if (this.group) return this.group.run(() => this.settleTx(entry));
     return this.settleTx.immediate(entry);
   }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { monotonicFactory } from 'ulid';
+import { monotonicUlid } from '../../../domain/ulids.js';
 import {
   GatewayKeyCreatedSchema,
   KeyCreateSchema,
@@ -17,7 +17,7 @@ import {
   type AdminRoute,
 } from './admin-api.js';
 
-const newUlid = monotonicFactory();
+const newUlid = monotonicUlid();
 /** Characters of the key kept (and shown in lists) to recognise it. */
 const PREFIX_LENGTH = 7;
 
