@@ -68,7 +68,8 @@ async function faultsHandled(timeoutMs = 15_000): Promise<void> {
     );
   };
   while (!handled()) {
-    if (Date.now() > deadline) throw new Error(`${proxy.pending()} faults left unused or unhandled`);
+    if (Date.now() > deadline)
+      throw new Error(`${proxy.pending()} faults left unused or unhandled`);
     await sleep(20);
   }
 }
