@@ -88,7 +88,7 @@ export function filesRoutes(app: GatewayApp, deps: RouteDeps): void {
         params: FileIdParams,
         response: {
           204: z.null().describe('Deleted'),
-          ...replicateProblemResponses(401, 404),
+          ...replicateProblemResponses(400, 401, 404),
         },
       },
     },

@@ -34,7 +34,7 @@ export const createKeyRoute: AdminRoute = (app, deps) => {
         security: ADMIN_SECURITY,
         params: TenantIdParamsSchema,
         body: KeyCreateSchema,
-        response: { 201: GatewayKeyCreatedSchema, ...problemResponses(400, 401, 404) },
+        response: { 201: GatewayKeyCreatedSchema, ...problemResponses(400, 401, 404, 413, 415) },
       },
     },
     async (request, reply) => {

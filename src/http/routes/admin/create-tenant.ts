@@ -16,7 +16,7 @@ export const createTenantRoute: AdminRoute = (app, deps) => {
           'A tenant owns tasks and gateway keys. `budget` limits what its tasks may cost per period (creates beyond it answer 402 `budget_exceeded`).',
         security: ADMIN_SECURITY,
         body: TenantCreateSchema,
-        response: { 201: TenantSchema, ...problemResponses(400, 401, 404, 409) },
+        response: { 201: TenantSchema, ...problemResponses(400, 401, 404, 409, 413, 415) },
       },
     },
     async (request, reply) => {

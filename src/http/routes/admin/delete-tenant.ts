@@ -19,7 +19,7 @@ export const deleteTenantRoute: AdminRoute = (app, deps) => {
           200: z
             .object({ id: z.string(), object: z.literal('tenant'), deleted: z.literal(true) })
             .meta({ id: 'TenantDeleted' }),
-          ...problemResponses(400, 401, 404),
+          ...problemResponses(400, 401, 404, 415),
         },
       },
     },

@@ -27,7 +27,7 @@ export const updateTenantRoute: AdminRoute = (app, deps) => {
         security: ADMIN_SECURITY,
         params: TenantIdParamsSchema,
         body: TenantUpdateSchema,
-        response: { 200: TenantSchema, ...problemResponses(400, 401, 404) },
+        response: { 200: TenantSchema, ...problemResponses(400, 401, 404, 413, 415) },
       },
     },
     async (request) => {

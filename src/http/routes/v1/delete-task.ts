@@ -22,7 +22,7 @@ export function deleteTaskRoute(app: GatewayApp, deps: RouteDeps): void {
           "Deletes a finished task of the caller: genway's stored copies of its outputs (and posters) are deleted at once, their links answer 410, and the task is 404 on every surface and never listed again. The provider's own copy stays until the provider expires it. A task still queued or running answers 400 (cancel it first).",
         security: [{ gatewayKey: [] }],
         params: TaskIdParams,
-        response: { 200: TaskDeletedSchema, ...problemResponses(400, 401, 404) },
+        response: { 200: TaskDeletedSchema, ...problemResponses(400, 401, 404, 415) },
       },
     },
     async (request) => {
