@@ -6,6 +6,7 @@ import { createTaskStore } from '../../src/store/index.js';
 import { KEY_B } from '../helpers/test-app.js';
 import { SD_REF, startReplicateSuite, type ReplicateSuite } from '../replicate/harness.js';
 import { WEBHOOK_SECRET } from '../webhooks/receiver.js';
+import { until } from '../helpers/until.js';
 
 /**
  * The real app listening on 127.0.0.1 with the Replicate provider on its emulator (loopback),
@@ -81,21 +82,6 @@ export async function startBoundsSuite(
   return { s, store, base, call, close } satisfies BoundsSuite;
 }
 
-/** Polls `read` every 20 ms until it returns something truthy, or fails after `timeoutMs`. */
-export async function until<T>(
-  read: () => Promise<T | undefined | null | false>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Long-polls GET /v1/tasks/{id} until the task is terminal. */
 export async function finished(g: BoundsSuite, id: string, key: string): Promise<Json> {
   return until(async () => {
@@ -141,3 +127,5 @@ export function expectProblem(a: Answer, status: number, code: string): void {
   expect(a.body).toMatchObject({ status, code });
   expect(typeof a.body.detail).toBe('string');
 }
+
+export { until };

@@ -15,6 +15,7 @@ import { RedisTaskStore } from '../../src/store/redis-store.js';
 import { SqliteTaskStore } from '../../src/store/sqlite-store.js';
 import { FakeAdapter } from '../helpers/fake-provider.js';
 import { REDIS_URL, deleteKeys, testKeyPrefix } from '../helpers/redis.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Fan-out: a change of a task wakes every long-poll (`?wait=`, `Prefer: wait`) and every
@@ -46,14 +47,6 @@ const running = (progress: number | null): UpstreamSnapshot => ({
   status: 'running',
   progress,
 });
-
-async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** TaskService on `store` whose reads are counted, with the change feed the store comes with. */
 function setup(store: TaskStore, events: TaskEvents) {

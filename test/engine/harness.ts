@@ -93,14 +93,7 @@ export async function startEngine(opts: EngineOptions = {}): Promise<Engine> {
 export const upstreamIdOf = (task: Json) => (task.upstream as Json).id as string;
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Waits until `check` holds, checking every 10 ms; throws after `timeoutMs`. */
-export async function until(check: () => boolean, timeoutMs = 10_000, what = 'condition') {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+export { until } from '../helpers/until.js';
 
 /** One item of an event stream, with when the client parsed it. */
 export type SseItem =

@@ -89,8 +89,8 @@ describe('poll schedule through the app', () => {
     // 12 tasks wanting a poll every 20 ms, 4 polls/s allowed: each polled within ~3 s.
     await until(
       () => tasks.every((t) => e.polls(upstreamIdOf(t)).length >= 1),
-      8000,
       'every task polled',
+      8000,
     );
     const allPolled = Date.now() - started;
     await sleep(Math.max(0, 3500 - allPolled));
@@ -106,7 +106,7 @@ describe('poll schedule through the app', () => {
     const e = await engine({ emulator: { pollsPending: 1, pollsInProgress: 1 } });
     const created = await e.create();
     e.emu.failNext({ kind: 'http5xx', status: 503 }, 5);
-    await until(() => e.polls(upstreamIdOf(created)).length >= 8, 10_000, 'eight polls');
+    await until(() => e.polls(upstreamIdOf(created)).length >= 8, 'eight polls', 10_000);
     // The emulator records the eighth poll when it arrives; genway writes its answer just after.
     let task = await e.get(created.id as string);
     for (let i = 0; i < 100 && task.body.status !== 'succeeded'; i++) {
@@ -127,7 +127,7 @@ describe('poll schedule through the app', () => {
     e.emu.scriptNext('stuck-pending');
     const created = await e.create();
     const id = created.id as string;
-    await until(() => e.polls(upstreamIdOf(created)).length > 0, 5000);
+    await until(() => e.polls(upstreamIdOf(created)).length > 0, 'condition', 5000);
     await e.emu.close();
     const closedAt = Date.now();
     const res = await e.t.app.inject({
@@ -189,7 +189,7 @@ describe('base poll interval', () => {
       payload: { model: 'fake/m1', prompt: 'x' },
     });
     expect(res.statusCode).toBe(201);
-    await until(() => adapter.pollTimes.length >= 6, 10_000);
+    await until(() => adapter.pollTimes.length >= 6, 'condition', 10_000);
     return medianGap(adapter.pollTimes);
   }
 

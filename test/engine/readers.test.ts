@@ -27,7 +27,7 @@ describe('the poller and readers', () => {
     expect(created.status).toBe('queued');
     const upstreamId = upstreamIdOf(created);
     // PENDING, IN_PROGRESS ×2, SUCCESS: four polls, nobody reading.
-    await until(() => e.polls(upstreamId).length >= 4, 10_000, 'four polls');
+    await until(() => e.polls(upstreamId).length >= 4, 'four polls', 10_000);
     await sleep(300);
     expect(e.polls(upstreamId)).toHaveLength(4);
     expect(taskReads(e)).toBe(0);
@@ -50,7 +50,7 @@ describe('the poller and readers', () => {
     const phase = async (readers: number) => {
       const task = await e.create();
       const id = task.id as string;
-      await until(() => e.polls(upstreamIdOf(task)).length > 0, 5000);
+      await until(() => e.polls(upstreamIdOf(task)).length > 0, 'condition', 5000);
       const started = Date.now();
       const stopAt = started + windowMs;
       let answers = 0;

@@ -85,7 +85,11 @@ describe.concurrent('GET /v1/tasks/{id}/events', () => {
     const url = `${e.url}/v1/tasks/${created.id as string}/events`;
     const first = await openSse(url, auth());
     // Up to the first running change, then the connection drops.
-    await until(() => first.events().some((ev) => dataOf(ev).status === 'running'), 10_000);
+    await until(
+      () => first.events().some((ev) => dataOf(ev).status === 'running'),
+      'condition',
+      10_000,
+    );
     first.abort();
     const seen = first.events();
     const lastId = seen[seen.length - 1]!.id!;
@@ -118,7 +122,7 @@ describe.concurrent('GET /v1/tasks/{id}/events', () => {
       env: { POLL_INTERVAL_MS: '10', POLL_MAX_INTERVAL_MS: '10' },
     });
     const created = await e.create();
-    await until(() => e.polls(upstreamOf(created)).length >= 61, 15_000);
+    await until(() => e.polls(upstreamOf(created)).length >= 61, 'condition', 15_000);
     // The emulator records the last poll when it arrives; genway writes its answer just after.
     let task = await e.get(created.id as string);
     for (let i = 0; i < 100 && task.body.status !== 'succeeded'; i++) {
@@ -201,7 +205,7 @@ describe.concurrent('GET /v1/tasks/{id}/events', () => {
       .events;
     expect(events.waiting(id)).toBe(20);
     for (const s of streams) s.abort();
-    await until(() => events.waiting(id) === 0, 5000, 'waiters released');
+    await until(() => events.waiting(id) === 0, 'waiters released', 5000);
   });
 });
 

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeAdapter, buildFakeApp, type FakeApp } from '../helpers/fake-provider.js';
 import { auth } from '../helpers/test-app.js';
+import { until } from '../helpers/until.js';
 
 type Json = Record<string, unknown>;
 
@@ -33,14 +34,6 @@ const post = (app: FakeApp, key: string) =>
     headers: { ...auth(), 'idempotency-key': key },
     payload: body,
   });
-
-async function until(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(5);
-  }
-}
 
 describe('a repeat while the first request with the key is still running', () => {
   it('waits for the first and answers the same task (one upstream call)', async () => {

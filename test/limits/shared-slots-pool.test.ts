@@ -4,6 +4,7 @@ import { CredentialPool } from '../../src/domain/credential-pool.js';
 import type { SharedSlots } from '../../src/domain/shared-slots.js';
 import { StoreUnavailableError } from '../../src/domain/task-store.js';
 import { isGatewayError } from '../../src/errors/gateway-error.js';
+import { until } from '../helpers/until.js';
 
 // The pool's side of cluster mode, on a small in-process implementation of the shared-slots
 // port (the Redis one is tested against real Redis in test/store and test/cluster).
@@ -55,14 +56,6 @@ const instance = (shared: SharedSlots, credentials = creds) =>
     shared,
     queue: { max: 10, waitMs: 30_000 },
   });
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('CredentialPool over shared slots (cluster mode)', () => {
   it('instances never take more than the caps together; a waiter gets a slot freed elsewhere', async () => {

@@ -3,20 +3,12 @@ import type { SharedSlots } from '../../src/domain/shared-slots.js';
 import type { TaskStore } from '../../src/domain/task-store.js';
 import { coordinationFor, type StoreCoordination } from '../../src/store/coordination.js';
 import { taskRecord } from './conformance.js';
+import { until } from '../helpers/until.js';
 
 type Fresh = () => Promise<{ store: TaskStore; again: () => Promise<TaskStore> }>;
 
 const P = 'modelslab';
 const CRED = 'modelslab-1';
-
-/** Polls `check` until it holds (generous deadline: the machine may be loaded). */
-async function until(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 /**
  * Credential slots shared between instances (cluster mode, see domain/shared-slots.ts), on the

@@ -4,17 +4,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { taskFixture } from '../../src/domain/task-record.fixture.js';
 import { SqliteTaskStore } from '../../src/store/sqlite-store.js';
+import { until } from '../helpers/until.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'genway-checkpoints-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-async function until(check: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 describe('SQLite WAL checkpoints', () => {
   it('moves committed pages into the database file from the worker, not the request path', async () => {
@@ -28,7 +21,7 @@ describe('SQLite WAL checkpoints', () => {
       await store.insert(taskFixture({ id: `task_${String(i).padStart(6, '0')}`, version: 1 }));
     }
     // Only a checkpoint writes pages into the main file (the commits went to the WAL).
-    await until(() => statSync(path).size > before);
+    await until(() => statSync(path).size > before, 'a checkpoint', 20_000);
     expect(await store.get('task_000499')).toMatchObject({ id: 'task_000499' });
     await store.close();
   });

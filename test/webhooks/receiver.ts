@@ -115,17 +115,4 @@ export function verifyReceived(received: Received, secret = tenantSecret()): unk
   });
 }
 
-/** Waits until `read()` returns something truthy, polling every 20 ms. */
-export async function until<T>(
-  read: () => Promise<T | undefined | null | false>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export { until } from '../helpers/until.js';
