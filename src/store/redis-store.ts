@@ -371,7 +371,7 @@ export class RedisTaskStore implements port.TaskStore {
 
   /** Cluster mode: what the instances on this Redis share besides the data. */
   coordination(options: RedisCoordinationOptions = {}): StoreCoordination {
-    return redisCoordination(this.url, this.connection, this.keys, options);
+    return redisCoordination(this.url, this.connection, this.keys, options, this.admin);
   }
 
   async ping(): Promise<void> {

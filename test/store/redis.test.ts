@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { TenantRecord } from '../../src/domain/admin-store.js';
 import { RedisTaskStore, StoreUnavailableError } from '../../src/store/redis-store.js';
 import { createTaskStore } from '../../src/store/index.js';
 import { REDIS_URL, deleteKeys, keysUnder, testKeyPrefix } from '../helpers/redis.js';
@@ -138,6 +139,47 @@ describe('redis store: Redis unreachable', () => {
     } finally {
       await store.close();
       server.close();
+    }
+  });
+});
+
+describe('redis store: admin tenants over several instances', () => {
+  it('a tenant written on one instance is read on another, though lookups are kept', async () => {
+    const keyPrefix = `${prefix}tenants:`;
+    const [a, b] = [0, 1].map(() => new RedisTaskStore(REDIS_URL, { keyPrefix }));
+    const coordinations = [a!.coordination(), b!.coordination()];
+    /** `b`'s lookup of `team`, until it satisfies `ok` (the change message may be on its way). */
+    const seenOnB = async (ok: (limit: number | undefined) => boolean) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const limit = (await b!.admin.getTenant('team'))?.budget?.limitUsd;
+        if (ok(limit) || Date.now() > deadline) return limit;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      expect(await b!.admin.getTenant('team')).toBeUndefined(); // kept as absent
+      const record: TenantRecord = {
+        id: 'team',
+        name: null,
+        budget: { limitUsd: 5, period: 'day' },
+        rateLimit: null,
+        createdAt: 1,
+        updatedAt: 1,
+      };
+      expect(await a!.admin.insertTenant(record)).toBe(true);
+      expect(await seenOnB((l) => l === 5)).toBe(5);
+      await a!.admin.updateTenant({ ...record, budget: { limitUsd: 7, period: 'day' } });
+      expect(await seenOnB((l) => l === 7)).toBe(7);
+      // The writing instance sees its own change at once.
+      await b!.admin.updateTenant({ ...record, budget: { limitUsd: 9, period: 'day' } });
+      expect((await b!.admin.getTenant('team'))?.budget?.limitUsd).toBe(9);
+      expect(await a!.admin.deleteTenant('team')).toBe(true);
+      expect(await seenOnB((l) => l === undefined)).toBeUndefined();
+    } finally {
+      for (const c of coordinations) await c.close();
+      await a!.close();
+      await b!.close();
     }
   });
 });
