@@ -183,3 +183,50 @@ describe('redis store: admin tenants over several instances', () => {
     }
   });
 });
+
+describe('redis store: a finish and its settlement in one step', () => {
+  it('settles only when the update is written, and once', async () => {
+    const store = new RedisTaskStore(REDIS_URL, { keyPrefix: `${prefix}settle:` });
+    try {
+      const task = taskRecord(1, { status: 'running', version: 1 });
+      await store.insert(task);
+      const reservation = {
+        taskId: task.id,
+        tenant: task.tenant,
+        period: 'total',
+        limitMicros: 1_000_000,
+        amountMicros: 300_000,
+        expiresAt: 10,
+      };
+      expect(await store.admin.reserveBudget(reservation)).toEqual({ reserved: true });
+      const entry = {
+        taskId: task.id,
+        tenant: task.tenant,
+        keyId: null,
+        provider: task.provider,
+        model: task.model,
+        operation: task.type,
+        status: 'succeeded' as const,
+        chargedMicros: 200_000,
+        at: 5,
+      };
+      const done = { ...task, status: 'succeeded' as const, version: 2 };
+      // A stale version writes nothing and settles nothing.
+      expect(await store.updateAndSettle({ ...done, version: 3 }, entry)).toEqual({
+        written: false,
+        settled: false,
+      });
+      expect(await store.admin.ledger({ from: 0, to: 10 })).toEqual([]);
+      expect(await store.updateAndSettle(done, entry)).toEqual({ written: true, settled: true });
+      expect((await store.get(task.id))?.status).toBe('succeeded');
+      expect(await store.admin.ledger({ from: 0, to: 10 })).toEqual([entry]);
+      // The reservation became the charge: 800 000 of the 1 000 000 are left.
+      expect(
+        await store.admin.reserveBudget({ ...reservation, taskId: 'x', amountMicros: 800_001 }),
+      ).toMatchObject({ reserved: false, usedMicros: 200_000 });
+      expect(await store.admin.settle(entry)).toBe(false);
+    } finally {
+      await store.close();
+    }
+  });
+});

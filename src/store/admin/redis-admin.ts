@@ -42,13 +42,23 @@ redis.call('ZADD', P .. 'budget:res-expiry', ARGV[7], ARGV[2])
 return {1}
 `;
 
+/**
+ * Lua `settle(task, tenant, at, charged, entry json)` → 1, or 0 when settled already (ARGV[1]
+ * the base); also used by the task update that settles a finish (redis/scripts.ts).
+ */
+export const SETTLE_FUNCTION = `${TAKE}
+local function settle(task, tenant, at, charged, json)
+  if redis.call('SETNX', P .. 'ledger:entry:' .. task, json) == 0 then return 0 end
+  redis.call('ZADD', P .. 'ledger:all', at, task)
+  redis.call('ZADD', P .. 'ledger:tenant:' .. tenant, at, task)
+  take(task, tonumber(charged))
+  return 1
+end
+`;
+
 /** ARGV: base, task, tenant, at, charged, entry json → 1, or 0 when settled already. */
-const SETTLE = `${TAKE}
-if redis.call('SETNX', P .. 'ledger:entry:' .. ARGV[2], ARGV[6]) == 0 then return 0 end
-redis.call('ZADD', P .. 'ledger:all', ARGV[4], ARGV[2])
-redis.call('ZADD', P .. 'ledger:tenant:' .. ARGV[3], ARGV[4], ARGV[2])
-take(ARGV[2], tonumber(ARGV[5]))
-return 1
+const SETTLE = `${SETTLE_FUNCTION}
+return settle(ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 `;
 
 /** ARGV: base, task. */

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { SETTLE_FUNCTION } from '../admin/redis-admin.js';
 
 /**
  * Every state change of the Redis store that must be atomic is one of these Lua scripts
@@ -131,14 +132,30 @@ return 1
  * Compare-and-set: writes only when the stored version is ARGV[3] - 1, moving the task from
  * its old indexes to its new ones in the same step. Same ARGV as insert; returns 1 or 0.
  */
-const UPDATE_TASK = `${TASK_INDEXES}
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v or tonumber(v) ~= tonumber(ARGV[3]) - 1 then return 0 end
-local old = fields_from_hash(KEYS[1])
-local f = fields_from_argv(5)
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'data', ARGV[4], unpack(hash_args(f)))
-reindex(ARGV[2], old, f)
-return 1
+const UPDATE_FUNCTION = `${TASK_INDEXES}
+local function update_task()
+  local v = redis.call('HGET', KEYS[1], 'v')
+  if not v or tonumber(v) ~= tonumber(ARGV[3]) - 1 then return 0 end
+  local old = fields_from_hash(KEYS[1])
+  local f = fields_from_argv(5)
+  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'data', ARGV[4], unpack(hash_args(f)))
+  reindex(ARGV[2], old, f)
+  return 1
+end
+`;
+const UPDATE_TASK = `${UPDATE_FUNCTION}
+return update_task()
+`;
+
+/**
+ * The update of a task reaching its terminal status, then (when written) the settlement of its
+ * ledger entry (store/admin/redis-admin.ts). ARGV as update's, then the entry's tenant, time,
+ * charged micro-dollars and JSON. Returns {written, settled} (1 or 0 each).
+ */
+const UPDATE_AND_SETTLE = `${UPDATE_FUNCTION}${SETTLE_FUNCTION}
+if update_task() == 0 then return { 0, 0 } end
+local n = 5 + #FIELDS
+return { 1, settle(ARGV[2], ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]) }
 `;
 
 /**
@@ -268,6 +285,7 @@ type Arg = string | Buffer | number;
 export interface StoreScripts {
   gwInsertTask(task: string, ...argv: Arg[]): Promise<number>;
   gwUpdateTask(task: string, ...argv: Arg[]): Promise<number>;
+  gwUpdateAndSettle(task: string, ...argv: Arg[]): Promise<[number, number]>;
   gwClaimDue(due: string, ...argv: Arg[]): Promise<[string, string, string, string][]>;
   gwClaimIdempotency(key: string, expiry: string, ...argv: Arg[]): Promise<[0, string] | [1]>;
   gwUpdateIdempotency(key: string, expiry: string, ...argv: Arg[]): Promise<number>;
@@ -281,6 +299,7 @@ export interface StoreScripts {
 const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }> = {
   gwInsertTask: { numberOfKeys: 1, lua: INSERT_TASK },
   gwUpdateTask: { numberOfKeys: 1, lua: UPDATE_TASK },
+  gwUpdateAndSettle: { numberOfKeys: 1, lua: UPDATE_AND_SETTLE },
   gwClaimDue: { numberOfKeys: 1, lua: CLAIM_DUE },
   gwClaimIdempotency: { numberOfKeys: 2, lua: CLAIM_IDEMPOTENCY },
   gwUpdateIdempotency: { numberOfKeys: 2, lua: UPDATE_IDEMPOTENCY },
