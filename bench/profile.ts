@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { renderProfile } from './cpuprofile-top.js';
 import { prepareChild, startChild, type Child } from './lib.js';
 import {
@@ -15,13 +17,20 @@ import {
 } from './speed-client.js';
 
 /**
- * `npm run bench -- profile`: genway (SQLite) under `node --cpu-prof`, once under the create
- * load and once under the finished-task read load (autocannon c=50, BENCH_PROFILE_SECONDS
- * each, default 10), then the top self-time functions of each profile. genway runs from its
- * TypeScript (through tsx) so that frames name src/ files. Profiles are kept in
- * BENCH_PROFILE_DIR (default: a new temporary folder, printed).
+ * `npm run bench -- profile`: genway under `node --cpu-prof`, once under the create load and
+ * once under the finished-task read load (autocannon c=50, BENCH_PROFILE_SECONDS each, default
+ * 10), then the top self-time functions of each profile. genway runs from its TypeScript
+ * (through tsx) so that frames name src/ files. Profiles are kept in BENCH_PROFILE_DIR (default:
+ * a new temporary folder, printed). BENCH_PROFILE_STORE picks the store: `sqlite` (default) or
+ * `redis` (127.0.0.1:6379, a random key prefix removed afterwards).
  */
 const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
+const STORE = process.env.BENCH_PROFILE_STORE ?? 'sqlite';
+if (STORE !== 'sqlite' && STORE !== 'redis') {
+  process.stderr.write(`bench profile: BENCH_PROFILE_STORE must be sqlite or redis\n`);
+  process.exit(2);
+}
+const REDIS_PREFIX = `genway-profile-${randomBytes(6).toString('hex')}:`;
 const dir = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(os.tmpdir(), 'genway-profile-'));
 const children = new Set<Child>();
 const watchdog = setTimeout(
@@ -46,7 +55,12 @@ async function profiled(
       file: new URL('./gateway-child.ts', import.meta.url),
       execArgv: ['--import', 'tsx', '--cpu-prof', '--cpu-prof-dir', out],
     },
-    genwayEnv(upstream.port, { STORE_URL: `sqlite:${join(dir, `${name}.db`)}` }),
+    genwayEnv(
+      upstream.port,
+      STORE === 'redis'
+        ? { STORE_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: REDIS_PREFIX }
+        : { STORE_URL: `sqlite:${join(dir, `${name}.db`)}` },
+    ),
   );
   children.add(gw);
   const t = await target(gw.port);
@@ -62,8 +76,19 @@ async function profiled(
     .filter((f) => f.endsWith('.cpuprofile'))
     .sort()[0];
   if (!file) throw new Error(`no profile written in ${out}`);
-  process.stdout.write(`\n== ${name}: ${rate.toFixed(0)} req/s under the profiler\n`);
+  process.stdout.write(`\n== ${name} (${STORE}): ${rate.toFixed(0)} req/s under the profiler\n`);
   return { file: join(out, file), skipMs };
+}
+
+async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 })) {
+      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function main(): Promise<void> {
@@ -83,6 +108,7 @@ async function main(): Promise<void> {
     }
   } finally {
     upstream.kill();
+    if (STORE === 'redis') await deleteRedisKeys(REDIS_PREFIX);
   }
   process.stdout.write(`\nprofiles kept in ${dir}\n`);
 }

@@ -1,5 +1,5 @@
 import type { Operation, TaskStatus } from '../contracts/common.js';
-import type { AdminStore } from './admin-store.js';
+import type { AdminStore, LedgerEntry } from './admin-store.js';
 import type { TaskRecord, TaskView } from './task-record.js';
 
 /**
@@ -117,6 +117,15 @@ export interface TaskStore {
    * Returns false when someone else wrote in between; the caller re-reads and decides.
    */
   update(task: TaskRecord): Promise<boolean>;
+  /**
+   * `update` of a task reaching its terminal status, and when written, `admin.settle` of its
+   * ledger entry in the same atomic step (one round trip for a networked store). `settled`:
+   * false when the task was settled before. Optional: `update`, then `admin.settle`.
+   */
+  updateAndSettle?(
+    task: TaskRecord,
+    entry: LedgerEntry,
+  ): Promise<{ written: boolean; settled: boolean }>;
   /** A tenant's tasks, newest first unless `order: 'asc'`; never deleted ones. */
   list(tenant: string, query: ListQuery): Promise<TaskRecord[]>;
   /**

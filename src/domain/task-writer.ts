@@ -91,7 +91,9 @@ export class TaskWriter {
     );
     // The webhook dispatcher writes delivery bookkeeping only (claims, attempt outcomes): a
     // write of its in between is no conflict, and this change is re-applied on top of it.
-    for (let rebase = 0; !(await this.deps.store.update(record)); rebase++) {
+    // A store that can settles a finish in the same step as its write (settleAlong).
+    const settleAlong = finishing && !!this.deps.costs && !!this.deps.store.updateAndSettle;
+    for (let rebase = 0; !(await this.put(record, settleAlong)); rebase++) {
       const fresh = rebase < MAX_REBASES ? await this.deps.store.get(prev.id) : undefined;
       if (!fresh || !onlyWebhookStateDiffers(prev, fresh)) return undefined;
       const { webhook, nextWebhookAt } = fresh;
@@ -103,12 +105,21 @@ export class TaskWriter {
     }
     if (isTerminal(record.status) && !isTerminal(prev.status)) {
       this.deps.pools.get(record.provider)?.release(record.credentialId, record.tenant);
-      await this.settle(record);
+      if (!settleAlong) await this.settle(record);
     }
     if (record.nextPollAt !== null) this.deps.due?.polls.raise(record.nextPollAt);
     if (record.nextWebhookAt != null) this.deps.due?.webhooks.raise(record.nextWebhookAt);
     if (visible) this.deps.events.publish(record.id);
     return record;
+  }
+
+  /** `store.update`, or with `settle` the store's update that settles the finish too. */
+  private async put(record: TaskRecord, settle: boolean): Promise<boolean> {
+    const { store, costs } = this.deps;
+    if (!settle || !costs || !store.updateAndSettle) return store.update(record);
+    const { written, settled } = await store.updateAndSettle(record, costs.ledgerEntry(record));
+    if (written) costs.settled(record, settled);
+    return written;
   }
 
   /** A settlement that fails is retried by the reservation purge once its deadline passes. */

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { TaskStatus } from '../contracts/common.js';
+import type { LedgerEntry } from '../domain/admin-store.js';
 import type { TaskRecord, TaskView } from '../domain/task-record.js';
 import type * as port from '../domain/task-store.js';
 import { RedisAdminStore } from './admin/redis-admin.js';
@@ -137,6 +138,24 @@ export class RedisTaskStore implements port.TaskStore {
       this.redis.gwUpdateTask(this.keys.task(task.id), this.base, ...taskArgs(task)),
     );
     return written === 1;
+  }
+
+  async updateAndSettle(
+    task: TaskRecord,
+    entry: LedgerEntry,
+  ): Promise<{ written: boolean; settled: boolean }> {
+    const [written, settled] = await this.connection.run(() =>
+      this.redis.gwUpdateAndSettle(
+        this.keys.task(task.id),
+        this.base,
+        ...taskArgs(task),
+        entry.tenant,
+        String(entry.at),
+        String(entry.chargedMicros),
+        JSON.stringify(entry),
+      ),
+    );
+    return { written: written === 1, settled: settled === 1 };
   }
 
   async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {
@@ -371,7 +390,7 @@ export class RedisTaskStore implements port.TaskStore {
 
   /** Cluster mode: what the instances on this Redis share besides the data. */
   coordination(options: RedisCoordinationOptions = {}): StoreCoordination {
-    return redisCoordination(this.url, this.connection, this.keys, options);
+    return redisCoordination(this.url, this.connection, this.keys, options, this.admin);
   }
 
   async ping(): Promise<void> {

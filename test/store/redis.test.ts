@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { TenantRecord } from '../../src/domain/admin-store.js';
 import { RedisTaskStore, StoreUnavailableError } from '../../src/store/redis-store.js';
 import { createTaskStore } from '../../src/store/index.js';
 import { REDIS_URL, deleteKeys, keysUnder, testKeyPrefix } from '../helpers/redis.js';
@@ -138,6 +139,94 @@ describe('redis store: Redis unreachable', () => {
     } finally {
       await store.close();
       server.close();
+    }
+  });
+});
+
+describe('redis store: admin tenants over several instances', () => {
+  it('a tenant written on one instance is read on another, though lookups are kept', async () => {
+    const keyPrefix = `${prefix}tenants:`;
+    const [a, b] = [0, 1].map(() => new RedisTaskStore(REDIS_URL, { keyPrefix }));
+    const coordinations = [a!.coordination(), b!.coordination()];
+    /** `b`'s lookup of `team`, until it satisfies `ok` (the change message may be on its way). */
+    const seenOnB = async (ok: (limit: number | undefined) => boolean) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const limit = (await b!.admin.getTenant('team'))?.budget?.limitUsd;
+        if (ok(limit) || Date.now() > deadline) return limit;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      expect(await b!.admin.getTenant('team')).toBeUndefined(); // kept as absent
+      const record: TenantRecord = {
+        id: 'team',
+        name: null,
+        budget: { limitUsd: 5, period: 'day' },
+        rateLimit: null,
+        createdAt: 1,
+        updatedAt: 1,
+      };
+      expect(await a!.admin.insertTenant(record)).toBe(true);
+      expect(await seenOnB((l) => l === 5)).toBe(5);
+      await a!.admin.updateTenant({ ...record, budget: { limitUsd: 7, period: 'day' } });
+      expect(await seenOnB((l) => l === 7)).toBe(7);
+      // The writing instance sees its own change at once.
+      await b!.admin.updateTenant({ ...record, budget: { limitUsd: 9, period: 'day' } });
+      expect((await b!.admin.getTenant('team'))?.budget?.limitUsd).toBe(9);
+      expect(await a!.admin.deleteTenant('team')).toBe(true);
+      expect(await seenOnB((l) => l === undefined)).toBeUndefined();
+    } finally {
+      for (const c of coordinations) await c.close();
+      await a!.close();
+      await b!.close();
+    }
+  });
+});
+
+describe('redis store: a finish and its settlement in one step', () => {
+  it('settles only when the update is written, and once', async () => {
+    const store = new RedisTaskStore(REDIS_URL, { keyPrefix: `${prefix}settle:` });
+    try {
+      const task = taskRecord(1, { status: 'running', version: 1 });
+      await store.insert(task);
+      const reservation = {
+        taskId: task.id,
+        tenant: task.tenant,
+        period: 'total',
+        limitMicros: 1_000_000,
+        amountMicros: 300_000,
+        expiresAt: 10,
+      };
+      expect(await store.admin.reserveBudget(reservation)).toEqual({ reserved: true });
+      const entry = {
+        taskId: task.id,
+        tenant: task.tenant,
+        keyId: null,
+        provider: task.provider,
+        model: task.model,
+        operation: task.type,
+        status: 'succeeded' as const,
+        chargedMicros: 200_000,
+        at: 5,
+      };
+      const done = { ...task, status: 'succeeded' as const, version: 2 };
+      // A stale version writes nothing and settles nothing.
+      expect(await store.updateAndSettle({ ...done, version: 3 }, entry)).toEqual({
+        written: false,
+        settled: false,
+      });
+      expect(await store.admin.ledger({ from: 0, to: 10 })).toEqual([]);
+      expect(await store.updateAndSettle(done, entry)).toEqual({ written: true, settled: true });
+      expect((await store.get(task.id))?.status).toBe('succeeded');
+      expect(await store.admin.ledger({ from: 0, to: 10 })).toEqual([entry]);
+      // The reservation became the charge: 800 000 of the 1 000 000 are left.
+      expect(
+        await store.admin.reserveBudget({ ...reservation, taskId: 'x', amountMicros: 800_001 }),
+      ).toMatchObject({ reserved: false, usedMicros: 200_000 });
+      expect(await store.admin.settle(entry)).toBe(false);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import type * as port from '../../domain/admin-store.js';
 import type { RedisConnection } from '../redis/connection.js';
+import type { RedisSubscriber } from '../redis/subscriber.js';
+import { TenantCache } from '../redis/tenant-cache.js';
 
 /*
  * Layout, under the store's key base `<prefix>{gw}:` (one slot, so every script may touch
@@ -10,6 +12,7 @@ import type { RedisConnection } from '../redis/connection.js';
  *   budget:used:<tenant>:<period> STRING micro-dollars used (charged plus reserved)
  *   budget:res:<task> HASH one reservation    budget:res-expiry ZSET task -> expiresAt
  *   ledger:entry:<task> STRING json   ledger:all, ledger:tenant:<tenant> ZSET task -> settled at
+ *   adm:changes  pub/sub channel: the id of each tenant written or deleted (redis/tenant-cache.ts)
  */
 
 /** Ends a reservation: its amount is replaced by `charged` in its period's use. */
@@ -39,13 +42,23 @@ redis.call('ZADD', P .. 'budget:res-expiry', ARGV[7], ARGV[2])
 return {1}
 `;
 
+/**
+ * Lua `settle(task, tenant, at, charged, entry json)` → 1, or 0 when settled already (ARGV[1]
+ * the base); also used by the task update that settles a finish (redis/scripts.ts).
+ */
+export const SETTLE_FUNCTION = `${TAKE}
+local function settle(task, tenant, at, charged, json)
+  if redis.call('SETNX', P .. 'ledger:entry:' .. task, json) == 0 then return 0 end
+  redis.call('ZADD', P .. 'ledger:all', at, task)
+  redis.call('ZADD', P .. 'ledger:tenant:' .. tenant, at, task)
+  take(task, tonumber(charged))
+  return 1
+end
+`;
+
 /** ARGV: base, task, tenant, at, charged, entry json → 1, or 0 when settled already. */
-const SETTLE = `${TAKE}
-if redis.call('SETNX', P .. 'ledger:entry:' .. ARGV[2], ARGV[6]) == 0 then return 0 end
-redis.call('ZADD', P .. 'ledger:all', ARGV[4], ARGV[2])
-redis.call('ZADD', P .. 'ledger:tenant:' .. ARGV[3], ARGV[4], ARGV[2])
-take(ARGV[2], tonumber(ARGV[5]))
-return 1
+const SETTLE = `${SETTLE_FUNCTION}
+return settle(ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
 `;
 
 /** ARGV: base, task. */
@@ -60,6 +73,7 @@ local key = ARGV[1] .. 'adm:tenant:' .. ARGV[2]
 local ok = redis.call('SET', key, ARGV[3], ARGV[4] == 'insert' and 'NX' or 'XX')
 if not ok then return 0 end
 redis.call('ZADD', ARGV[1] .. 'adm:tenants', 0, ARGV[2])
+redis.call('PUBLISH', ARGV[1] .. 'adm:changes', ARGV[2])
 return 1
 `;
 
@@ -73,6 +87,7 @@ for _, id in ipairs(redis.call('ZRANGE', P .. 'adm:keys:' .. ARGV[2], 0, -1)) do
 end
 redis.call('DEL', P .. 'adm:keys:' .. ARGV[2])
 redis.call('ZREM', P .. 'adm:tenants', ARGV[2])
+redis.call('PUBLISH', P .. 'adm:changes', ARGV[2])
 return redis.call('DEL', P .. 'adm:tenant:' .. ARGV[2])
 `;
 
@@ -123,6 +138,8 @@ const READ_BATCH = 500;
 /** Tenants, keys, budgets and the ledger of the Redis store: every change one Lua script. */
 export class RedisAdminStore implements port.AdminStore {
   private readonly redis: Redis & AdminScripts;
+  /** Tenant lookups kept while the change channel is heard (followTenantChanges). */
+  private readonly tenants = new TenantCache();
 
   constructor(
     private readonly connection: RedisConnection,
@@ -139,19 +156,39 @@ export class RedisAdminStore implements port.AdminStore {
     return this.connection.run(() => command(this.redis));
   }
 
+  /** Cluster mode: tenant lookups are kept from now on while `subscriber` hears changes. */
+  followTenantChanges(subscriber: RedisSubscriber): void {
+    subscriber.watch(
+      `${this.base}adm:changes`,
+      (id) => this.tenants.changed(id),
+      (live) => this.tenants.listening(live),
+    );
+  }
+
   async insertTenant(t: port.TenantRecord): Promise<boolean> {
     const json = JSON.stringify(t);
-    return (await this.run((r) => r.gwAdminPutTenant(this.base, t.id, json, 'insert'))) === 1;
+    return this.changingTenant(t.id, (r) => r.gwAdminPutTenant(this.base, t.id, json, 'insert'));
   }
 
   async updateTenant(t: port.TenantRecord): Promise<boolean> {
     const json = JSON.stringify(t);
-    return (await this.run((r) => r.gwAdminPutTenant(this.base, t.id, json, 'update'))) === 1;
+    return this.changingTenant(t.id, (r) => r.gwAdminPutTenant(this.base, t.id, json, 'update'));
+  }
+
+  /** A tenant write; this instance drops its kept lookup without waiting for the message. */
+  private async changingTenant(
+    id: string,
+    write: (redis: Redis & AdminScripts) => Promise<number>,
+  ): Promise<boolean> {
+    try {
+      return (await this.run(write)) === 1;
+    } finally {
+      this.tenants.changed(id);
+    }
   }
 
   async getTenant(id: string): Promise<port.TenantRecord | undefined> {
-    const json = await this.run((r) => r.get(`${this.base}adm:tenant:${id}`));
-    return json ? (JSON.parse(json) as port.TenantRecord) : undefined;
+    return this.tenants.get(id, () => this.run((r) => r.get(`${this.base}adm:tenant:${id}`)));
   }
 
   async listTenants(): Promise<port.TenantRecord[]> {
@@ -160,7 +197,7 @@ export class RedisAdminStore implements port.AdminStore {
   }
 
   async deleteTenant(id: string): Promise<boolean> {
-    return (await this.run((r) => r.gwAdminDeleteTenant(this.base, id))) === 1;
+    return this.changingTenant(id, (r) => r.gwAdminDeleteTenant(this.base, id));
   }
 
   async insertKey(k: port.ApiKeyRecord): Promise<void> {

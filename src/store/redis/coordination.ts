@@ -1,3 +1,4 @@
+import type { RedisAdminStore } from '../admin/redis-admin.js';
 import type { StoreCoordination } from '../coordination.js';
 import { RedisChangeFeed } from './change-feed.js';
 import { RedisCircuits } from './circuits.js';
@@ -28,9 +29,12 @@ export function redisCoordination(
   connection: RedisConnection,
   keys: RedisKeys,
   options: RedisCoordinationOptions = {},
+  /** The store's admin part: keeps tenant lookups while this subscriber hears their changes. */
+  admin?: RedisAdminStore,
 ): StoreCoordination {
   const client = connection.client;
   const subscriber = new RedisSubscriber(url, options.logger);
+  admin?.followTenantChanges(subscriber);
   const feed = new RedisChangeFeed({
     publisher: client,
     subscriber,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { SETTLE_FUNCTION } from '../admin/redis-admin.js';
 
 /**
  * Every state change of the Redis store that must be atomic is one of these Lua scripts
@@ -24,7 +25,7 @@ export const TASK_FIELDS = [
   'pend',
 ] as const;
 
-/** Helpers shared by insert and update: add a task to, or take it out of, every index. */
+/** Helpers shared by insert and update: move a task between indexes and counters. */
 const TASK_INDEXES = `
 local P = ARGV[1]
 local FIELDS = {${TASK_FIELDS.map((f) => `'${f}'`).join(', ')}}
@@ -56,29 +57,62 @@ local function count(key, field, by)
   if redis.call('HINCRBY', key, field, by) <= 0 then redis.call('HDEL', key, field) end
 end
 
--- sign 1: add the task to its indexes and counters; -1: take it out.
-local function index(id, f, sign)
-  local function member(key, score)
-    if sign > 0 then redis.call('ZADD', key, score, id) else redis.call('ZREM', key, id) end
-  end
+-- The sorted sets a task in state f is in: key -> score (as the string stored).
+local function memberships(f)
+  local m = {}
   if f.del == '' then
-    member(P .. 'tasks:all:' .. f.tenant, 0)
-    member(P .. 'tasks:' .. f.status .. ':' .. f.tenant, 0)
+    m[P .. 'tasks:all:' .. f.tenant] = '0'
+    m[P .. 'tasks:' .. f.status .. ':' .. f.tenant] = '0'
   end
-  if f.up ~= '' then member(P .. 'upstream:' .. f.provider .. ':' .. f.up, 0) end
-  if f.poll ~= '' then member(P .. 'due:poll', f.poll) end
-  if f.hook ~= '' then member(P .. 'due:webhook', f.hook) end
+  if f.up ~= '' then m[P .. 'upstream:' .. f.provider .. ':' .. f.up] = '0' end
+  if f.poll ~= '' then m[P .. 'due:poll'] = f.poll end
+  if f.hook ~= '' then m[P .. 'due:webhook'] = f.hook end
+  return m
+end
+
+-- Adds the counters a task in state f counts in (key -> field -> steps) to out.
+local function counters(f, sign, out)
+  local function add(key, field)
+    local fields = out[key]
+    if not fields then
+      fields = {}
+      out[key] = fields
+    end
+    fields[field] = (fields[field] or 0) + sign
+  end
   if ACTIVE[f.status] then
-    count(P .. 'active:' .. f.provider, f.cred, sign)
-    count(P .. 'active-tenants:' .. f.provider, f.tenant, sign)
-    -- The task holds its credential slot from now on: a reservation made for it is over
-    -- (redis/slots.ts).
-    if sign > 0 then redis.call('ZREM', P .. 'reserved:' .. f.provider .. ':' .. f.cred, id) end
+    add(P .. 'active:' .. f.provider, f.cred)
+    add(P .. 'active-tenants:' .. f.provider, f.tenant)
   end
-  count(P .. 'counts', f.status .. ':' .. f.provider, sign)
-  local pending = tonumber(f.pend) or 0
+  add(P .. 'counts', f.status .. ':' .. f.provider)
+  return out
+end
+
+-- Moves the task from the indexes and counters of state old (nil: a new task) to those of
+-- state new, touching only what differs (a status change leaves tasks:all alone, say).
+local function reindex(id, old, new)
+  local was = old and memberships(old) or {}
+  local now = memberships(new)
+  for key in pairs(was) do
+    if now[key] == nil then redis.call('ZREM', key, id) end
+  end
+  for key, score in pairs(now) do
+    if was[key] ~= score then redis.call('ZADD', key, score, id) end
+  end
+  local steps = counters(new, 1, old and counters(old, -1, {}) or {})
+  for key, fields in pairs(steps) do
+    for field, by in pairs(fields) do
+      if by ~= 0 then count(key, field, by) end
+    end
+  end
+  -- The task holds its credential slot from now on: a reservation made for it is over
+  -- (redis/slots.ts).
+  if ACTIVE[new.status] then
+    redis.call('ZREM', P .. 'reserved:' .. new.provider .. ':' .. new.cred, id)
+  end
+  local pending = (tonumber(new.pend) or 0) - (old and tonumber(old.pend) or 0)
   if pending ~= 0 then
-    if redis.call('INCRBY', P .. 'webhooks:pending', sign * pending) <= 0 then
+    if redis.call('INCRBY', P .. 'webhooks:pending', pending) <= 0 then
       redis.call('DEL', P .. 'webhooks:pending')
     end
   end
@@ -90,7 +124,7 @@ const INSERT_TASK = `${TASK_INDEXES}
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('task exists') end
 local f = fields_from_argv(5)
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'data', ARGV[4], unpack(hash_args(f)))
-index(ARGV[2], f, 1)
+reindex(ARGV[2], nil, f)
 return 1
 `;
 
@@ -98,14 +132,30 @@ return 1
  * Compare-and-set: writes only when the stored version is ARGV[3] - 1, moving the task from
  * its old indexes to its new ones in the same step. Same ARGV as insert; returns 1 or 0.
  */
-const UPDATE_TASK = `${TASK_INDEXES}
-local v = redis.call('HGET', KEYS[1], 'v')
-if not v or tonumber(v) ~= tonumber(ARGV[3]) - 1 then return 0 end
-index(ARGV[2], fields_from_hash(KEYS[1]), -1)
-local f = fields_from_argv(5)
-redis.call('HSET', KEYS[1], 'v', ARGV[3], 'data', ARGV[4], unpack(hash_args(f)))
-index(ARGV[2], f, 1)
-return 1
+const UPDATE_FUNCTION = `${TASK_INDEXES}
+local function update_task()
+  local v = redis.call('HGET', KEYS[1], 'v')
+  if not v or tonumber(v) ~= tonumber(ARGV[3]) - 1 then return 0 end
+  local old = fields_from_hash(KEYS[1])
+  local f = fields_from_argv(5)
+  redis.call('HSET', KEYS[1], 'v', ARGV[3], 'data', ARGV[4], unpack(hash_args(f)))
+  reindex(ARGV[2], old, f)
+  return 1
+end
+`;
+const UPDATE_TASK = `${UPDATE_FUNCTION}
+return update_task()
+`;
+
+/**
+ * The update of a task reaching its terminal status, then (when written) the settlement of its
+ * ledger entry (store/admin/redis-admin.ts). ARGV as update's, then the entry's tenant, time,
+ * charged micro-dollars and JSON. Returns {written, settled} (1 or 0 each).
+ */
+const UPDATE_AND_SETTLE = `${UPDATE_FUNCTION}${SETTLE_FUNCTION}
+if update_task() == 0 then return { 0, 0 } end
+local n = 5 + #FIELDS
+return { 1, settle(ARGV[2], ARGV[n], ARGV[n + 1], ARGV[n + 2], ARGV[n + 3]) }
 `;
 
 /**
@@ -235,6 +285,7 @@ type Arg = string | Buffer | number;
 export interface StoreScripts {
   gwInsertTask(task: string, ...argv: Arg[]): Promise<number>;
   gwUpdateTask(task: string, ...argv: Arg[]): Promise<number>;
+  gwUpdateAndSettle(task: string, ...argv: Arg[]): Promise<[number, number]>;
   gwClaimDue(due: string, ...argv: Arg[]): Promise<[string, string, string, string][]>;
   gwClaimIdempotency(key: string, expiry: string, ...argv: Arg[]): Promise<[0, string] | [1]>;
   gwUpdateIdempotency(key: string, expiry: string, ...argv: Arg[]): Promise<number>;
@@ -248,6 +299,7 @@ export interface StoreScripts {
 const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }> = {
   gwInsertTask: { numberOfKeys: 1, lua: INSERT_TASK },
   gwUpdateTask: { numberOfKeys: 1, lua: UPDATE_TASK },
+  gwUpdateAndSettle: { numberOfKeys: 1, lua: UPDATE_AND_SETTLE },
   gwClaimDue: { numberOfKeys: 1, lua: CLAIM_DUE },
   gwClaimIdempotency: { numberOfKeys: 2, lua: CLAIM_IDEMPOTENCY },
   gwUpdateIdempotency: { numberOfKeys: 2, lua: UPDATE_IDEMPOTENCY },

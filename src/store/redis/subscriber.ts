@@ -10,6 +10,7 @@ export class RedisSubscriber {
   private readonly client: Redis;
   private readonly handlers = new Map<string, (message: string) => void>();
   private readonly backListeners = new Set<() => void>();
+  private readonly liveListeners = new Map<string, (live: boolean) => void>();
   private lost = false;
   private closed = false;
 
@@ -24,8 +25,10 @@ export class RedisSubscriber {
     });
     this.client.on('close', () => {
       if (!this.closed) this.lost = true;
+      for (const live of this.liveListeners.values()) live(false);
     });
     this.client.on('ready', () => {
+      for (const [channel, live] of this.liveListeners) this.confirm(channel, live);
       if (!this.lost) return;
       this.lost = false;
       logger?.info({}, 'redis: subscription back; waiters re-read');
@@ -43,6 +46,26 @@ export class RedisSubscriber {
     });
   }
 
+  /**
+   * `on`, also telling `live` when the channel's subscription stands (true: from the
+   * subscription's confirmation) and when messages may be missed (false: connection lost).
+   */
+  watch(channel: string, handler: (message: string) => void, live: (live: boolean) => void): void {
+    this.handlers.set(channel, handler);
+    this.liveListeners.set(channel, live);
+    if (this.client.status === 'ready') this.confirm(channel, live);
+  }
+
+  /** Subscribes (again: harmless when ioredis did already) and reports once Redis confirmed. */
+  private confirm(channel: string, live: (live: boolean) => void): void {
+    this.client.subscribe(channel).then(
+      () => {
+        if (this.client.status === 'ready' && !this.closed) live(true);
+      },
+      () => live(false),
+    );
+  }
+
   /** Called when the subscription is back after a loss. */
   onBack(listener: () => void): void {
     this.backListeners.add(listener);
@@ -52,6 +75,8 @@ export class RedisSubscriber {
     this.closed = true;
     this.handlers.clear();
     this.backListeners.clear();
+    for (const live of this.liveListeners.values()) live(false);
+    this.liveListeners.clear();
     this.client.disconnect();
   }
 }
