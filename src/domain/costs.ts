@@ -1,7 +1,7 @@
 import type { Operation } from '../contracts/common.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import type { ModelNames } from './access.js';
-import type { AdminStore, TenantBudget } from './admin-store.js';
+import type { AdminStore, LedgerEntry, TenantBudget } from './admin-store.js';
 import { periodKey } from './budget-period.js';
 import type { Logger } from './logger.js';
 import type { GenerationInput } from './ports.js';
@@ -101,8 +101,12 @@ export class TaskCosts {
 
   /** Writes the ledger entry of a finished task and settles its reservation (once per task). */
   async settle(task: TaskRecord): Promise<void> {
-    const charged = task.cost?.charged ?? 0;
-    const settled = await this.deps.store.settle({
+    this.settled(task, await this.deps.store.settle(this.ledgerEntryOf(task)));
+  }
+
+  /** The ledger entry of a finished task (charged), as `settle` writes it. */
+  ledgerEntryOf(task: TaskRecord): LedgerEntry {
+    return {
       taskId: task.id,
       tenant: task.tenant,
       keyId: task.keyId ?? null,
@@ -110,11 +114,17 @@ export class TaskCosts {
       model: task.model,
       operation: task.type,
       status: task.status,
-      chargedMicros: toMicros(charged),
+      chargedMicros: toMicros(task.cost?.charged ?? 0),
       at: this.deps.now(),
-    });
+    };
+  }
+
+  /** After the ledger entry of `task` was written (`settled`: now, not before): the metrics. */
+  settled(task: TaskRecord, settled: boolean): void {
+    const charged = task.cost?.charged ?? 0;
+    if (!settled || charged <= 0 || !this.deps.onCharged) return;
     const entry = priceFor(this.deps.prices, namesOf(task), task.type);
-    if (settled && charged > 0 && entry) this.deps.onCharged?.(task.provider, entry.model, charged);
+    if (entry) this.deps.onCharged(task.provider, entry.model, charged);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { LedgerEntry } from '../domain/admin-store.js';
 import type { TaskRecord, TaskView } from '../domain/task-record.js';
 import { SqliteAdminStore } from './admin/sqlite-admin.js';
 import type * as port from '../domain/task-store.js';
@@ -168,6 +169,20 @@ export class SqliteTaskStore implements port.TaskStore {
     this.views.forget(task.id);
     const row = rowOf(task);
     return this.group.run(() => this.stmts.update.run(row).changes === 1);
+  }
+
+  /** The final update and the ledger entry in one group, so one commit carries both. */
+  async updateAndSettle(task: TaskRecord, entry: LedgerEntry): Promise<port.UpdateAndSettle> {
+    this.views.forget(task.id);
+    const row = rowOf(task);
+    return this.group.run((): port.UpdateAndSettle => {
+      if (this.stmts.update.run(row).changes !== 1) return { updated: false };
+      try {
+        return { updated: true, settled: this.admin.settleInTransaction(entry) };
+      } catch (settleError) {
+        return { updated: true, settleError };
+      }
+    });
   }
 
   async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {
