@@ -41,7 +41,8 @@ const usd = (micros: number) => `${fromMicros(micros).toFixed(2)} USD`;
 /**
  * Money around a task: its estimate at create, the reservation of that estimate against the
  * tenant's budget before any upstream call, its charge at a terminal status, and the
- * settlement (ledger entry, reservation replaced by the charge) right after that write.
+ * settlement (ledger entry, reservation replaced by the charge) right after that write, or in
+ * its commit where the store can (`TaskStore.updateAndSettle`).
  */
 export class TaskCosts {
   constructor(private readonly deps: CostDeps) {}
