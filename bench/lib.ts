@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { Agent, request } from 'undici';
 
 /** Epoch milliseconds with sub-millisecond precision, comparable across processes. */
@@ -56,6 +56,9 @@ export async function prepareChild(file: URL): Promise<ChildEntry> {
   const outFile = new URL(file.pathname.split('/').pop()!.replace(/\.ts$/, '.mjs'), outDir);
   try {
     const esbuild = await import('esbuild');
+    // esbuild rewrites an existing bundle in place: a node_modules hard-linked from another
+    // checkout would share (and overwrite) that checkout's bundles. A new file each time.
+    rmSync(outFile, { force: true });
     mkdirSync(outDir, { recursive: true });
     await esbuild.build({
       entryPoints: [file.pathname],

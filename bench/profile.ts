@@ -17,14 +17,18 @@ import {
 } from './speed-client.js';
 
 /**
+/**
  * `npm run bench -- profile`: genway under `node --cpu-prof`, once under the create load and
  * once under the finished-task read load (autocannon c=50, BENCH_PROFILE_SECONDS each, default
  * 10), then the top self-time functions of each profile. genway runs from its TypeScript
  * (through tsx) so that frames name src/ files. Profiles are kept in BENCH_PROFILE_DIR (default:
  * a new temporary folder, printed). BENCH_PROFILE_STORE picks the store: `sqlite` (default) or
- * `redis` (127.0.0.1:6379, a random key prefix removed afterwards).
+ * `redis` (127.0.0.1:6379, a random key prefix removed afterwards). BENCH_PROFILE_SEQUENTIAL=1:
+ * the load is the latency rows' instead (requests one after another on one keep-alive
+ * connection, for BENCH_PROFILE_SECONDS), where a request's own path counts, not batching.
  */
 const SECONDS = Number(process.env.BENCH_PROFILE_SECONDS ?? 10);
+const SEQUENTIAL = process.env.BENCH_PROFILE_SEQUENTIAL === '1';
 const STORE = process.env.BENCH_PROFILE_STORE ?? 'sqlite';
 if (STORE !== 'sqlite' && STORE !== 'redis') {
   process.stderr.write(`bench profile: BENCH_PROFILE_STORE must be sqlite or redis\n`);
@@ -67,7 +71,9 @@ async function profiled(
   await sequentialLatencies(t, 300); // warm-up, inside the profile too (a small share)
   // The summary leaves out everything before the load (start-up, module loading, warm-up).
   const skipMs = Date.now() - forkedAt;
-  const rate = await throughput(t, SECONDS);
+  const rate = SEQUENTIAL
+    ? (await sequentialLatencies(t, Infinity, SECONDS * 1000)).length / SECONDS
+    : await throughput(t, SECONDS);
   await gw.exit();
   children.delete(gw);
   // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's
@@ -76,7 +82,10 @@ async function profiled(
     .filter((f) => f.endsWith('.cpuprofile'))
     .sort()[0];
   if (!file) throw new Error(`no profile written in ${out}`);
-  process.stdout.write(`\n== ${name} (${STORE}): ${rate.toFixed(0)} req/s under the profiler\n`);
+  const load = SEQUENTIAL ? 'sequential, one connection' : 'autocannon c=50';
+  process.stdout.write(
+    `\n== ${name} (${STORE}): ${rate.toFixed(0)} req/s under the profiler (${load})\n`,
+  );
   return { file: join(out, file), skipMs };
 }
 

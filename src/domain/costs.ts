@@ -41,7 +41,8 @@ const usd = (micros: number) => `${fromMicros(micros).toFixed(2)} USD`;
 /**
  * Money around a task: its estimate at create, the reservation of that estimate against the
  * tenant's budget before any upstream call, its charge at a terminal status, and the
- * settlement (ledger entry, reservation replaced by the charge) right after that write.
+ * settlement (ledger entry, reservation replaced by the charge) right after that write, or in
+ * its commit where the store can (`TaskStore.updateAndSettle`).
  */
 export class TaskCosts {
   constructor(private readonly deps: CostDeps) {}
@@ -101,11 +102,11 @@ export class TaskCosts {
 
   /** Writes the ledger entry of a finished task and settles its reservation (once per task). */
   async settle(task: TaskRecord): Promise<void> {
-    this.settled(task, await this.deps.store.settle(this.ledgerEntry(task)));
+    this.settled(task, await this.deps.store.settle(this.ledgerEntryOf(task)));
   }
 
-  /** The ledger entry that settles a finished task (see `settle`). */
-  ledgerEntry(task: TaskRecord): LedgerEntry {
+  /** The ledger entry of a finished task (charged), as `settle` writes it. */
+  ledgerEntryOf(task: TaskRecord): LedgerEntry {
     return {
       taskId: task.id,
       tenant: task.tenant,
@@ -119,11 +120,12 @@ export class TaskCosts {
     };
   }
 
-  /** After the ledger entry of `task` was written (`settled`), or found written before. */
+  /** After the ledger entry of `task` was written (`settled`: now, not before): the metrics. */
   settled(task: TaskRecord, settled: boolean): void {
     const charged = task.cost?.charged ?? 0;
+    if (!settled || charged <= 0 || !this.deps.onCharged) return;
     const entry = priceFor(this.deps.prices, namesOf(task), task.type);
-    if (settled && charged > 0 && entry) this.deps.onCharged?.(task.provider, entry.model, charged);
+    if (entry) this.deps.onCharged(task.provider, entry.model, charged);
   }
 
   /**

@@ -98,6 +98,16 @@ export interface IdempotencyRecord extends IdempotencyScope {
 }
 
 /**
+ * What `updateAndSettle` did: `updated` as `update` answers; with it, the settlement's answer
+ * (`settled`, false when the task was settled already) or the error that undid the settlement
+ * alone (the write stands; the reservation purge settles the task later).
+ */
+export type UpdateAndSettle =
+  | { updated: false }
+  | { updated: true; settled: boolean }
+  | { updated: true; settleError: unknown };
+
+/**
  * The one interface the domain sees. Implementations: memory, sqlite (embedded default);
  * every method is async so that a networked store (Redis) fits without touching the domain.
  */
@@ -118,14 +128,11 @@ export interface TaskStore {
    */
   update(task: TaskRecord): Promise<boolean>;
   /**
-   * `update` of a task reaching its terminal status, and when written, `admin.settle` of its
-   * ledger entry in the same atomic step (one round trip for a networked store). `settled`:
-   * false when the task was settled before. Optional: `update`, then `admin.settle`.
+   * `update` of a write that finishes the task, with its settlement (`AdminStore.settle` of
+   * `entry`) in the same commit, made only when the compare-and-set wins: one commit where
+   * there would be two. Optional: the writer settles after the update instead.
    */
-  updateAndSettle?(
-    task: TaskRecord,
-    entry: LedgerEntry,
-  ): Promise<{ written: boolean; settled: boolean }>;
+  updateAndSettle?(task: TaskRecord, entry: LedgerEntry): Promise<UpdateAndSettle>;
   /** A tenant's tasks, newest first unless `order: 'asc'`; never deleted ones. */
   list(tenant: string, query: ListQuery): Promise<TaskRecord[]>;
   /**

@@ -7,7 +7,7 @@ import type { DomainMetrics } from './metrics.js';
 import type { OutputCopies } from './output-copies.js';
 import type { TaskEvents } from './task-events.js';
 import { isTerminal, type TaskRecord } from './task-record.js';
-import type { TaskStore } from './task-store.js';
+import type { TaskStore, UpdateAndSettle } from './task-store.js';
 import { isVisibleChange, onlyWebhookStateDiffers, recordChange } from './task-transitions.js';
 
 export interface TaskWriterDeps {
@@ -78,7 +78,8 @@ export class TaskWriter {
       return held;
     }
     const finishing = isTerminal(next.status) && !isTerminal(prev.status);
-    if (finishing && this.deps.costs) next = this.deps.costs.charge(next);
+    const costs = this.deps.costs;
+    if (finishing && costs) next = costs.charge(next);
     const visible = isVisibleChange(prev, next);
     const now = this.now();
     const updatedAt = visible ? now : prev.updatedAt;
@@ -89,12 +90,19 @@ export class TaskWriter {
       newMessageId,
       this.formatBody,
     );
+    // A finishing write carries its settlement in its own commit, where the store can.
+    const store = this.deps.store;
+    const settleWith = finishing && store.updateAndSettle ? costs : undefined;
+    let settlement: UpdateAndSettle | undefined;
+    const put = async (task: TaskRecord): Promise<boolean> => {
+      if (!settleWith) return store.update(task);
+      settlement = await store.updateAndSettle!(task, settleWith.ledgerEntryOf(task));
+      return settlement.updated;
+    };
     // The webhook dispatcher writes delivery bookkeeping only (claims, attempt outcomes): a
     // write of its in between is no conflict, and this change is re-applied on top of it.
-    // A store that can settles a finish in the same step as its write (settleAlong).
-    const settleAlong = finishing && !!this.deps.costs && !!this.deps.store.updateAndSettle;
-    for (let rebase = 0; !(await this.put(record, settleAlong)); rebase++) {
-      const fresh = rebase < MAX_REBASES ? await this.deps.store.get(prev.id) : undefined;
+    for (let rebase = 0; !(await put(record)); rebase++) {
+      const fresh = rebase < MAX_REBASES ? await store.get(prev.id) : undefined;
       if (!fresh || !onlyWebhookStateDiffers(prev, fresh)) return undefined;
       const { webhook, nextWebhookAt } = fresh;
       const onFresh = { ...next, webhook, nextWebhookAt, version: fresh.version + 1, updatedAt };
@@ -105,7 +113,8 @@ export class TaskWriter {
     }
     if (isTerminal(record.status) && !isTerminal(prev.status)) {
       this.deps.pools.get(record.provider)?.release(record.credentialId, record.tenant);
-      if (!settleAlong) await this.settle(record);
+      if (settlement?.updated) this.settledWith(record, settlement);
+      else await this.settle(record);
     }
     if (record.nextPollAt !== null) this.deps.due?.polls.raise(record.nextPollAt);
     if (record.nextWebhookAt != null) this.deps.due?.webhooks.raise(record.nextWebhookAt);
@@ -113,21 +122,22 @@ export class TaskWriter {
     return record;
   }
 
-  /** `store.update`, or with `settle` the store's update that settles the finish too. */
-  private async put(record: TaskRecord, settle: boolean): Promise<boolean> {
-    const { store, costs } = this.deps;
-    if (!settle || !costs || !store.updateAndSettle) return store.update(record);
-    const { written, settled } = await store.updateAndSettle(record, costs.ledgerEntry(record));
-    if (written) costs.settled(record, settled);
-    return written;
-  }
-
   /** A settlement that fails is retried by the reservation purge once its deadline passes. */
   private async settle(task: TaskRecord): Promise<void> {
     try {
       await this.deps.costs?.settle(task);
     } catch (err) {
-      this.deps.logger?.error({ err, taskId: task.id }, 'settling the cost of a task failed');
+      this.settleFailed(task, err);
     }
+  }
+
+  /** After a settlement made in the task's own write (`TaskStore.updateAndSettle`). */
+  private settledWith(task: TaskRecord, outcome: UpdateAndSettle & { updated: true }): void {
+    if ('settleError' in outcome) this.settleFailed(task, outcome.settleError);
+    else this.deps.costs?.settled(task, outcome.settled);
+  }
+
+  private settleFailed(task: TaskRecord, err: unknown): void {
+    this.deps.logger?.error({ err, taskId: task.id }, 'settling the cost of a task failed');
   }
 }

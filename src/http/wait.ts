@@ -1,11 +1,16 @@
 import type { FastifyReply } from 'fastify';
 
+const ONLY_WAIT = /^\s*wait\s*=\s*(\d{1,5})\s*$/i;
+
 /**
  * The `wait` preference of a `Prefer` header (RFC 7240; preferences and their parameters split
  * on `,` and `;`): `wait=N` → N, a bare `wait` → null, undefined when there is none. Each
  * surface decides what a bare `wait` and the bounds mean.
  */
 export function preferredWait(header: string | string[] | undefined): number | null | undefined {
+  // The usual header, `wait=N` alone, without splitting it.
+  const only = typeof header === 'string' ? ONLY_WAIT.exec(header) : null;
+  if (only) return Number(only[1]);
   for (const token of [header ?? []].flat().join(',').split(/[,;]/)) {
     const m = /^wait(?:\s*=\s*(\d{1,5}))?$/i.exec(token.trim());
     if (m) return m[1] === undefined ? null : Number(m[1]);

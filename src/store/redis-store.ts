@@ -140,10 +140,8 @@ export class RedisTaskStore implements port.TaskStore {
     return written === 1;
   }
 
-  async updateAndSettle(
-    task: TaskRecord,
-    entry: LedgerEntry,
-  ): Promise<{ written: boolean; settled: boolean }> {
+  /** One script: the update and, when it is written, the settlement (never one alone). */
+  async updateAndSettle(task: TaskRecord, entry: LedgerEntry): Promise<port.UpdateAndSettle> {
     const [written, settled] = await this.connection.run(() =>
       this.redis.gwUpdateAndSettle(
         this.keys.task(task.id),
@@ -155,7 +153,7 @@ export class RedisTaskStore implements port.TaskStore {
         JSON.stringify(entry),
       ),
     );
-    return { written: written === 1, settled: settled === 1 };
+    return written === 1 ? { updated: true, settled: settled === 1 } : { updated: false };
   }
 
   async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import type { LedgerEntry } from '../domain/admin-store.js';
 import type { TaskRecord, TaskView } from '../domain/task-record.js';
 import { SqliteAdminStore } from './admin/sqlite-admin.js';
 import type * as port from '../domain/task-store.js';
@@ -33,7 +34,10 @@ CREATE INDEX IF NOT EXISTS tasks_tenant ON tasks (tenant, id);
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks (next_poll_at) WHERE next_poll_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_webhook_due ON tasks (next_webhook_at) WHERE next_webhook_at IS NOT NULL;
 -- Upstream callbacks that name only the upstream job (findByUpstreamId); no column to migrate.
-CREATE INDEX IF NOT EXISTS tasks_upstream ON tasks (provider, json_extract(data, '$.upstreamId'));
+-- Partial: a task enters it once the upstream named its job, so a create's insert (no id yet)
+-- writes one index page less, and its final update moves no entry out of the NULL run.
+CREATE INDEX IF NOT EXISTS tasks_upstream_known ON tasks (provider, json_extract(data, '$.upstreamId'))
+  WHERE json_extract(data, '$.upstreamId') IS NOT NULL;
 -- Covers the metrics scrape's GROUP BY provider, status (no table scan of the JSON rows).
 CREATE INDEX IF NOT EXISTS tasks_provider_status ON tasks (provider, status);
 CREATE TABLE IF NOT EXISTS media (
@@ -170,6 +174,20 @@ export class SqliteTaskStore implements port.TaskStore {
     return this.group.run(() => this.stmts.update.run(row).changes === 1);
   }
 
+  /** The final update and the ledger entry in one group, so one commit carries both. */
+  async updateAndSettle(task: TaskRecord, entry: LedgerEntry): Promise<port.UpdateAndSettle> {
+    this.views.forget(task.id);
+    const row = rowOf(task);
+    return this.group.run((): port.UpdateAndSettle => {
+      if (this.stmts.update.run(row).changes !== 1) return { updated: false };
+      try {
+        return { updated: true, settled: this.admin.settleInTransaction(entry) };
+      } catch (settleError) {
+        return { updated: true, settleError };
+      }
+    });
+  }
+
   async list(tenant: string, q: port.ListQuery): Promise<TaskRecord[]> {
     const asc = q.order === 'asc';
     // Type and deletion live in the JSON record only (no column, no migration).
@@ -247,12 +265,15 @@ export class SqliteTaskStore implements port.TaskStore {
     if (columns.length > 0 && !columns.some((c) => c.name === 'history')) {
       this.db.exec('ALTER TABLE tasks ADD COLUMN history TEXT');
     }
+    // Replaced by the partial tasks_upstream_known (created with the schema).
+    this.db.exec('DROP INDEX IF EXISTS tasks_upstream');
   }
 
   private byUpstream?: Database.Statement<[string, string], TaskRow>;
 
   async findByUpstreamId(provider: string, upstreamId: string): Promise<TaskRecord | undefined> {
-    // The expression matches the tasks_upstream index exactly, so SQLite uses it.
+    // The expression matches the tasks_upstream_known index exactly (and `= ?` implies its
+    // IS NOT NULL), so SQLite uses it.
     this.byUpstream ??= this.db.prepare<[string, string], TaskRow>(
       `SELECT data, history FROM tasks WHERE provider = ? AND json_extract(data, '$.upstreamId') = ?
        ORDER BY id DESC LIMIT 1`,

@@ -81,7 +81,30 @@ describe('sqlite store: the upstream lookup uses its index', () => {
            ORDER BY id DESC LIMIT 1`,
         )
         .all('pixverse', '1') as { detail: string }[];
-      expect(plan.map((p) => p.detail).join(' ')).toContain('tasks_upstream');
+      expect(plan.map((p) => p.detail).join(' ')).toContain('tasks_upstream_known');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('replaces the full index of an older file by the partial one', async () => {
+    const path = join(dir, 'older-index.db');
+    const first = new SqliteTaskStore(path);
+    const db = (first as unknown as { db: Database }).db;
+    db.exec('DROP INDEX tasks_upstream_known');
+    db.exec(`CREATE INDEX tasks_upstream ON tasks (provider, json_extract(data, '$.upstreamId'))`);
+    await first.insert(task('task_01E', 'pixverse', '312345678903'));
+    await first.close();
+    const store = new SqliteTaskStore(path);
+    try {
+      const names = (store as unknown as { db: Database }).db
+        .prepare(
+          `SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'tasks_upstream%'`,
+        )
+        .pluck()
+        .all();
+      expect(names).toEqual(['tasks_upstream_known']);
+      expect((await store.findByUpstreamId('pixverse', '312345678903'))?.id).toBe('task_01E');
     } finally {
       await store.close();
     }

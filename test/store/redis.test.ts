@@ -213,11 +213,10 @@ describe('redis store: a finish and its settlement in one step', () => {
       const done = { ...task, status: 'succeeded' as const, version: 2 };
       // A stale version writes nothing and settles nothing.
       expect(await store.updateAndSettle({ ...done, version: 3 }, entry)).toEqual({
-        written: false,
-        settled: false,
+        updated: false,
       });
       expect(await store.admin.ledger({ from: 0, to: 10 })).toEqual([]);
-      expect(await store.updateAndSettle(done, entry)).toEqual({ written: true, settled: true });
+      expect(await store.updateAndSettle(done, entry)).toEqual({ updated: true, settled: true });
       expect((await store.get(task.id))?.status).toBe('succeeded');
       expect(await store.admin.ledger({ from: 0, to: 10 })).toEqual([entry]);
       // The reservation became the charge: 800 000 of the 1 000 000 are left.

@@ -44,4 +44,40 @@ describe('SQLite group commit', () => {
     expect(await again.get('task_dup')).toMatchObject({ status: 'succeeded', version: 2 });
     await again.close();
   });
+
+  it('a finishing update carries its settlement: both or, when the compare-and-set loses, neither', async () => {
+    const path = join(dir, 'settle.db');
+    const store = new SqliteTaskStore(path);
+    const reader = new SqliteTaskStore(path);
+    await store.insert(task('task_won'));
+    await store.insert(task('task_lost'));
+    const entry = (taskId: string) => ({
+      taskId,
+      tenant: 't',
+      keyId: null,
+      provider: 'up',
+      model: 'up/m1',
+      operation: 'text-to-video' as const,
+      status: 'succeeded' as const,
+      chargedMicros: 1500,
+      at: 1000,
+    });
+    const finished = (id: string, version: number) =>
+      ({ ...task(id), version, status: 'succeeded' }) as const;
+    const won = store.updateAndSettle(finished('task_won', 2), entry('task_won'));
+    // One group: neither the task nor its ledger entry is visible before the commit.
+    expect(await reader.admin.ledger({ from: 0, to: 2000 })).toEqual([]);
+    expect(await won).toEqual({ updated: true, settled: true });
+    expect(await reader.get('task_won')).toMatchObject({ status: 'succeeded', version: 2 });
+    expect(await reader.admin.ledger({ from: 0, to: 2000 })).toEqual([entry('task_won')]);
+    // Settled already: the write stands, the entry is not written twice.
+    const again = await store.updateAndSettle(finished('task_won', 3), entry('task_won'));
+    expect(again).toEqual({ updated: true, settled: false });
+    // A stale version: nothing written, nothing settled.
+    const lost = await store.updateAndSettle(finished('task_lost', 5), entry('task_lost'));
+    expect(lost).toEqual({ updated: false });
+    expect(await reader.admin.ledger({ from: 0, to: 2000 })).toHaveLength(1);
+    await reader.close();
+    await store.close();
+  });
 });

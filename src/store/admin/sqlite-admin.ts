@@ -203,6 +203,14 @@ export class SqliteAdminStore implements port.AdminStore {
     return this.settleTx.immediate(entry);
   }
 
+  /**
+   * `settle` inside the caller's open transaction (a savepoint: a failure undoes the
+   * settlement alone and is thrown); committed with that transaction.
+   */
+  settleInTransaction(entry: port.LedgerEntry): boolean {
+    return this.settleTx(entry);
+  }
+
   async releaseReservation(taskId: string): Promise<void> {
     this.releaseTx.immediate(taskId);
   }
