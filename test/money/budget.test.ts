@@ -30,7 +30,8 @@ const create = (s: MoneySuite, key: string, payload: Json) =>
 
 /** 50 creates at once, spread over the suites (instances): exactly 10 fit the budget. */
 async function race(suites: MoneySuite[]) {
-  const pixverseCreates = () => suites.reduce((n, s) => n + s.px.creates, 0);
+  const emulators = new Set(suites.map((s) => s.px));
+  const pixverseCreates = () => [...emulators].reduce((n, px) => n + px.creates, 0);
   const before = pixverseCreates();
   const answers = await Promise.all(
     Array.from({ length: 50 }, (_, i) =>
@@ -87,11 +88,12 @@ describe('budgets: exactly N of many concurrent creates', () => {
     try {
       for (let i = 0; i < 3; i++) {
         const store = new RedisTaskStore(REDIS_URL, { keyPrefix: prefix });
-        suites.push(await startMoneySuite({ file: FILE, store }));
+        // One gateway: the instances share their upstreams (any of them polls any task).
+        suites.push(await startMoneySuite({ file: FILE, store, upstreamsOf: suites[0] }));
       }
       await race(suites);
     } finally {
-      for (const s of suites) await s.close();
+      for (const s of suites.reverse()) await s.close();
     }
   });
 });

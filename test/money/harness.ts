@@ -54,6 +54,11 @@ export interface MoneySuiteOptions {
   /** Default: a fresh memory store. */
   store?: TaskStore;
   env?: Record<string, string>;
+  /**
+   * Another suite whose emulators this one calls (instances of one cluster share their
+   * upstreams: any instance may poll a job another one started). Closed by their own suite.
+   */
+  upstreamsOf?: MoneySuite;
 }
 
 /**
@@ -61,13 +66,14 @@ export interface MoneySuiteOptions {
  * and a configuration file (prices, tenants) of the test's choosing.
  */
 export async function startMoneySuite(options: MoneySuiteOptions = {}): Promise<MoneySuite> {
-  const ml = await startModelslabEmulator({ apiKeys: [ML_KEY] });
-  const px = await startPixverseEmulator({
-    apiKeys: [PX_KEY],
-    pollsUntilDone: 1,
-    maxConcurrent: 200,
-  });
-  const r8 = await startReplicateEmulator({ prefix: '/v1', tokens: [R8_TOKEN], timeScale: 0.01 });
+  const shared = options.upstreamsOf;
+  const ml = shared?.ml ?? (await startModelslabEmulator({ apiKeys: [ML_KEY] }));
+  const px =
+    shared?.px ??
+    (await startPixverseEmulator({ apiKeys: [PX_KEY], pollsUntilDone: 1, maxConcurrent: 200 }));
+  const r8 =
+    shared?.r8 ??
+    (await startReplicateEmulator({ prefix: '/v1', tokens: [R8_TOKEN], timeScale: 0.01 }));
   const providers: ProvidersConfig = {
     modelslab: {
       baseUrl: ml.url,
@@ -136,7 +142,7 @@ export async function startMoneySuite(options: MoneySuiteOptions = {}): Promise<
     },
     async close() {
       await t.close();
-      await Promise.all([ml.close(), px.close(), r8.close()]);
+      if (!shared) await Promise.all([ml.close(), px.close(), r8.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
