@@ -100,9 +100,17 @@ export interface SurfaceRoutes {
    * false: route paths spell the prefix and unknown paths fall to the app's own 404.
    */
   readonly mounted: boolean;
-  /** Scope plugins its routes need (e.g. another body parser), registered before them. */
+  /**
+   * Plugins its `routes` need (e.g. another body parser), registered with them in a scope
+   * nested after the key check.
+   */
   setup?(scope: GatewayApp): Promise<void>;
   readonly routes: readonly RouteRegistrar[];
+  /**
+   * GET routes (Fastify reads no body for them): registered outside `setup`'s scope, so the
+   * per-request hooks of its plugins (@fastify/multipart adds two async ones) skip the reads.
+   */
+  readonly reads?: readonly RouteRegistrar[];
 }
 
 /**
@@ -111,14 +119,13 @@ export interface SurfaceRoutes {
  */
 export async function registerSurface(
   app: GatewayApp,
-  { surface, mounted, setup, routes }: SurfaceRoutes,
+  { surface, mounted, setup, routes, reads = [] }: SurfaceRoutes,
   deps: RouteDeps,
   keys: GatewayKeys,
 ): Promise<void> {
   await app.register(
     async (scope) => {
       registerSurfaceErrors(scope, surface, { notFound: mounted });
-      await setup?.(scope);
       if (!scope.hasRequestDecorator('tenant')) scope.decorateRequest('tenant', '');
       if (!scope.hasRequestDecorator('caller'))
         scope.decorateRequest('caller', null as unknown as FastifyRequest['caller']);
@@ -149,7 +156,15 @@ export async function registerSurface(
           done();
         }, done);
       });
-      for (const route of routes) route(scope, deps);
+      if (setup) {
+        await scope.register(async (withBodies) => {
+          await setup(withBodies);
+          for (const route of routes) route(withBodies, deps);
+        });
+      } else {
+        for (const route of routes) route(scope, deps);
+      }
+      for (const route of reads) route(scope, deps);
     },
     mounted ? { prefix: surface.prefix } : {},
   );

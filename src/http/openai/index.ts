@@ -44,12 +44,6 @@ export const openaiApi: SurfaceRoutes = {
   async setup(scope) {
     await registerMultipartGuard(scope, MULTIPART_POLICY);
   },
-  routes: [
-    createImageRoute,
-    createVideoRoute,
-    getVideoRoute,
-    listVideosRoute,
-    deleteVideoRoute,
-    getVideoContentRoute,
-  ],
+  routes: [createImageRoute, createVideoRoute, deleteVideoRoute],
+  reads: [getVideoRoute, listVideosRoute, getVideoContentRoute],
 };
