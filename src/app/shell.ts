@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import pino, { type DestinationStream } from 'pino';
@@ -15,7 +15,7 @@ import {
   surfaceAt,
   type Surface,
 } from '../http/surface.js';
-import { loggerOptions, scrubbingDestination } from '../logging.js';
+import { loggerOptions, requestLoggerFactory, scrubbingDestination } from '../logging.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 
 export interface ShellOptions {
@@ -33,14 +33,26 @@ export interface ShellOptions {
  * logger, body parsers, the app-wide error and not-found answers (problem+json), the request
  * id and the one log line per request. Knows no store, provider or task.
  */
+/**
+ * Request ids: a random prefix per process (instances of a cluster differ) and a counter.
+ * They correlate log lines and answers; nothing depends on their being unguessable, so a
+ * request draws no random bytes.
+ */
+const REQUEST_ID_PREFIX = `req_${randomBytes(6).toString('hex')}`;
+let requestCount = 0;
+const nextRequestId = () => `${REQUEST_ID_PREFIX}${(++requestCount).toString(36)}`;
+
 export function createShell(
   config: Config,
   { logStream, metrics, surfaces, registry }: ShellOptions,
 ) {
-  const logger: FastifyBaseLogger = pino(
+  const root = pino(
     loggerOptions(config.logLevel),
     scrubbingDestination(secretsOf(config, registry), logStream),
   );
+  // The level is set once: below info, nothing of the request line is built.
+  const logsRequests = root.isLevelEnabled('info');
+  const logger: FastifyBaseLogger = root;
   const app: GatewayApp = Fastify({
     loggerInstance: logger,
     bodyLimit: config.limits.bodyLimitBytes,
@@ -52,9 +64,10 @@ export function createShell(
       headersTimeout: Math.min(60_000, config.limits.requestTimeoutMs),
       connectionsCheckingInterval: Math.min(1000, config.limits.requestTimeoutMs / 2),
     },
-    genReqId: () => `req_${randomUUID().replaceAll('-', '')}`,
+    genReqId: nextRequestId,
     // One line per request, written in onResponse below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
+    childLoggerFactory: requestLoggerFactory,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     routerOptions: { maxParamLength: 200 },
@@ -98,6 +111,7 @@ export function createShell(
     // A getter that builds a new object on every read: read once. No url: no route matched.
     const route = request.routeOptions;
     metrics.httpRequest(route.url, request.method, reply.statusCode, reply.elapsedTime / 1000);
+    if (!logsRequests) return done();
     request.log.info(
       {
         method: request.method,
