@@ -17,7 +17,6 @@ import {
 } from './speed-client.js';
 
 /**
-/**
  * `npm run bench -- profile`: genway under `node --cpu-prof`, once under the create load and
  * once under the finished-task read load (autocannon c=50, BENCH_PROFILE_SECONDS each, default
  * 10), then the top self-time functions of each profile. genway runs from its TypeScript
