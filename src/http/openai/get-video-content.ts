@@ -2,6 +2,7 @@ import { outputLinks } from '../output-links.js';
 import { z } from 'zod';
 import { VideoContentQuerySchema, VideoIdParamsSchema } from '../../contracts/openai.js';
 import { GatewayError } from '../../errors/gateway-error.js';
+import { rangeNotSatisfiable } from '../downloads.js';
 import type { GatewayApp, RouteDeps } from '../route-deps.js';
 import { openaiErrorResponses } from './errors.js';
 import { findVideo } from './get-video.js';
@@ -81,10 +82,7 @@ export function getVideoContentRoute(app: GatewayApp, deps: RouteDeps): void {
         range: typeof range === 'string' ? range : undefined,
         signal: gone.signal,
       });
-      if (out.status === 416) {
-        if (out.contentRange) reply.header('content-range', out.contentRange);
-        throw new GatewayError('range_not_satisfiable', `The range ${range} is outside the file`);
-      }
+      if (out.status === 416) throw rangeNotSatisfiable(reply, out, range);
       const type = out.headers['content-type'] ?? '';
       return reply
         .code(out.status)

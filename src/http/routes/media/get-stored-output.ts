@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GatewayError } from '../../../errors/gateway-error.js';
+import { downloadRequestOf, rangeNotSatisfiable } from '../../downloads.js';
 import { problemResponses, sendProblem } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 
@@ -67,19 +68,10 @@ export function getStoredOutputRoutes(app: GatewayApp, deps: RouteDeps): void {
             'This link has expired; read the task again for a fresh one',
           );
         }
-        const range = request.headers.range;
-        const ifRange = request.headers['if-range'];
-        const out = await deps.outputs.openLinked(id, index, variant, {
-          method: request.method === 'HEAD' ? 'HEAD' : 'GET',
-          range: typeof range === 'string' ? range : undefined,
-          ifRange: typeof ifRange === 'string' ? ifRange : undefined,
-        });
+        const download = downloadRequestOf(request);
+        const out = await deps.outputs.openLinked(id, index, variant, download);
         if (out.status === 416) {
-          if (out.contentRange) reply.header('content-range', out.contentRange);
-          return sendProblem(
-            reply,
-            new GatewayError('range_not_satisfiable', `The range ${range} is outside the file`),
-          );
+          return sendProblem(reply, rangeNotSatisfiable(reply, out, download.range));
         }
         return reply
           .code(out.status)

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { GatewayError } from '../../../errors/gateway-error.js';
+import { downloadRequestOf, rangeNotSatisfiable } from '../../downloads.js';
 import { problemResponses, sendProblem } from '../../problem.js';
 import type { GatewayApp, RouteDeps } from '../../route-deps.js';
 import { TaskIdParams } from './get-task.js';
@@ -60,20 +60,13 @@ export function getTaskOutputRoute(app: GatewayApp, deps: RouteDeps): void {
       const gone = new AbortController();
       // Fires when the answer is done or the client hangs up; either way the upstream can stop.
       reply.raw.once('close', () => gone.abort());
-      const range = request.headers.range;
-      const ifRange = request.headers['if-range'];
+      const download = downloadRequestOf(request);
       const out = await deps.outputs.open(request.tenant, request.params.id, request.params.index, {
-        method: request.method === 'HEAD' ? 'HEAD' : 'GET',
-        range: typeof range === 'string' ? range : undefined,
-        ifRange: typeof ifRange === 'string' ? ifRange : undefined,
+        ...download,
         signal: gone.signal,
       });
       if (out.status === 416) {
-        if (out.contentRange) reply.header('content-range', out.contentRange);
-        return sendProblem(
-          reply,
-          new GatewayError('range_not_satisfiable', `The range ${range} is outside the file`),
-        );
+        return sendProblem(reply, rangeNotSatisfiable(reply, out, download.range));
       }
       return reply
         .code(out.status)
