@@ -77,6 +77,17 @@ describe('media storage (file:) with the Haiper emulator, whose links expire', (
     expect(ranged.statusCode).toBe(206);
     expect(ranged.headers['content-range']).toBe(`bytes 0-99/${out.bytes}`);
     expect(ranged.rawPayload.equals(viaLink.rawPayload.subarray(0, 100))).toBe(true);
+
+    for (const url of [pathOf(out.url), `/v1/tasks/${task.id}/outputs/0`]) {
+      const outside = await t.app.inject({
+        method: 'GET',
+        url,
+        headers: { ...auth(), range: `bytes=${out.bytes! + 10}-` },
+      });
+      expect(outside.statusCode).toBe(416);
+      expect(outside.headers['content-type']).toContain('application/problem+json');
+      expect(outside.headers['content-range']).toBe(`bytes */${out.bytes}`);
+    }
   });
 
   it('re-issues links on every read; a tampered or expired link is refused with 403', async () => {
