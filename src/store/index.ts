@@ -24,5 +24,3 @@ export function createTaskStore(url: string, options: TaskStoreOptions = {}): Ta
     `STORE_URL: unsupported store ${url.split(':')[0]}: use sqlite:<path>, memory: or redis://`,
   );
 }
-
-export type { TaskStore, ListQuery } from '../domain/task-store.js';
