@@ -56,7 +56,7 @@ export async function registerRoutes(
   getMediaRoute(app, routeDeps);
   getStoredOutputRoutes(app, routeDeps);
   await callbackRoutes(app, { callbacks, registry });
-  // Keys of the configuration, then those of the admin API (looked up in the store each time).
+  // Keys of the configuration, then those of the admin API (looked up in the store).
   const keys = new GatewayKeys(config.tenants, {
     lookup: (hash) => store.admin.keyByHash(hash),
     tenant: (id) => store.admin.getTenant(id),

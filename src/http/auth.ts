@@ -20,7 +20,10 @@ export const adminKeyHash = (key: string) => createHash('sha256').update(key).di
 export type Identity = { tenant: string; caller: Caller } | { rejected: 'unknown' | 'expired' };
 
 export interface GatewayKeysOptions {
-  /** Keys created at runtime (admin API), read from the store on every request: no cache. */
+  /**
+   * Keys created at runtime (admin API), by hash: the store's lookup (Redis keeps known keys
+   * per instance until a revocation's message drops them).
+   */
   lookup?: (hash: string) => Promise<ApiKeyRecord | undefined>;
   /** The admin API tenant of such a key (its request limit); undefined: none. */
   tenant?: (id: string) => Promise<TenantRecord | undefined>;
@@ -38,7 +41,7 @@ export class GatewayKeys {
   /**
    * Configured keys already presented → tenant, so that a request does not hash its key
    * again. Configured keys are in memory anyway and never change while the process runs;
-   * keys created through the admin API are never kept (revocation counts at once).
+   * keys created through the admin API are not kept here (revocation counts at once).
    */
   private readonly configured = new Map<string, string>();
 

@@ -137,4 +137,37 @@ describe('apps sharing one Redis', () => {
     // Woken by the change (pub/sub), not by the end of the wait nor the 1 s safety re-read.
     expect(Date.now() - started).toBeLessThan(800);
   });
+
+  it('a key revoked through one app is refused by the other at once, though it kept the key', async () => {
+    const { open } = await setup();
+    const admin = { ADMIN_TOKEN: 'cluster-admin-token-0123456789' };
+    const [a, b] = [await open(admin), await open(admin, { poller: false })];
+    const asAdmin = { authorization: `Bearer ${admin.ADMIN_TOKEN}` };
+    const adminCall = (method: 'POST' | 'DELETE', url: string, payload?: object) =>
+      a.inject({ method, url, headers: asAdmin, ...(payload ? { payload } : {}) });
+    const models = (key: string) =>
+      b.inject({ method: 'GET', url: '/v1/models', headers: { authorization: `Bearer ${key}` } });
+
+    expect((await adminCall('POST', '/admin/tenants', { id: 'team-k' })).statusCode).toBe(201);
+    const one = (await adminCall('POST', '/admin/tenants/team-k/keys', {})).json<Json>();
+    const two = (await adminCall('POST', '/admin/tenants/team-k/keys', {})).json<Json>();
+    // B reads both keys from Redis and keeps them.
+    for (const key of [one.key, two.key, one.key, two.key]) {
+      expect((await models(key as string)).statusCode).toBe(200);
+    }
+
+    // Refused on B once the revocation's message arrives, well before the 1 s a kept lookup
+    // lives without one.
+    let started = Date.now();
+    expect((await adminCall('DELETE', `/admin/keys/${String(one.id)}`)).statusCode).toBe(200);
+    await until(async () => (await models(one.key as string)).statusCode === 401, 'revoked', 800);
+    expect(Date.now() - started).toBeLessThan(800);
+    expect((await models(two.key as string)).statusCode).toBe(200);
+
+    // Deleting the tenant revokes its other key on B too.
+    started = Date.now();
+    expect((await adminCall('DELETE', '/admin/tenants/team-k')).statusCode).toBe(200);
+    await until(async () => (await models(two.key as string)).statusCode === 401, 'deleted', 800);
+    expect(Date.now() - started).toBeLessThan(800);
+  });
 });

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type * as port from '../../domain/admin-store.js';
 import type { RedisConnection } from '../redis/connection.js';
 import type { RedisSubscriber } from '../redis/subscriber.js';
-import { TenantCache } from '../redis/tenant-cache.js';
+import { KeptLookups } from '../redis/kept-lookups.js';
 
 /*
  * Layout, under the store's key base `<prefix>{gw}:` (one slot, so every script may touch
@@ -12,7 +12,8 @@ import { TenantCache } from '../redis/tenant-cache.js';
  *   budget:used:<tenant>:<period> STRING micro-dollars used (charged plus reserved)
  *   budget:res:<task> HASH one reservation    budget:res-expiry ZSET task -> expiresAt
  *   ledger:entry:<task> STRING json   ledger:all, ledger:tenant:<tenant> ZSET task -> settled at
- *   adm:changes  pub/sub channel: the id of each tenant written or deleted (redis/tenant-cache.ts)
+ *   adm:changes  pub/sub channel: the id of each tenant written or deleted (redis/kept-lookups.ts)
+ *   adm:key-changes  pub/sub channel: the hash of each key revoked (itself or with its tenant)
  */
 
 /** Ends a reservation: its amount is replaced by `charged` in its period's use. */
@@ -82,7 +83,10 @@ const DELETE_TENANT = `
 local P = ARGV[1]
 for _, id in ipairs(redis.call('ZRANGE', P .. 'adm:keys:' .. ARGV[2], 0, -1)) do
   local hash = redis.call('GET', P .. 'adm:key-id:' .. id)
-  if hash then redis.call('DEL', P .. 'adm:key:' .. hash) end
+  if hash then
+    redis.call('DEL', P .. 'adm:key:' .. hash)
+    redis.call('PUBLISH', P .. 'adm:key-changes', hash)
+  end
   redis.call('DEL', P .. 'adm:key-id:' .. id)
 end
 redis.call('DEL', P .. 'adm:keys:' .. ARGV[2])
@@ -108,6 +112,7 @@ if not hash then return 0 end
 local json = redis.call('GET', P .. 'adm:key:' .. hash)
 if json then redis.call('ZREM', P .. 'adm:keys:' .. cjson.decode(json).tenant, ARGV[2]) end
 redis.call('DEL', P .. 'adm:key:' .. hash, P .. 'adm:key-id:' .. ARGV[2])
+redis.call('PUBLISH', P .. 'adm:key-changes', hash)
 return 1
 `;
 
@@ -138,8 +143,10 @@ const READ_BATCH = 500;
 /** Tenants, keys, budgets and the ledger of the Redis store: every change one Lua script. */
 export class RedisAdminStore implements port.AdminStore {
   private readonly redis: Redis & AdminScripts;
-  /** Tenant lookups kept while the change channel is heard (followTenantChanges). */
-  private readonly tenants = new TenantCache();
+  /** Tenant lookups kept while the change channels are heard (followChanges). */
+  private readonly tenants = new KeptLookups<port.TenantRecord>(true);
+  /** Admin-API key lookups by hash (known keys only), kept likewise until a key is revoked. */
+  private readonly keys = new KeptLookups<port.ApiKeyRecord>(false);
 
   constructor(
     private readonly connection: RedisConnection,
@@ -156,13 +163,18 @@ export class RedisAdminStore implements port.AdminStore {
     return this.connection.run(() => command(this.redis));
   }
 
-  /** Cluster mode: tenant lookups are kept from now on while `subscriber` hears changes. */
-  followTenantChanges(subscriber: RedisSubscriber): void {
-    subscriber.watch(
-      `${this.base}adm:changes`,
-      (id) => this.tenants.changed(id),
-      (live) => this.tenants.listening(live),
-    );
+  /** Tenant and key lookups are kept from now on while `subscriber` hears their changes. */
+  followChanges(subscriber: RedisSubscriber): void {
+    for (const [channel, kept] of [
+      ['adm:changes', this.tenants],
+      ['adm:key-changes', this.keys],
+    ] as const) {
+      subscriber.watch(
+        `${this.base}${channel}`,
+        (id) => kept.changed(id),
+        (live) => kept.listening(live),
+      );
+    }
   }
 
   async insertTenant(t: port.TenantRecord): Promise<boolean> {
@@ -197,7 +209,11 @@ export class RedisAdminStore implements port.AdminStore {
   }
 
   async deleteTenant(id: string): Promise<boolean> {
-    return this.changingTenant(id, (r) => r.gwAdminDeleteTenant(this.base, id));
+    try {
+      return await this.changingTenant(id, (r) => r.gwAdminDeleteTenant(this.base, id));
+    } finally {
+      this.keys.changedAll();
+    }
   }
 
   async insertKey(k: port.ApiKeyRecord): Promise<void> {
@@ -206,8 +222,7 @@ export class RedisAdminStore implements port.AdminStore {
   }
 
   async keyByHash(hash: string): Promise<port.ApiKeyRecord | undefined> {
-    const json = await this.run((r) => r.get(`${this.base}adm:key:${hash}`));
-    return json ? (JSON.parse(json) as port.ApiKeyRecord) : undefined;
+    return this.keys.get(hash, () => this.run((r) => r.get(`${this.base}adm:key:${hash}`)));
   }
 
   async listKeys(tenant: string): Promise<port.ApiKeyRecord[]> {
@@ -218,8 +233,13 @@ export class RedisAdminStore implements port.AdminStore {
     return this.readAll<port.ApiKeyRecord>(keys);
   }
 
+  /** A revocation; this instance drops its kept keys without waiting for the message. */
   async deleteKey(id: string): Promise<boolean> {
-    return (await this.run((r) => r.gwAdminDeleteKey(this.base, id))) === 1;
+    try {
+      return (await this.run((r) => r.gwAdminDeleteKey(this.base, id))) === 1;
+    } finally {
+      this.keys.changedAll();
+    }
   }
 
   async reserveBudget(x: port.BudgetReservation): Promise<port.ReserveOutcome> {

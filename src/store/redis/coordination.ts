@@ -29,12 +29,12 @@ export function redisCoordination(
   connection: RedisConnection,
   keys: RedisKeys,
   options: RedisCoordinationOptions = {},
-  /** The store's admin part: keeps tenant lookups while this subscriber hears their changes. */
+  /** The store's admin part: keeps tenant and key lookups while this subscriber hears their changes. */
   admin?: RedisAdminStore,
 ): StoreCoordination {
   const client = connection.client;
   const subscriber = new RedisSubscriber(url, options.logger);
-  admin?.followTenantChanges(subscriber);
+  admin?.followChanges(subscriber);
   const feed = new RedisChangeFeed({
     publisher: client,
     subscriber,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { TenantCache } from './tenant-cache.js';
+import type { ApiKeyRecord, TenantRecord } from '../../domain/admin-store.js';
+import { KeptLookups } from './kept-lookups.js';
 
 const tenant = (limit: number) =>
   JSON.stringify({ id: 't', name: null, budget: { limitUsd: limit, period: 'day' } });
@@ -7,7 +8,7 @@ const tenant = (limit: number) =>
 /** A stored value read through a counter, and a clock moved by hand. */
 function harness() {
   const state = { stored: null as string | null, reads: 0, now: 0 };
-  const cache = new TenantCache(() => state.now);
+  const cache = new KeptLookups<TenantRecord>(true, () => state.now);
   const get = () =>
     cache.get('t', async () => {
       state.reads++;
@@ -16,7 +17,7 @@ function harness() {
   return { state, cache, get };
 }
 
-describe('TenantCache', () => {
+describe('KeptLookups', () => {
   it('keeps nothing until the change channel is heard', async () => {
     const { state, get } = harness();
     await get();
@@ -56,5 +57,23 @@ describe('TenantCache', () => {
     await cache.get('t', read);
     await cache.get('t', read);
     expect(reads).toBe(2);
+  });
+
+  it('without keepMissing, keeps found records only; changedAll drops every one', async () => {
+    const keys = new KeptLookups<ApiKeyRecord>(false);
+    keys.listening(true);
+    let reads = 0;
+    const stored = new Map<string, string>([['h1', JSON.stringify({ id: 'k1', hash: 'h1' })]]);
+    const get = (hash: string) => keys.get(hash, async () => (reads++, stored.get(hash) ?? null));
+    expect(await get('unknown')).toBeUndefined();
+    expect(await get('unknown')).toBeUndefined();
+    expect(reads).toBe(2);
+    expect((await get('h1'))?.id).toBe('k1');
+    expect((await get('h1'))?.id).toBe('k1');
+    expect(reads).toBe(3);
+    stored.delete('h1');
+    keys.changedAll();
+    expect(await get('h1')).toBeUndefined();
+    expect(reads).toBe(4);
   });
 });
