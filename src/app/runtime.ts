@@ -203,6 +203,8 @@ export async function createRuntime(
     due,
     metrics,
     publishMedia: config.publicUrl ? media.publish : undefined,
+    storedOutputLinks:
+      storage && config.publicUrl ? storage.signer.linksUnder(config.publicUrl) : undefined,
     // Upstream webhooks are asked for only when genway knows its own public URL.
     callbackUrl: callbackUrlUnder(config.publicUrl),
     checkWebhookUrl:

@@ -109,7 +109,7 @@ const videoRef = z
   })
   .meta({
     description:
-      'A video URL (the provider fetches it: the same address rules as `image`), or the id of an earlier succeeded task of yours (its first output)',
+      "A video URL (the provider fetches it: the same address rules as `image`), or the id of an earlier succeeded task of yours (its first output: genway's stored copy, by a signed link under PUBLIC_URL, when it has one and PUBLIC_URL is set; else the provider's link, 410 `output_expired` once that has expired)",
   });
 
 export const ImageToVideoRequestSchema = z

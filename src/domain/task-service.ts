@@ -28,6 +28,7 @@ type CreateDeps = Pick<
   | 'checkWebhookUrl'
   | 'checkCallerUrl'
   | 'publishMedia'
+  | 'storedOutputLinks'
   | 'callbackUrl'
   | 'idempotency'
   | 'fallbacks'

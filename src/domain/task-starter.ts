@@ -23,7 +23,7 @@ import type {
 } from './ports.js';
 import { fallbackModels, StartFailover, type StartTarget } from './start-failover.js';
 import { outcomeUnknownError, startFailureOf } from './start-outcome.js';
-import type { TaskRecord, WebhookEvent, WebhookFormat } from './task-record.js';
+import type { OutputLinks, TaskRecord, WebhookEvent, WebhookFormat } from './task-record.js';
 import type { TaskStore } from './task-store.js';
 import { queuedTask } from './queued-task.js';
 import { applySnapshot, callbackStateOf, toTaskError } from './task-transitions.js';
@@ -87,6 +87,11 @@ export interface TaskStarterDeps {
    * the bytes count against); set only when PUBLIC_URL is configured.
    */
   publishMedia?: (bytes: Buffer, contentType: string, tenant: string) => Promise<string>;
+  /**
+   * Signed links under PUBLIC_URL to stored outputs (media storage on and PUBLIC_URL set): a
+   * `video: "task_…"` reference then hands the upstream genway's copy, which outlives its link.
+   */
+  storedOutputLinks?: OutputLinks;
   /**
    * The URL where `provider`'s upstream calls back about `taskId` (see upstream-callbacks.ts).
    * Set: adapters with `callbacks` ask their upstream to call back. Unset: polls only.
@@ -341,7 +346,7 @@ export class TaskStarter {
     }
   }
 
-  /** `video: "task_…"` becomes the first output URL of that task (see video-refs.ts). */
+  /** `video: "task_…"` becomes the first output of that task (see video-refs.ts). */
   private async resolveVideoRef(
     tenant: string,
     operation: Operation,
@@ -350,7 +355,8 @@ export class TaskStarter {
     const ref = videoRefOf(operation, input.video);
     if (!ref) return input;
     const source = await this.deps.store.get(ref);
-    return { ...input, video: videoRefUrl(ref, source, tenant, this.deps.now()) };
+    const video = videoRefUrl(ref, source, tenant, this.deps.now(), this.deps.storedOutputLinks);
+    return { ...input, video };
   }
 
   private async checkWebhook(url: string, tenant: string): Promise<void> {

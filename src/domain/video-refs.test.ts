@@ -68,3 +68,31 @@ describe('videoRefUrl', () => {
     expect(codeOf(() => videoRefUrl('task_src', expired, 'me', NOW))).toBe('output_expired');
   });
 });
+
+describe('videoRefUrl with stored copies', () => {
+  const links = {
+    link: (id: string, i: number) => `https://genway.example/media/tasks/${id}/${i}?s`,
+  };
+  const stored = (expiresAt: number) => ({
+    bytes: 10,
+    sha256: 'ab',
+    contentType: 'video/mp4',
+    storedAt: NOW - 1000,
+    expiresAt,
+  });
+  const deadLink = { ...VIDEO, expiresAt: NOW - 1 };
+
+  it("gives genway's link to the copy while it is retained, whatever the upstream link", () => {
+    const task = source({ outputs: [{ ...deadLink, stored: stored(NOW + 1000) }] });
+    expect(videoRefUrl('task_src', task, 'me', NOW, links)).toBe(
+      'https://genway.example/media/tasks/task_src/0?s',
+    );
+  });
+
+  it("falls back to the upstream's link without links to give or once the copy is purged", () => {
+    const live = source({ outputs: [{ ...VIDEO, stored: stored(NOW + 1000) }] });
+    expect(videoRefUrl('task_src', live, 'me', NOW)).toBe(VIDEO.url);
+    const purged = source({ outputs: [{ ...deadLink, stored: stored(NOW - 1) }] });
+    expect(codeOf(() => videoRefUrl('task_src', purged, 'me', NOW, links))).toBe('output_expired');
+  });
+});

@@ -90,6 +90,27 @@ describe('media storage (file:) with the Haiper emulator, whose links expire', (
     }
   });
 
+  it("upscales an earlier task by id from genway's copy once the upstream link died", async () => {
+    const source = await video();
+    await new Promise((resolve) => setTimeout(resolve, MEDIA_TTL_MS + 300));
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/v1/video-upscale',
+      headers: auth(),
+      payload: { model: 'haiper', video: source.id },
+    });
+    expect(res.statusCode).toBe(201);
+    const sent = emu.calls.filter((c) => c.method === 'POST').at(-1)?.body as {
+      config: { sourceVideo: string };
+    };
+    // A signed link under PUBLIC_URL (the upstream fetches it without a key), not Haiper's own.
+    const link = sent.config.sourceVideo;
+    expect(link.startsWith(`https://genway.test/media/tasks/${source.id}/0?expires=`)).toBe(true);
+    const served = await t.app.inject({ method: 'GET', url: pathOf(link) });
+    expect(served.statusCode).toBe(200);
+    expect(sha256(served.rawPayload)).toBe(source.outputs[0]!.sha256);
+  });
+
   it('re-issues links on every read; a tampered or expired link is refused with 403', async () => {
     const task = await video();
     const url = task.outputs[0]!.url;
