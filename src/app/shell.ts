@@ -29,11 +29,6 @@ export interface ShellOptions {
 }
 
 /**
- * The Fastify instance with everything that is not a route: server options, the scrubbing
- * logger, body parsers, the app-wide error and not-found answers (problem+json), the request
- * id and the one log line per request. Knows no store, provider or task.
- */
-/**
  * Request ids: a random prefix per process (instances of a cluster differ) and a counter.
  * They correlate log lines and answers; nothing depends on their being unguessable, so a
  * request draws no random bytes.
@@ -42,6 +37,11 @@ const REQUEST_ID_PREFIX = `req_${randomBytes(6).toString('hex')}`;
 let requestCount = 0;
 const nextRequestId = () => `${REQUEST_ID_PREFIX}${(++requestCount).toString(36)}`;
 
+/**
+ * The Fastify instance with everything that is not a route: server options, the scrubbing
+ * logger, body parsers, the app-wide error and not-found answers (problem+json), the request
+ * id and the one log line per request. Knows no store, provider or task.
+ */
 export function createShell(
   config: Config,
   { logStream, metrics, surfaces, registry }: ShellOptions,
