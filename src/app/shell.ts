@@ -112,8 +112,11 @@ export function createShell(
     const route = request.routeOptions;
     metrics.httpRequest(route.url, request.method, reply.statusCode, reply.elapsedTime / 1000);
     if (!logsRequests) return done();
-    request.log.info(
+    // The root logger with the id in the line: the same line without building the request's
+    // child logger (lazy, see logging.ts) just to write it.
+    root.info(
       {
+        reqId: request.id,
         method: request.method,
         url: route.config?.logRouteOnly ? route.url : request.url.split('?')[0],
         status: reply.statusCode,
