@@ -1,5 +1,5 @@
 import type { Logger } from './logger.js';
-import { isGatewayError } from '../errors/gateway-error.js';
+import { GatewayError, isGatewayError } from '../errors/gateway-error.js';
 
 /**
  * Health of upstream credentials: a circuit breaker per credential.
@@ -228,6 +228,24 @@ export class CredentialHealth {
     const e = this.entries.get(id);
     if (!e || e.state === 'closed') return this.now();
     return this.now() < e.openUntil ? e.openUntil : this.now() + 1000;
+  }
+
+  /**
+   * 503 `no_credential_available` when none of `candidates` (credential ids) can serve creates
+   * until a cool-down ends, with the time the first may again; undefined when one can.
+   */
+  refusal(candidates: readonly string[]): GatewayError | undefined {
+    if (candidates.some((id) => this.servable(id))) return undefined;
+    const now = this.now();
+    const next = Math.min(...candidates.map((id) => this.retryAt(id)));
+    const detail =
+      candidates.length === 0
+        ? `No ${this.provider} credential left to try`
+        : `Every ${this.provider} credential is out of rotation after failures or refusals by ${this.provider}; the gateway operator has been alerted`;
+    return new GatewayError('no_credential_available', detail, {
+      requestSent: false,
+      ...(Number.isFinite(next) ? { retryAfterMs: Math.max(1000, next - now) } : {}),
+    });
   }
 
   /** When an open credential becomes eligible for a trial (ms epoch), or 0 when it is not open. */

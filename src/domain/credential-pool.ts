@@ -15,8 +15,6 @@ import { queueAdmission, servingOrder, type SlotLoad, type WeightOf } from './fa
 import type { SharedSlots } from './shared-slots.js';
 import { SharedWaits } from './shared-waits.js';
 
-export type { CredentialStatus } from './credential-health.js';
-
 /**
  * How a provider's credentials are chosen for a new task:
  * - `first`: always the first one (an upstream load balancer spreads the work, as some
@@ -182,6 +180,21 @@ export class CredentialPool {
     return waiting;
   }
 
+  /**
+   * Cluster mode, nobody waiting here: the best capped credential's slot taken in this pool
+   * only, for an insert that takes it over every instance (TaskStore.insertWithinCap; refused:
+   * `release` it, no holder). undefined: `reserve` instead.
+   */
+  takeForInsert(tenant: string = NO_TENANT): { credential: Credential; cap: number } | undefined {
+    if (!this.options.shared || this.queue.length > 0) return undefined;
+    const c = this.pick();
+    const cap = c ? this.capOf(c.id) : Infinity;
+    if (!c || !Number.isFinite(cap)) return undefined;
+    this.health.taken(c.id);
+    this.acquire(c.id, tenant);
+    return { credential: c, cap };
+  }
+
   /** The counts fair shares are decided on: capacity in rotation, holders and waiters. */
   private load(): SlotLoad {
     const tenants = new Map<string, { inFlight: number; waiting: number }>();
@@ -262,18 +275,7 @@ export class CredentialPool {
 
   /** 503 when no credential (outside `exclude`) can serve creates until a cool-down ends. */
   private refusal(exclude: ReadonlySet<string>): GatewayError | undefined {
-    const candidates = this.credentials.filter((c) => !exclude.has(c.id));
-    if (candidates.some((c) => this.health.servable(c.id))) return undefined;
-    const now = this.now();
-    const next = Math.min(...candidates.map((c) => this.health.retryAt(c.id)));
-    const detail =
-      candidates.length === 0
-        ? `No ${this.provider} credential left to try`
-        : `Every ${this.provider} credential is out of rotation after failures or refusals by ${this.provider}; the gateway operator has been alerted`;
-    return new GatewayError('no_credential_available', detail, {
-      requestSent: false,
-      ...(Number.isFinite(next) ? { retryAfterMs: Math.max(1000, next - now) } : {}),
-    });
+    return this.health.refusal(this.credentials.flatMap((c) => (exclude.has(c.id) ? [] : [c.id])));
   }
 
   private queueFull(why: string): GatewayError {

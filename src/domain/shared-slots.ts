@@ -5,6 +5,8 @@
  * before its task was stored. A reservation lasts a lease; the task's insert turns it into
  * the task's own slot, so an instance that dies between the two leaks its slot for one lease
  * at most, and one that dies later leaks nothing (its tasks finish through the others).
+ * Where the store can, a create skips the reservation: its insert checks the cap and takes the
+ * slot in the same step (TaskStore.insertWithinCap).
  *
  * One process (memory, SQLite) has no such thing: its pools count in-process.
  */

@@ -16,6 +16,7 @@ import type { Logger } from './logger.js';
 import type { ModelRegistry, ResolvedModel } from './models.js';
 import type {
   CallbackPlan,
+  Credential,
   GenerationInput,
   RecoverCall,
   StartCall,
@@ -25,7 +26,7 @@ import { fallbackModels, StartFailover, type StartTarget } from './start-failove
 import { outcomeUnknownError, startFailureOf } from './start-outcome.js';
 import type { OutputLinks, TaskRecord, WebhookEvent, WebhookFormat } from './task-record.js';
 import type { TaskStore } from './task-store.js';
-import { queuedTask } from './queued-task.js';
+import { queuedTask, storeQueued } from './queued-task.js';
 import { applySnapshot, callbackStateOf, toTaskError } from './task-transitions.js';
 import type { TaskWriter } from './task-writer.js';
 import { videoRefOf, videoRefUrl } from './video-refs.js';
@@ -189,40 +190,37 @@ export class TaskStarter {
     const estimated = costs?.estimate(namesOf(requested, resolved), operation, input) ?? null;
     // The estimate is held against the tenant's budget before anything else: 402 otherwise.
     await costs?.reserve(tenant, taskId, estimated);
-    // An in-flight slot on a usable credential, waiting for one if all are at their cap;
-    // 429 upstream_rate_limited / 503 no_credential_available before any upstream call.
-    // The task id holds the slot (cluster mode: a reservation until the task is stored).
-    const credential = await pool.reserve(tenant, undefined, taskId).catch(async (err: unknown) => {
-      await costs?.release(taskId);
-      throw err;
-    });
-
-    const now = this.deps.now();
     let callbackPlan = this.callbackPlan(resolved, taskId, operation);
-    const queued = queuedTask({
-      id: taskId,
-      tenant,
-      operation,
-      model: resolved,
-      credential,
-      metadata,
-      webhook,
-      callbackPlan,
-      now,
-      keyId: options.caller?.keyId ?? null,
-      estimated: costs ? estimated : undefined,
-      deadlineAt: timeout === undefined ? null : now + timeout * 1000,
-    });
+    // Its times count from when it got its slot.
+    const queuedOn = (credential: Credential) => {
+      const now = this.deps.now();
+      return queuedTask({
+        id: taskId,
+        tenant,
+        operation,
+        model: resolved,
+        credential,
+        metadata,
+        webhook,
+        callbackPlan,
+        now,
+        keyId: options.caller?.keyId ?? null,
+        estimated: costs ? estimated : undefined,
+        deadlineAt: timeout === undefined ? null : now + timeout * 1000,
+      });
+    };
     // Stored before the upstream call, so a crash mid-create still leaves a trace of the job.
-    try {
-      await reserveKey?.(queued.id);
-      await this.deps.writer.insert(queued);
-    } catch (err) {
-      pool.release(credential.id, tenant, taskId);
-      pool.reportOutcome(credential.id, 'neutral');
+    const { task: queued, credential } = await storeQueued(
+      this.deps.writer,
+      pool,
+      tenant,
+      taskId,
+      queuedOn,
+      reserveKey,
+    ).catch(async (err: unknown) => {
       await costs?.release(taskId);
       throw err;
-    }
+    });
 
     let snapshot: UpstreamSnapshot;
     let current = queued;
@@ -308,7 +306,10 @@ export class TaskStarter {
           );
         }
         const error = toTaskError(failure);
-        await write({ ...current, status: 'failed', error, completedAt: now }, current);
+        await write(
+          { ...current, status: 'failed', error, completedAt: queued.createdAt },
+          current,
+        );
         throw failure;
       }
     }

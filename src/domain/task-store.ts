@@ -115,6 +115,14 @@ export interface TaskStore {
   /** Tenants, keys, budgets and the usage ledger, kept in the same store (architecture §8). */
   readonly admin: AdminStore;
   insert(task: TaskRecord): Promise<void>;
+  /**
+   * Cluster mode (slots shared between instances, see shared-slots.ts): inserts the task only
+   * if its credential holds fewer than `cap` slots (unfinished tasks and live reservations)
+   * over every instance, atomically, so that the insert itself takes the slot: one round trip
+   * where a reservation then an insert take two. false: the credential is full, nothing was
+   * stored. Optional: stores without shared slots leave it out.
+   */
+  insertWithinCap?(task: TaskRecord, cap: number): Promise<boolean>;
   get(id: string): Promise<TaskRecord | undefined>;
   /**
    * The task as a read renders it, for stores that can skip what reads never show (the change

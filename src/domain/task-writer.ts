@@ -65,6 +65,18 @@ export class TaskWriter {
     this.deps.metrics?.taskChanged(task.provider, null, task.status);
   }
 
+  /** Whether the store can take a credential slot in the insert itself (insertWithinCap). */
+  get insertsWithinCap(): boolean {
+    return this.deps.store.insertWithinCap !== undefined;
+  }
+
+  /** `insert` only while the task's credential holds fewer than `cap` slots (cluster mode). */
+  async insertWithinCap(task: TaskRecord, cap: number): Promise<boolean> {
+    if (!(await this.deps.store.insertWithinCap!(task, cap))) return false;
+    this.deps.metrics?.taskChanged(task.provider, null, task.status);
+    return true;
+  }
+
   /**
    * Persists `next` over `prev` (compare-and-set) and tells waiters when something a client
    * can see changed. A lost race (another writer got there first) is left to that writer:

@@ -117,6 +117,14 @@ export class RedisTaskStore implements port.TaskStore {
     }
   }
 
+  async insertWithinCap(task: TaskRecord, cap: number): Promise<boolean> {
+    const key = this.keys.task(task.id);
+    const inserted = await this.connection.run(() =>
+      this.redis.gwInsertWithinCap(key, this.base, ...taskArgs(task), cap),
+    );
+    return inserted === 1;
+  }
+
   async get(id: string): Promise<TaskRecord | undefined> {
     const [data, v, poll, hook] = await this.connection.run(() =>
       this.redis.hmget(this.keys.task(id), ...READ_FIELDS),

@@ -109,6 +109,39 @@ export function describeSharedSlotsConformance(kind: string, fresh: Fresh): void
       });
     });
 
+    it('an insert within the cap takes its slot over two instances at once, never beyond', async () => {
+      const { store, again } = await fresh();
+      if (kind !== 'redis') {
+        expect(store.insertWithinCap).toBeUndefined();
+        return;
+      }
+      const other = await again();
+      const opened: StoreCoordination[] = [];
+      try {
+        const slots = (await slotsOf(store, opened))!;
+        // One slot of three is a live reservation of a create elsewhere.
+        expect((await slots.take(P, CRED, 'reserved-elsewhere', 3)).taken).toBe(true);
+        const tasks = Array.from({ length: 6 }, (_, i) =>
+          taskRecord(i + 1, { status: 'queued', credentialId: CRED }),
+        );
+        const inserted = await Promise.all(
+          tasks.map((t, i) => (i % 2 ? store : other).insertWithinCap!(t, 3)),
+        );
+        expect(inserted.filter(Boolean)).toHaveLength(2);
+        const stored = await Promise.all(tasks.map((t) => store.get(t.id)));
+        expect(stored.map((t) => t !== undefined)).toEqual(inserted);
+        expect(await slots.held(P, [CRED])).toEqual(new Map([[CRED, 3]]));
+        // A finished task frees its place for the next insert.
+        const first = stored.find((t) => t !== undefined)!;
+        expect(await store.update({ ...first, status: 'succeeded', version: 2 })).toBe(true);
+        const next = taskRecord(7, { status: 'queued', credentialId: CRED });
+        expect(await other.insertWithinCap!(next, 3)).toBe(true);
+        expect(await other.insertWithinCap!(taskRecord(8, { credentialId: CRED }), 3)).toBe(false);
+      } finally {
+        await closeAll(opened);
+      }
+    });
+
     it('a reservation whose task is never stored frees its slot after the lease', async () => {
       await withSlots(async (a, b) => {
         // An instance that died between the reservation and its insert.

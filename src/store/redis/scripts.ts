@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { SETTLE_FUNCTION } from '../admin/redis-admin.js';
+import { SERVER_NOW_MS } from './slots.js';
 
 /**
  * Every state change of the Redis store that must be atomic is one of these Lua scripts
@@ -119,14 +120,33 @@ local function reindex(id, old, new)
 end
 `;
 
-/** KEYS[1] task; ARGV: base, id, version, data, TASK_FIELDS... Errors when the id exists. */
-const INSERT_TASK = `${TASK_INDEXES}
+const INSERT_START = `${TASK_INDEXES}
 if redis.call('EXISTS', KEYS[1]) == 1 then return redis.error_reply('task exists') end
 local f = fields_from_argv(5)
+`;
+const INSERT_END = `
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'data', ARGV[4], unpack(hash_args(f)))
 reindex(ARGV[2], nil, f)
 return 1
 `;
+
+/** KEYS[1] task; ARGV: base, id, version, data, TASK_FIELDS... Errors when the id exists. */
+const INSERT_TASK = `${INSERT_START}${INSERT_END}`;
+
+/**
+ * The insert of a queued task that takes its credential's slot (TaskStore.insertWithinCap):
+ * ARGV as insert's, then the cap. Counts the slots held as redis/slots.ts does (unfinished
+ * tasks, live reservations); returns 0 and writes nothing when they reach the cap.
+ */
+const INSERT_WITHIN_CAP = `${INSERT_START}${SERVER_NOW_MS}
+local reserved = P .. 'reserved:' .. f.provider .. ':' .. f.cred
+redis.call('ZREMRANGEBYSCORE', reserved, '-inf', now)
+local held = tonumber(redis.call('HGET', P .. 'active:' .. f.provider, f.cred) or '0')
+  + redis.call('ZCARD', reserved)
+-- A reservation of this task's own is its slot already.
+if redis.call('ZSCORE', reserved, ARGV[2]) then held = held - 1 end
+if held >= tonumber(ARGV[5 + #FIELDS]) then return 0 end
+${INSERT_END}`;
 
 /**
  * Compare-and-set: writes only when the stored version is ARGV[3] - 1, moving the task from
@@ -284,6 +304,7 @@ type Arg = string | Buffer | number;
 /** The store's scripts as client methods (KEYS first, then ARGV). */
 export interface StoreScripts {
   gwInsertTask(task: string, ...argv: Arg[]): Promise<number>;
+  gwInsertWithinCap(task: string, ...argv: Arg[]): Promise<number>;
   gwUpdateTask(task: string, ...argv: Arg[]): Promise<number>;
   gwUpdateAndSettle(task: string, ...argv: Arg[]): Promise<[number, number]>;
   gwClaimDue(due: string, ...argv: Arg[]): Promise<[string, string, string, string][]>;
@@ -298,6 +319,7 @@ export interface StoreScripts {
 
 const SCRIPTS: Record<keyof StoreScripts, { numberOfKeys: number; lua: string }> = {
   gwInsertTask: { numberOfKeys: 1, lua: INSERT_TASK },
+  gwInsertWithinCap: { numberOfKeys: 1, lua: INSERT_WITHIN_CAP },
   gwUpdateTask: { numberOfKeys: 1, lua: UPDATE_TASK },
   gwUpdateAndSettle: { numberOfKeys: 1, lua: UPDATE_AND_SETTLE },
   gwClaimDue: { numberOfKeys: 1, lua: CLAIM_DUE },

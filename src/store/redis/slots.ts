@@ -9,7 +9,7 @@ import type { RedisConnection } from './connection.js';
  * script, same step). Leases run on the Redis server's clock, so instances whose clocks
  * differ agree; every script drops expired reservations before it counts.
  */
-const NOW = `
+export const SERVER_NOW_MS = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
@@ -19,7 +19,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
  * credential id, holder, cap, lease (ms). Returns {1, held} when the holder has a slot (taken
  * now, or already reserved: it gets a new lease), else {0, held}.
  */
-const TAKE_SLOT = `${NOW}
+const TAKE_SLOT = `${SERVER_NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local until_ms = string.format('%d', now + tonumber(ARGV[4]))
 local held = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') + redis.call('ZCARD', KEYS[2])
@@ -36,7 +36,7 @@ return { 1, held + 1 }
  * KEYS[1] the provider's active counter, then the reservations of each credential in ARGV
  * (same order). Returns the slots held of each.
  */
-const HELD_SLOTS = `${NOW}
+const HELD_SLOTS = `${SERVER_NOW_MS}
 local out = {}
 for i, credential in ipairs(ARGV) do
   local tasks = tonumber(redis.call('HGET', KEYS[1], credential) or '0')
