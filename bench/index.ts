@@ -7,11 +7,13 @@ import { fileURLToPath } from 'node:url';
  *   speed   create and read latency/throughput beside a bare proxy and hello-world (speed.ts)
  *   fanout  long-poll and SSE waiters on running tasks (run.ts)
  *   profile --cpu-prof of genway under the create and the read load (profile.ts)
+ *   phases  where a create's time goes in the server, per store and beside the proxy (phases.ts)
  */
 const GROUPS: Record<string, string> = {
   speed: './speed.ts',
   fanout: './run.ts',
   profile: './profile.ts',
+  phases: './phases.ts',
 };
 const asked = process.argv.slice(2);
 const unknown = asked.filter((g) => !(g in GROUPS));

@@ -1,5 +1,6 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 
 /** Epoch milliseconds with sub-millisecond precision, comparable across processes. */
@@ -227,4 +228,18 @@ export async function mapLimit<T, R>(
     }),
   );
   return out;
+}
+
+/** Deletes the keys a benchmark wrote to the local Redis under `prefix`: how many. */
+export async function deleteRedisKeys(prefix: string): Promise<number> {
+  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  let deleted = 0;
+  try {
+    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 })) {
+      if ((keys as string[]).length > 0) deleted += await redis.del(...(keys as string[]));
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
 }

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { renderProfile } from './cpuprofile-top.js';
-import { prepareChild, startChild, type Child } from './lib.js';
+import { deleteRedisKeys, prepareChild, startChild, type Child } from './lib.js';
 import {
   MODELSLAB_KEY,
   finishedTask,
@@ -86,17 +85,6 @@ async function profiled(
     `\n== ${name} (${STORE}): ${rate.toFixed(0)} req/s under the profiler (${load})\n`,
   );
   return { file: join(out, file), skipMs };
-}
-
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
-  try {
-    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 })) {
-      if ((keys as string[]).length > 0) await redis.del(...(keys as string[]));
-    }
-  } finally {
-    redis.disconnect();
-  }
 }
 
 async function main(): Promise<void> {

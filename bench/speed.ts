@@ -4,7 +4,14 @@ import os from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
-import { prepareChild, sleep, startChild, type Child, type ChildEntry } from './lib.js';
+import {
+  deleteRedisKeys,
+  prepareChild,
+  sleep,
+  startChild,
+  type Child,
+  type ChildEntry,
+} from './lib.js';
 import { checkGoals, renderSpeedReport, type Figures } from './speed-report.js';
 import {
   MODELSLAB_KEY,
@@ -96,19 +103,6 @@ async function redisAnswers(): Promise<boolean> {
   } finally {
     redis.disconnect();
   }
-}
-
-async function deleteRedisKeys(prefix: string): Promise<number> {
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
-  let deleted = 0;
-  try {
-    for await (const keys of redis.scanStream({ match: `${prefix}*`, count: 1000 })) {
-      if ((keys as string[]).length > 0) deleted += await redis.del(...(keys as string[]));
-    }
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
 }
 
 type TargetName =
