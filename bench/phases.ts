@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -80,9 +80,7 @@ interface Row {
 
 /** `N` sequential requests to `target` on a server of this process: medians of each phase. */
 async function measure(
-  server: {
-    prependListener: (e: 'request', f: (q: IncomingMessage, r: ServerResponse) => void) => unknown;
-  },
+  server: Server,
   target: HttpTarget,
   timeUpstreamOf?: () => number,
 ): Promise<Row> {

@@ -29,7 +29,7 @@ export function redisCoordination(
   connection: RedisConnection,
   keys: RedisKeys,
   options: RedisCoordinationOptions = {},
-  /** The store's admin part: keeps tenant and key lookups while this subscriber hears their changes. */
+  /** The store's admin part: keeps tenant and key lookups while this subscriber hears changes. */
   admin?: RedisAdminStore,
 ): StoreCoordination {
   const client = connection.client;
