@@ -153,3 +153,11 @@ export async function finishedTask(port: number): Promise<string> {
   }
   return task.id;
 }
+
+/** The body of a read, as genway answers it (the task-sized hello-world sends the same). */
+export async function answerText(t: HttpTarget): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${t.port}${t.path}`, { headers: t.headers });
+  const text = await res.text();
+  if (res.status !== t.status) throw new Error(`${t.method} ${t.path}: ${res.status} ${text}`);
+  return text;
+}

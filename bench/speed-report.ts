@@ -29,11 +29,13 @@ const LABELS: Record<string, string> = {
   direct: 'upstream called directly (ModelsLab emulator)',
   proxy: 'bare Fastify + undici proxy (POST)',
   hello: 'Fastify hello-world (GET)',
+  helloTask: "Fastify hello-world, the task's JSON (GET)",
   sqliteCreate: 'genway SQLite: create, Prefer: wait',
   sqliteRead: 'genway SQLite: read a finished task',
   sqliteCreateMedia: 'genway SQLite: create, media storage (file:)',
   redisCreate: 'genway Redis: create, Prefer: wait',
   redisRead: 'genway Redis: read a finished task',
+  redisBaseline: "Fastify + one Redis HMGET, the task's JSON",
 };
 const CREATES = new Set(['proxy', 'sqliteCreate', 'sqliteCreateMedia', 'redisCreate']);
 
@@ -182,6 +184,22 @@ export function renderSpeedReport(r: {
         w2,
       ),
     );
+    // Not goals: the same answer from Fastify alone, and from Fastify reading Redis.
+    const same = store === 'sqlite' ? f.helloTask : f.redisBaseline;
+    if (same) {
+      const label = store === 'sqlite' ? 'hello, task JSON' : 'Fastify + HMGET';
+      compare.push(
+        row(
+          [
+            `${name} read req/s`,
+            rate(rd.rate),
+            `${rate(same.rate)} ${label}`,
+            ratio(rd.rate, same.rate),
+          ],
+          w2,
+        ),
+      );
+    }
   }
   const m = f.sqliteCreateMedia;
   if (m && f.proxy) {

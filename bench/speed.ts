@@ -21,6 +21,7 @@ import {
   genwayCreate,
   genwayEnv,
   genwayRead,
+  answerText,
   median,
   sequentialLatencies,
   summarise,
@@ -36,7 +37,10 @@ import {
  *   with Redis (127.0.0.1:6379, a random key prefix removed afterwards; skipped when Redis
  *   does not answer);
  * - a bare Fastify + undici proxy forwarding the same create to the same upstream, a Fastify
- *   hello-world, and the upstream called directly.
+ *   hello-world, and the upstream called directly;
+ * - beside genway's reads, not in the goals: the hello-world answering the same task JSON as
+ *   genway's read, and (with Redis) that JSON read from a Redis hash on every request
+ *   (speed-baseline-child.ts), which show what the answer's size and a store round trip cost.
  * - genway create with media storage on (`MEDIA_STORE_URL=file:` in the run's temporary
  *   folder), in a row of its own. The main genway rows run with `MEDIA_STORE_URL=none` so that
  *   they do the bare proxy's work (one upstream call); with media storage a create also
@@ -60,9 +64,9 @@ const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 120);
 /** The bound on one target's sequential latency run (a loaded machine is slow). */
 const LATENCY_MAX_MS = Number(process.env.BENCH_LATENCY_MAX_MS ?? 10_000);
 const CONNECTIONS = 50;
-// Eight targets per round, each bounded; doubled for child start-up and a loaded machine.
+// Ten targets per round, each bounded; doubled for child start-up and a loaded machine.
 const WATCHDOG_MS =
-  2 * (ROUNDS * 8 * (SECONDS + LATENCY_MAX_MS / 1000 + 3) + RSS_SECONDS + 60) * 1000;
+  2 * (ROUNDS * 10 * (SECONDS + LATENCY_MAX_MS / 1000 + 3) + RSS_SECONDS + 60) * 1000;
 
 const children = new Set<Child>();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -109,11 +113,13 @@ type TargetName =
   | 'direct'
   | 'proxy'
   | 'hello'
+  | 'helloTask'
   | 'sqliteCreate'
   | 'sqliteRead'
   | 'sqliteCreateMedia'
   | 'redisCreate'
-  | 'redisRead';
+  | 'redisRead'
+  | 'redisBaseline';
 
 /** RSS of a fresh genway (SQLite) after creating up to RSS_TASKS tasks, bounded in time. */
 async function rssAfterTasks(upstream: Child, dir: string) {
@@ -158,10 +164,6 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'genway-bench-speed-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const upstream = await child('./modelslab-child.ts', { BENCH_MODELSLAB_KEY: MODELSLAB_KEY });
-  const baseline = await child('./speed-baseline-child.ts', {
-    BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
-    BENCH_MODELSLAB_KEY: MODELSLAB_KEY,
-  });
   const sqlite = await child(
     './gateway-child.ts',
     genwayEnv(upstream.port, { STORE_URL: `sqlite:${join(dir, 'bench.db')}` }),
@@ -173,7 +175,21 @@ async function main(): Promise<void> {
       MEDIA_STORE_URL: `file:${join(dir, 'media')}`,
     }),
   );
-  log(`children started (upstream, baselines, genway SQLite without and with media storage)`);
+  const sqliteRead = genwayRead(sqlite.port, await finishedTask(sqlite.port));
+  const withRedis = await redisAnswers();
+  const prefix = `genway-bench-${randomBytes(6).toString('hex')}:`;
+  if (withRedis) {
+    cleanups.push(async () => {
+      log(`removed ${await deleteRedisKeys(prefix)} Redis keys under ${prefix}`);
+    });
+  }
+  const baseline = await child('./speed-baseline-child.ts', {
+    BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
+    BENCH_MODELSLAB_KEY: MODELSLAB_KEY,
+    BENCH_TASK_JSON: await answerText(sqliteRead),
+    ...(withRedis ? { BENCH_REDIS_KEY: `${prefix}baseline-task` } : {}),
+  });
+  log(`children started (upstream, genway SQLite without and with media storage, baselines)`);
 
   const targets = new Map<TargetName, HttpTarget>([
     [
@@ -199,23 +215,30 @@ async function main(): Promise<void> {
       },
     ],
     ['hello', { port: baseline.port, method: 'GET', path: '/hello', headers: {}, status: 200 }],
+    [
+      'helloTask',
+      { port: baseline.port, method: 'GET', path: '/hello-task', headers: {}, status: 200 },
+    ],
     ['sqliteCreate', genwayCreate(sqlite.port)],
-    ['sqliteRead', genwayRead(sqlite.port, await finishedTask(sqlite.port))],
+    ['sqliteRead', sqliteRead],
     ['sqliteCreateMedia', genwayCreate(sqliteMedia.port)],
   ]);
 
   let redisNote = '';
-  if (await redisAnswers()) {
-    const prefix = `genway-bench-${randomBytes(6).toString('hex')}:`;
-    cleanups.push(async () => {
-      log(`removed ${await deleteRedisKeys(prefix)} Redis keys under ${prefix}`);
-    });
+  if (withRedis) {
     const redis = await child(
       './gateway-child.ts',
       genwayEnv(upstream.port, { STORE_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix }),
     );
     targets.set('redisCreate', genwayCreate(redis.port));
     targets.set('redisRead', genwayRead(redis.port, await finishedTask(redis.port)));
+    targets.set('redisBaseline', {
+      port: baseline.port,
+      method: 'GET',
+      path: '/redis-task',
+      headers: {},
+      status: 200,
+    });
     log(`genway Redis started (key prefix ${prefix})`);
   } else {
     redisNote = 'Redis: SKIPPED, nothing answered on 127.0.0.1:6379';
