@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
@@ -9,39 +11,71 @@ import { serveParent } from './ipc.js';
  * (`POST /proxy`: parse the JSON, add the upstream key, forward it through a Pool, parse the
  * answer, send it back). Default Fastify, no logger, like most hand-written proxies.
  *
- * Two more, beside genway's reads only (not the goals' baselines): the hello-world answering
- * genway's finished task as it reads it (`GET /hello-task`, BENCH_TASK_JSON, serialized per
- * request as a handler returning an object is), so that the answer's size is the same; and,
- * with BENCH_REDIS_KEY, that answer read from a Redis hash on every request
- * (`GET /redis-task`: one HMGET of the fields genway reads, ioredis with auto-pipelining),
- * the least a read that keeps nothing between requests costs in one Node hop.
+ * More, printed beside genway's figures but not the goals' baselines:
+ * - `POST /proxy-sqlite`: the proxy that also keeps the job durably, as genway does, in the
+ *   fewest steps: a row committed before the upstream call, its end committed before the
+ *   answer (SQLite at BENCH_SQLITE_PATH, WAL, synchronous=NORMAL, one commit per write);
+ * - `GET /hello-task`: the hello-world answering genway's finished task as genway reads it
+ *   (BENCH_TASK_JSON, serialized per request as a handler returning an object is), so that
+ *   the answer's size is the same;
+ * - with BENCH_REDIS_PREFIX (ioredis, auto-pipelining): `POST /proxy-redis`, the durable proxy
+ *   on a Redis hash (written before the call and after), and `GET /redis-task`, the task's
+ *   JSON read from a Redis hash on every request (one HMGET of the fields genway reads), the
+ *   least a read that keeps nothing between requests costs in one Node hop.
  */
 const upstream = process.env.BENCH_UPSTREAM_URL!;
 const key = process.env.BENCH_MODELSLAB_KEY!;
 const taskJson = process.env.BENCH_TASK_JSON!;
-const redisKey = process.env.BENCH_REDIS_KEY;
+const redisPrefix = process.env.BENCH_REDIS_PREFIX;
 const pool = new Pool(upstream, { connections: 128, keepAliveTimeout: 60_000 });
+
+async function forward(body: unknown): Promise<{ status: number; answer: unknown }> {
+  const res = await pool.request({
+    path: '/api/v1/enterprise/text2img',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...(body as Record<string, unknown>), key }),
+  });
+  const answer = (await res.body.json()) as Record<string, unknown>;
+  return { status: res.statusCode === 200 ? 201 : 502, answer };
+}
+
+const db = new Database(process.env.BENCH_SQLITE_PATH!);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.exec('CREATE TABLE jobs (id TEXT PRIMARY KEY, status TEXT NOT NULL, data TEXT NOT NULL)');
+const insertJob = db.prepare('INSERT INTO jobs (id, status, data) VALUES (?, ?, ?)');
+const finishJob = db.prepare('UPDATE jobs SET status = ?, data = ? WHERE id = ?');
 
 const app = Fastify({ logger: false });
 app.get('/hello', async () => ({ hello: 'world' }));
 const task = JSON.parse(taskJson) as Record<string, unknown>;
 app.get('/hello-task', async () => task);
 app.post('/proxy', async (request, reply) => {
-  const res = await pool.request({
-    path: '/api/v1/enterprise/text2img',
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ...(request.body as Record<string, unknown>), key }),
-  });
-  const answer = (await res.body.json()) as Record<string, unknown>;
-  return reply.code(res.statusCode === 200 ? 201 : 502).send(answer);
+  const { status, answer } = await forward(request.body);
+  return reply.code(status).send(answer);
 });
-if (redisKey) {
+app.post('/proxy-sqlite', async (request, reply) => {
+  const id = randomUUID();
+  insertJob.run(id, 'queued', JSON.stringify(request.body));
+  const { status, answer } = await forward(request.body);
+  finishJob.run(String(status), JSON.stringify(answer), id);
+  return reply.code(status).send(answer);
+});
+if (redisPrefix) {
   const redis = new Redis('redis://127.0.0.1:6379', { enableAutoPipelining: true });
-  await redis.hset(redisKey, { data: taskJson, v: '3', poll: '', hook: '' });
+  const taskKey = `${redisPrefix}baseline-task`;
+  await redis.hset(taskKey, { data: taskJson, v: '3', poll: '', hook: '' });
   app.get('/redis-task', async (_request, reply) => {
-    const [data] = await redis.hmget(redisKey, 'data', 'v', 'poll', 'hook');
+    const [data] = await redis.hmget(taskKey, 'data', 'v', 'poll', 'hook');
     return reply.type('application/json; charset=utf-8').send(data);
+  });
+  app.post('/proxy-redis', async (request, reply) => {
+    const jobKey = `${redisPrefix}baseline-job:${randomUUID()}`;
+    await redis.hset(jobKey, { status: 'queued', data: JSON.stringify(request.body) });
+    const { status, answer } = await forward(request.body);
+    await redis.hset(jobKey, { status: String(status), data: JSON.stringify(answer) });
+    return reply.code(status).send(answer);
   });
 }
 await app.listen({ port: 0, host: '127.0.0.1' });

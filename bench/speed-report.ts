@@ -28,6 +28,7 @@ export interface Goal {
 const LABELS: Record<string, string> = {
   direct: 'upstream called directly (ModelsLab emulator)',
   proxy: 'bare Fastify + undici proxy (POST)',
+  proxySqlite: 'bare proxy + a SQLite write before and after',
   hello: 'Fastify hello-world (GET)',
   helloTask: "Fastify hello-world, the task's JSON (GET)",
   sqliteCreate: 'genway SQLite: create, Prefer: wait',
@@ -35,9 +36,17 @@ const LABELS: Record<string, string> = {
   sqliteCreateMedia: 'genway SQLite: create, media storage (file:)',
   redisCreate: 'genway Redis: create, Prefer: wait',
   redisRead: 'genway Redis: read a finished task',
+  proxyRedis: 'bare proxy + a Redis write before and after',
   redisBaseline: "Fastify + one Redis HMGET, the task's JSON",
 };
-const CREATES = new Set(['proxy', 'sqliteCreate', 'sqliteCreateMedia', 'redisCreate']);
+const CREATES = new Set([
+  'proxy',
+  'proxySqlite',
+  'sqliteCreate',
+  'sqliteCreateMedia',
+  'redisCreate',
+  'proxyRedis',
+]);
 
 const ms = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : '—');
 const ratio = (a: number | undefined, b: number | undefined) =>
@@ -95,6 +104,29 @@ export function checkGoals(f: Figures, rss: RssFigure, rssTarget: number): Goal[
     met: full ? rss.afterMb <= 200 : undefined,
   });
   return goals;
+}
+
+/** Not goals: genway's create beside the proxy that writes the job before and after too. */
+function durableRows(
+  name: string,
+  c: Figure,
+  durable: Figure | undefined,
+): [string, string, string, string][] {
+  if (!durable) return [];
+  return [
+    [
+      `${name} create added p50 (ms)`,
+      ms(c.addedP50),
+      `${ms(durable.addedP50)} durable proxy`,
+      ratio(c.addedP50, durable.addedP50),
+    ],
+    [
+      `${name} create req/s`,
+      rate(c.rate),
+      `${rate(durable.rate)} durable proxy`,
+      ratio(c.rate, durable.rate),
+    ],
+  ];
 }
 
 export function renderSpeedReport(r: {
@@ -165,6 +197,9 @@ export function renderSpeedReport(r: {
       row(
         [`${name} create req/s`, rate(c.rate), `${rate(p.rate)} bare proxy`, ratio(c.rate, p.rate)],
         w2,
+      ),
+      ...durableRows(name, c, store === 'sqlite' ? f.proxySqlite : f.proxyRedis).map((cells) =>
+        row(cells, w2),
       ),
       row(
         [`${name} read p50 (ms)`, ms(rd.p50), `${ms(h.p50)} hello-world`, ratio(rd.p50, h.p50)],

@@ -38,9 +38,11 @@ import {
  *   does not answer);
  * - a bare Fastify + undici proxy forwarding the same create to the same upstream, a Fastify
  *   hello-world, and the upstream called directly;
- * - beside genway's reads, not in the goals: the hello-world answering the same task JSON as
- *   genway's read, and (with Redis) that JSON read from a Redis hash on every request
- *   (speed-baseline-child.ts), which show what the answer's size and a store round trip cost.
+ * - beside genway's figures, not in the goals (speed-baseline-child.ts): the proxy that also
+ *   writes the job durably before the upstream call and after it (SQLite; with Redis, a Redis
+ *   hash), the hello-world answering the same task JSON as genway's read, and (with Redis)
+ *   that JSON read from a Redis hash on every request: what durability, the answer's size and
+ *   a store round trip cost by themselves.
  * - genway create with media storage on (`MEDIA_STORE_URL=file:` in the run's temporary
  *   folder), in a row of its own. The main genway rows run with `MEDIA_STORE_URL=none` so that
  *   they do the bare proxy's work (one upstream call); with media storage a create also
@@ -64,9 +66,9 @@ const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 120);
 /** The bound on one target's sequential latency run (a loaded machine is slow). */
 const LATENCY_MAX_MS = Number(process.env.BENCH_LATENCY_MAX_MS ?? 10_000);
 const CONNECTIONS = 50;
-// Ten targets per round, each bounded; doubled for child start-up and a loaded machine.
+// Twelve targets per round, each bounded; doubled for child start-up and a loaded machine.
 const WATCHDOG_MS =
-  2 * (ROUNDS * 10 * (SECONDS + LATENCY_MAX_MS / 1000 + 3) + RSS_SECONDS + 60) * 1000;
+  2 * (ROUNDS * 12 * (SECONDS + LATENCY_MAX_MS / 1000 + 3) + RSS_SECONDS + 60) * 1000;
 
 const children = new Set<Child>();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -112,6 +114,7 @@ async function redisAnswers(): Promise<boolean> {
 type TargetName =
   | 'direct'
   | 'proxy'
+  | 'proxySqlite'
   | 'hello'
   | 'helloTask'
   | 'sqliteCreate'
@@ -119,6 +122,7 @@ type TargetName =
   | 'sqliteCreateMedia'
   | 'redisCreate'
   | 'redisRead'
+  | 'proxyRedis'
   | 'redisBaseline';
 
 /** RSS of a fresh genway (SQLite) after creating up to RSS_TASKS tasks, bounded in time. */
@@ -187,10 +191,19 @@ async function main(): Promise<void> {
     BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
     BENCH_MODELSLAB_KEY: MODELSLAB_KEY,
     BENCH_TASK_JSON: await answerText(sqliteRead),
-    ...(withRedis ? { BENCH_REDIS_KEY: `${prefix}baseline-task` } : {}),
+    BENCH_SQLITE_PATH: join(dir, 'baseline.db'),
+    ...(withRedis ? { BENCH_REDIS_PREFIX: prefix } : {}),
   });
   log(`children started (upstream, genway SQLite without and with media storage, baselines)`);
 
+  const proxy: HttpTarget = {
+    port: baseline.port,
+    method: 'POST',
+    path: '/proxy',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: PROMPT }),
+    status: 201,
+  };
   const targets = new Map<TargetName, HttpTarget>([
     [
       'direct',
@@ -203,17 +216,8 @@ async function main(): Promise<void> {
         status: 200,
       },
     ],
-    [
-      'proxy',
-      {
-        port: baseline.port,
-        method: 'POST',
-        path: '/proxy',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ prompt: PROMPT }),
-        status: 201,
-      },
-    ],
+    ['proxy', proxy],
+    ['proxySqlite', { ...proxy, path: '/proxy-sqlite' }],
     ['hello', { port: baseline.port, method: 'GET', path: '/hello', headers: {}, status: 200 }],
     [
       'helloTask',
@@ -232,6 +236,7 @@ async function main(): Promise<void> {
     );
     targets.set('redisCreate', genwayCreate(redis.port));
     targets.set('redisRead', genwayRead(redis.port, await finishedTask(redis.port)));
+    targets.set('proxyRedis', { ...proxy, path: '/proxy-redis' });
     targets.set('redisBaseline', {
       port: baseline.port,
       method: 'GET',
