@@ -1,6 +1,13 @@
-/** The speed benchmark's table and the issue 16 goals, from the measured medians. */
+import { median } from './speed-client.js';
 
-export interface Figure {
+/**
+ * The speed benchmark's table and the issue 16 goals: figures are medians over the rounds;
+ * a ratio of genway to a baseline is the median of the two's ratios in each round (the
+ * machine's speed drifts between rounds, and each genway target is measured next to its
+ * baseline).
+ */
+
+export interface Measure {
   p50: number;
   p99: number;
   /** Through the server minus direct to the upstream, same round (ms). */
@@ -8,6 +15,23 @@ export interface Figure {
   addedP99: number;
   /** 2xx answers per second at c=50. */
   rate: number;
+}
+
+/** The medians of a target's rounds, and the rounds. */
+export interface Figure extends Measure {
+  rounds: Measure[];
+}
+
+/** Median over the rounds of a's figure over b's, in rounds where both make sense. */
+export function pairRatio(a: Figure, b: Figure, key: keyof Measure): number {
+  const each = a.rounds
+    .map((r, i) => [r[key], b.rounds[i]?.[key]] as const)
+    .filter(
+      (pair): pair is readonly [number, number] =>
+        pair[1] !== undefined && pair[1] > 0 && pair[0] >= 0,
+    )
+    .map(([x, y]) => x / y);
+  return median(each);
 }
 export type Figures = Partial<Record<string, Figure>>;
 
@@ -49,8 +73,11 @@ const CREATES = new Set([
 ]);
 
 const ms = (v: number | undefined) => (v !== undefined && Number.isFinite(v) ? v.toFixed(2) : '—');
-const ratio = (a: number | undefined, b: number | undefined) =>
-  a !== undefined && b !== undefined && b > 0 && a >= 0 ? `${(a / b).toFixed(2)}x` : '—';
+/** genway's figure over the baseline's, per round (pairRatio), as text. */
+const ratio = (a: Figure, b: Figure, key: keyof Measure) => {
+  const r = pairRatio(a, b, key);
+  return Number.isFinite(r) ? `${r.toFixed(2)}x` : '—';
+};
 const rate = (v: number | undefined) => (v === undefined ? '—' : `${(v / 1000).toFixed(2)}k`);
 
 /**
@@ -71,9 +98,9 @@ export function checkGoals(f: Figures, rss: RssFigure, rssTarget: number): Goal[
       goals.push({ text: `${name}: not measured`, value: '—', met: undefined });
       continue;
     }
-    const createRatio = create.rate / f.proxy!.rate;
-    const p50Ratio = create.addedP50 / f.proxy!.addedP50;
-    const readRatio = read.rate / f.hello!.rate;
+    const createRatio = pairRatio(create, f.proxy!, 'rate');
+    const p50Ratio = pairRatio(create, f.proxy!, 'addedP50');
+    const readRatio = pairRatio(read, f.hello!, 'rate');
     goals.push(
       {
         text: `${name} create throughput ≥ ${(0.8 / slack).toFixed(2)}x the bare proxy`,
@@ -118,13 +145,13 @@ function durableRows(
       `${name} create added p50 (ms)`,
       ms(c.addedP50),
       `${ms(durable.addedP50)} durable proxy`,
-      ratio(c.addedP50, durable.addedP50),
+      ratio(c, durable, 'addedP50'),
     ],
     [
       `${name} create req/s`,
       rate(c.rate),
       `${rate(durable.rate)} durable proxy`,
-      ratio(c.rate, durable.rate),
+      ratio(c, durable, 'rate'),
     ],
   ];
 }
@@ -181,7 +208,7 @@ export function renderSpeedReport(r: {
           `${name} create added p50 (ms)`,
           ms(c.addedP50),
           `${ms(p.addedP50)} bare proxy`,
-          ratio(c.addedP50, p.addedP50),
+          ratio(c, p, 'addedP50'),
         ],
         w2,
       ),
@@ -190,32 +217,27 @@ export function renderSpeedReport(r: {
           `${name} create added p99 (ms)`,
           ms(c.addedP99),
           `${ms(p.addedP99)} bare proxy`,
-          ratio(c.addedP99, p.addedP99),
+          ratio(c, p, 'addedP99'),
         ],
         w2,
       ),
       row(
-        [`${name} create req/s`, rate(c.rate), `${rate(p.rate)} bare proxy`, ratio(c.rate, p.rate)],
+        [`${name} create req/s`, rate(c.rate), `${rate(p.rate)} bare proxy`, ratio(c, p, 'rate')],
         w2,
       ),
       ...durableRows(name, c, store === 'sqlite' ? f.proxySqlite : f.proxyRedis).map((cells) =>
         row(cells, w2),
       ),
       row(
-        [`${name} read p50 (ms)`, ms(rd.p50), `${ms(h.p50)} hello-world`, ratio(rd.p50, h.p50)],
+        [`${name} read p50 (ms)`, ms(rd.p50), `${ms(h.p50)} hello-world`, ratio(rd, h, 'p50')],
         w2,
       ),
       row(
-        [`${name} read p99 (ms)`, ms(rd.p99), `${ms(h.p99)} hello-world`, ratio(rd.p99, h.p99)],
+        [`${name} read p99 (ms)`, ms(rd.p99), `${ms(h.p99)} hello-world`, ratio(rd, h, 'p99')],
         w2,
       ),
       row(
-        [
-          `${name} read req/s`,
-          rate(rd.rate),
-          `${rate(h.rate)} hello-world`,
-          ratio(rd.rate, h.rate),
-        ],
+        [`${name} read req/s`, rate(rd.rate), `${rate(h.rate)} hello-world`, ratio(rd, h, 'rate')],
         w2,
       ),
     );
@@ -229,7 +251,7 @@ export function renderSpeedReport(r: {
             `${name} read req/s`,
             rate(rd.rate),
             `${rate(same.rate)} ${label}`,
-            ratio(rd.rate, same.rate),
+            ratio(rd, same, 'rate'),
           ],
           w2,
         ),
@@ -246,7 +268,7 @@ export function renderSpeedReport(r: {
           'SQLite+media create added p50 (ms)',
           ms(m.addedP50),
           `${ms(p.addedP50)} bare proxy`,
-          ratio(m.addedP50, p.addedP50),
+          ratio(m, p, 'addedP50'),
         ],
         w2,
       ),
@@ -255,7 +277,7 @@ export function renderSpeedReport(r: {
           'SQLite+media create req/s',
           rate(m.rate),
           `${rate(p.rate)} bare proxy`,
-          ratio(m.rate, p.rate),
+          ratio(m, p, 'rate'),
         ],
         w2,
       ),

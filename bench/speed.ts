@@ -50,17 +50,17 @@ import {
  *   work the proxy does not do: that row shows its cost and is not one of the goals.
  * Each target runs as a child process. Sequential latency through one keep-alive connection
  * (node:http, so the client adds little; "added" = through the server minus direct to the
- * upstream, in the same round), then autocannon c=50 throughput. ROUNDS alternating rounds,
- * medians. Then genway's RSS (SQLite) after creating BENCH_RSS_TASKS tasks (bounded in time).
+ * upstream, in the same round), then autocannon c=50 throughput. ROUNDS alternating rounds;
+ * figures are medians, a ratio to a baseline the median of the rounds' ratios. Then genway's RSS (SQLite) after creating BENCH_RSS_TASKS tasks (bounded in time).
  *
- * Knobs (environment): BENCH_ROUNDS (3), BENCH_LATENCY_N (1000 requests per target and round),
- * BENCH_LATENCY_MAX_MS (10000, its bound), BENCH_SECONDS (5 s of autocannon per target and round), BENCH_RSS_TASKS (100000),
+ * Knobs (environment): BENCH_ROUNDS (5), BENCH_LATENCY_N (1000 requests per target and round),
+ * BENCH_LATENCY_MAX_MS (10000, its bound), BENCH_SECONDS (3 s of autocannon per target and round), BENCH_RSS_TASKS (100000),
  * BENCH_RSS_SECONDS (120, the bound on that phase). Stops by itself; a watchdog ends it.
  */
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const LATENCY_N = Number(process.env.BENCH_LATENCY_N ?? 1000);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const RSS_TASKS = Number(process.env.BENCH_RSS_TASKS ?? 100_000);
 const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 120);
 /** The bound on one target's sequential latency run (a loaded machine is slow). */
@@ -124,6 +124,25 @@ type TargetName =
   | 'redisRead'
   | 'proxyRedis'
   | 'redisBaseline';
+
+/**
+ * The order of a round (reversed every other round): each genway target right after its
+ * baselines, so that a round's ratios compare figures taken moments apart.
+ */
+const MEASURED_IN_ORDER: TargetName[] = [
+  'direct',
+  'proxy',
+  'sqliteCreate',
+  'redisCreate',
+  'proxySqlite',
+  'proxyRedis',
+  'sqliteCreateMedia',
+  'hello',
+  'sqliteRead',
+  'redisRead',
+  'helloTask',
+  'redisBaseline',
+];
 
 /** RSS of a fresh genway (SQLite) after creating up to RSS_TASKS tasks, bounded in time. */
 async function rssAfterTasks(upstream: Child, dir: string) {
@@ -257,7 +276,7 @@ async function main(): Promise<void> {
   log(`warm-up`);
   for (const t of targets.values()) await sequentialLatencies(t, 300, 3000);
   for (let round = 0; round < ROUNDS; round++) {
-    const order = [...targets.keys()];
+    const order = MEASURED_IN_ORDER.filter((name) => targets.has(name));
     if (round % 2 === 1) order.reverse();
     for (const name of order) {
       await upstream.call('reset');
@@ -294,11 +313,17 @@ async function main(): Promise<void> {
       addedP50: median(rounds.map((r, i) => r.p50 - direct[i]!.p50)),
       addedP99: median(rounds.map((r, i) => r.p99 - direct[i]!.p99)),
       rate: median(rates.get(name)!),
+      rounds: rounds.map((r, i) => ({
+        ...r,
+        addedP50: r.p50 - direct[i]!.p50,
+        addedP99: r.p99 - direct[i]!.p99,
+        rate: rates.get(name)![i]!,
+      })),
     };
   }
   const loadAvg = os.loadavg()[0]!;
   const lines = renderSpeedReport({
-    header: `genway speed bench: loopback, ${os.cpus().length} cores, node ${process.version}, load average ${loadAvg.toFixed(1)} at the end; ${ROUNDS} alternating rounds (medians); latency: ${LATENCY_N} sequential requests on one keep-alive connection; throughput: autocannon c=${CONNECTIONS}, ${SECONDS} s; genway rows without media storage (MEDIA_STORE_URL=none: one upstream call, the proxy's work) unless the row says "media storage (file:)" (also downloads and writes each output before the success)`,
+    header: `genway speed bench: loopback, ${os.cpus().length} cores, node ${process.version}, load average ${loadAvg.toFixed(1)} at the end; ${ROUNDS} alternating rounds (figures: medians; ratios: medians of the per-round ratios); latency: ${LATENCY_N} sequential requests on one keep-alive connection; throughput: autocannon c=${CONNECTIONS}, ${SECONDS} s; genway rows without media storage (MEDIA_STORE_URL=none: one upstream call, the proxy's work) unless the row says "media storage (file:)" (also downloads and writes each output before the success)`,
     figures,
     rss,
     rssTarget: RSS_TASKS,
