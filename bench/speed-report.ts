@@ -1,11 +1,10 @@
-import { median } from './speed-client.js';
-
 /**
  * The speed benchmark's table and the issue 16 goals: figures are medians over the rounds;
  * a ratio of genway to a baseline is the median of the two's ratios in each round (the
  * machine's speed drifts between rounds, and each genway target is measured next to its
  * baseline).
  */
+import { median } from './speed-client.js';
 
 export interface Measure {
   p50: number;

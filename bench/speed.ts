@@ -51,11 +51,13 @@ import {
  * Each target runs as a child process. Sequential latency through one keep-alive connection
  * (node:http, so the client adds little; "added" = through the server minus direct to the
  * upstream, in the same round), then autocannon c=50 throughput. ROUNDS alternating rounds;
- * figures are medians, a ratio to a baseline the median of the rounds' ratios. Then genway's RSS (SQLite) after creating BENCH_RSS_TASKS tasks (bounded in time).
+ * figures are medians, a ratio to a baseline the median of the rounds' ratios. Then genway's
+ * RSS (SQLite) after creating BENCH_RSS_TASKS tasks (bounded in time).
  *
- * Knobs (environment): BENCH_ROUNDS (5), BENCH_LATENCY_N (1000 requests per target and round),
- * BENCH_LATENCY_MAX_MS (10000, its bound), BENCH_SECONDS (3 s of autocannon per target and round), BENCH_RSS_TASKS (100000),
- * BENCH_RSS_SECONDS (120, the bound on that phase). Stops by itself; a watchdog ends it.
+ * Knobs (environment): BENCH_ROUNDS (5), BENCH_LATENCY_N (1000 requests per target and
+ * round), BENCH_LATENCY_MAX_MS (10000, its bound), BENCH_SECONDS (3 s of autocannon per target
+ * and round), BENCH_RSS_TASKS (100000), BENCH_RSS_SECONDS (120, the bound on that phase).
+ * Stops by itself; a watchdog ends it.
  */
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
