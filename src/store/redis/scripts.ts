@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { SETTLE_FUNCTION } from '../admin/redis-admin.js';
-import { SERVER_NOW_MS } from './slots.js';
+import { countHeldSlots, SERVER_NOW_MS } from './slots.js';
 
 /**
  * Every state change of the Redis store that must be atomic is one of these Lua scripts
@@ -140,9 +140,7 @@ const INSERT_TASK = `${INSERT_START}${INSERT_END}`;
  */
 const INSERT_WITHIN_CAP = `${INSERT_START}${SERVER_NOW_MS}
 local reserved = P .. 'reserved:' .. f.provider .. ':' .. f.cred
-redis.call('ZREMRANGEBYSCORE', reserved, '-inf', now)
-local held = tonumber(redis.call('HGET', P .. 'active:' .. f.provider, f.cred) or '0')
-  + redis.call('ZCARD', reserved)
+${countHeldSlots("P .. 'active:' .. f.provider", 'f.cred', 'reserved')}
 -- A reservation of this task's own is its slot already.
 if redis.call('ZSCORE', reserved, ARGV[2]) then held = held - 1 end
 if held >= tonumber(ARGV[5 + #FIELDS]) then return 0 end

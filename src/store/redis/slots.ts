@@ -15,14 +15,22 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 /**
+ * Lua, after SERVER_NOW_MS: drops the credential's expired reservations, then sets `held`, its
+ * slots held (the provider's `active` counter for it plus its live reservations). Arguments
+ * are Lua expressions. Shared by the slot script and the task insert that takes a slot.
+ */
+export const countHeldSlots = (active: string, credential: string, reserved: string) => `
+redis.call('ZREMRANGEBYSCORE', ${reserved}, '-inf', now)
+local held = tonumber(redis.call('HGET', ${active}, ${credential}) or '0') + redis.call('ZCARD', ${reserved})
+`;
+
+/**
  * KEYS[1] the provider's active counter, KEYS[2] the credential's reservations; ARGV:
  * credential id, holder, cap, lease (ms). Returns {1, held} when the holder has a slot (taken
  * now, or already reserved: it gets a new lease), else {0, held}.
  */
-const TAKE_SLOT = `${SERVER_NOW_MS}
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+const TAKE_SLOT = `${SERVER_NOW_MS}${countHeldSlots('KEYS[1]', 'ARGV[1]', 'KEYS[2]')}
 local until_ms = string.format('%d', now + tonumber(ARGV[4]))
-local held = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') + redis.call('ZCARD', KEYS[2])
 if redis.call('ZSCORE', KEYS[2], ARGV[2]) then
   redis.call('ZADD', KEYS[2], until_ms, ARGV[2])
   return { 1, held }
