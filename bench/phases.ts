@@ -12,13 +12,14 @@ import { UpstreamClient } from '../src/providers/http-client.js';
 import { MemoryTaskStore } from '../src/store/memory-store.js';
 import { RedisTaskStore } from '../src/store/redis-store.js';
 import { SqliteTaskStore } from '../src/store/sqlite-store.js';
+import { forwardCreate } from './bare-proxy.js';
 import { deleteRedisKeys, prepareChild, startChild, type Child } from './lib.js';
 import {
   MODELSLAB_KEY,
-  PROMPT,
   genwayCreate,
   genwayEnv,
   median,
+  proxyCreate,
   sequentialLatencies,
   type HttpTarget,
 } from './speed-client.js';
@@ -122,29 +123,15 @@ async function proxy(upstream: Child): Promise<Row> {
   const app = Fastify({ logger: false });
   app.post('/proxy', async (request, reply) => {
     const started = performance.now();
-    const res = await pool.request({
-      path: '/api/v1/enterprise/text2img',
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ ...(request.body as Record<string, unknown>), key: MODELSLAB_KEY }),
-    });
-    const answer = (await res.body.json()) as Record<string, unknown>;
+    const { status, answer } = await forwardCreate(pool, request.body, MODELSLAB_KEY);
     upstreamMs = performance.now() - started;
-    return reply.code(res.statusCode === 200 ? 201 : 502).send(answer);
+    return reply.code(status).send(answer);
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   try {
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : 0;
-    const target: HttpTarget = {
-      port,
-      method: 'POST',
-      path: '/proxy',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'modelslab/sdxl', prompt: PROMPT }),
-      status: 201,
-    };
-    return await measure(app.server, target, () => upstreamMs);
+    return await measure(app.server, proxyCreate(port), () => upstreamMs);
   } finally {
     await app.close();
     await pool.close();

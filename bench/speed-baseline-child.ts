@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
+import { forwardCreate } from './bare-proxy.js';
 import { serveParent } from './ipc.js';
 
 /**
@@ -29,17 +30,6 @@ const taskJson = process.env.BENCH_TASK_JSON!;
 const redisPrefix = process.env.BENCH_REDIS_PREFIX;
 const pool = new Pool(upstream, { connections: 128, keepAliveTimeout: 60_000 });
 
-async function forward(body: unknown): Promise<{ status: number; answer: unknown }> {
-  const res = await pool.request({
-    path: '/api/v1/enterprise/text2img',
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ ...(body as Record<string, unknown>), key }),
-  });
-  const answer = (await res.body.json()) as Record<string, unknown>;
-  return { status: res.statusCode === 200 ? 201 : 502, answer };
-}
-
 const db = new Database(process.env.BENCH_SQLITE_PATH!);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
@@ -52,13 +42,13 @@ app.get('/hello', async () => ({ hello: 'world' }));
 const task = JSON.parse(taskJson) as Record<string, unknown>;
 app.get('/hello-task', async () => task);
 app.post('/proxy', async (request, reply) => {
-  const { status, answer } = await forward(request.body);
+  const { status, answer } = await forwardCreate(pool, request.body, key);
   return reply.code(status).send(answer);
 });
 app.post('/proxy-sqlite', async (request, reply) => {
   const id = randomUUID();
   insertJob.run(id, 'queued', JSON.stringify(request.body));
-  const { status, answer } = await forward(request.body);
+  const { status, answer } = await forwardCreate(pool, request.body, key);
   finishJob.run(String(status), JSON.stringify(answer), id);
   return reply.code(status).send(answer);
 });
@@ -73,7 +63,7 @@ if (redisPrefix) {
   app.post('/proxy-redis', async (request, reply) => {
     const jobKey = `${redisPrefix}baseline-job:${randomUUID()}`;
     await redis.hset(jobKey, { status: 'queued', data: JSON.stringify(request.body) });
-    const { status, answer } = await forward(request.body);
+    const { status, answer } = await forwardCreate(pool, request.body, key);
     await redis.hset(jobKey, { status: String(status), data: JSON.stringify(answer) });
     return reply.code(status).send(answer);
   });

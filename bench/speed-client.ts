@@ -118,6 +118,16 @@ export function genwayEnv(upstreamPort: number, store: Record<string, string>) {
 export const createBody = JSON.stringify({ model: 'modelslab/sdxl', prompt: PROMPT });
 const gatewayAuth = { authorization: `Bearer ${GATEWAY_KEY}` };
 
+/** The same create through a bare proxy's `path` (bare-proxy.ts adds the upstream key). */
+export const proxyCreate = (port: number, path = '/proxy'): HttpTarget => ({
+  port,
+  method: 'POST',
+  path,
+  headers: { 'content-type': 'application/json' },
+  body: createBody,
+  status: 201,
+});
+
 /** `POST /v1/text-to-image`, with `Prefer: wait=10` unless told otherwise. */
 export const genwayCreate = (port: number, prefer = true): HttpTarget => ({
   port,

@@ -23,6 +23,7 @@ import {
   genwayRead,
   answerText,
   median,
+  proxyCreate,
   sequentialLatencies,
   summarise,
   throughput,
@@ -217,14 +218,7 @@ async function main(): Promise<void> {
   });
   log(`children started (upstream, genway SQLite without and with media storage, baselines)`);
 
-  const proxy: HttpTarget = {
-    port: baseline.port,
-    method: 'POST',
-    path: '/proxy',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ prompt: PROMPT }),
-    status: 201,
-  };
+  const proxy = proxyCreate(baseline.port);
   const targets = new Map<TargetName, HttpTarget>([
     [
       'direct',
