@@ -171,14 +171,27 @@ describe('kill -9 and restart on the same store', () => {
 
     rx.fallback = 200; // The receiver is back.
     const second = await startGateway();
+    // Due 5 s after the first attempt (the schedule's first wait). On a loaded machine the kill
+    // may come after the second attempt was claimed: then it is due 30 s later (the schedule's
+    // second wait, and the claim's lease alike), hence the 45 s.
     const delivered = await until(
       async () => {
         const [d] = deliveriesOf(await getTask(second, id));
         return d?.status === 'delivered' ? d : undefined;
       },
       'the webhook to be delivered by the restarted process',
-      30_000,
-    );
+      45_000,
+    ).catch((err: Error) => {
+      const lines = (gw: ChildGateway) =>
+        gw
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('webhook'));
+      throw new Error(
+        `${err.message}; webhook log lines, killed process:\n${lines(first).join('\n')}\n` +
+          `restarted process:\n${lines(second).join('\n')}`,
+      );
+    });
     expect(delivered.id).toBe(failed.id);
     expect(delivered.attempts as number).toBeGreaterThan(failed.attempts as number);
     expect(delivered.last_status).toBe(200);
@@ -193,7 +206,7 @@ describe('kill -9 and restart on the same store', () => {
       status: 'succeeded',
     });
     await kill(second);
-  }, 60_000);
+  }, 90_000);
 
   it('no process printed a secret, and nothing sent one', () => {
     const webhookText = rx.received.map((r) => JSON.stringify(r.headers) + r.body);
