@@ -40,6 +40,9 @@ export interface RssFigure {
   idleMb: number;
   afterMb: number;
   peakMb: number;
+  /** JS heap in use after a full GC, idle and after the tasks (measured after the RSS). */
+  idleHeapMb: number;
+  afterHeapMb: number;
 }
 
 export interface Goal {
@@ -291,6 +294,7 @@ export function renderSpeedReport(r: {
     ...compare,
     '',
     `RSS, genway SQLite (no media storage, MALLOC_ARENA_MAX=2 as in the container image), fresh process: ${r.rss.idleMb.toFixed(0)} MB idle; ${r.rss.afterMb.toFixed(0)} MB after creating ${r.rss.tasks} tasks in ${r.rss.seconds.toFixed(0)} s (target ${r.rssTarget}; peak ${r.rss.peakMb.toFixed(0)} MB)`,
+    `JS heap in use after a full GC (what it keeps; the RSS also holds garbage not yet collected): ${r.rss.idleHeapMb.toFixed(1)} MB idle, ${r.rss.afterHeapMb.toFixed(1)} MB after the tasks`,
     '',
     'Goals (issue 16):',
     ...r.goals.map((g) => `  [${verdict(g.met)}] ${g.text}: ${g.value}`),

@@ -88,10 +88,11 @@ const log = (text: string) =>
   );
 
 const entries = new Map<string, Promise<ChildEntry>>();
-async function child(file: string, env: Record<string, string>) {
+async function child(file: string, env: Record<string, string>, nodeFlags: string[] = []) {
   let entry = entries.get(file);
   if (!entry) entries.set(file, (entry = prepareChild(new URL(file, import.meta.url))));
-  const c = await startChild(await entry, env);
+  const { file: url, execArgv } = await entry;
+  const c = await startChild({ file: url, execArgv: [...execArgv, ...nodeFlags] }, env);
   children.add(c);
   return c;
 }
@@ -150,12 +151,17 @@ const MEASURED_IN_ORDER: TargetName[] = [
 /** RSS of a fresh genway (SQLite) after creating up to RSS_TASKS tasks, bounded in time. */
 async function rssAfterTasks(upstream: Child, dir: string) {
   await upstream.call('reset');
+  // --expose-gc: the child's `memory` answer runs a full GC first (see gateway-child.ts).
   const gw = await child(
     './gateway-child.ts',
     genwayEnv(upstream.port, { STORE_URL: `sqlite:${join(dir, 'rss.db')}` }),
+    ['--expose-gc'],
   );
+  /** The JS heap still referenced (after a full GC): what the process keeps, garbage aside. */
+  const heapKeptMb = async () => (await gw.call<NodeJS.MemoryUsage>('memory')).heapUsed / 2 ** 20;
   try {
     const idleMb = (await gw.rss()) / 2 ** 20;
+    const idleHeapMb = await heapKeptMb();
     const t = genwayCreate(gw.port, false);
     const run = autocannon({
       url: `http://127.0.0.1:${t.port}${t.path}`,
@@ -179,6 +185,8 @@ async function rssAfterTasks(upstream: Child, dir: string) {
       idleMb,
       afterMb,
       peakMb: Math.max(peak / 2 ** 20, afterMb),
+      idleHeapMb,
+      afterHeapMb: await heapKeptMb(),
     };
   } finally {
     gw.kill();
