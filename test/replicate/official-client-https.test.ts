@@ -46,6 +46,9 @@ it('run() returns FileOutput objects whose bytes are the PNGs', async () => {
   const base = loadConfig({
     GATEWAY_API_KEYS: `${KEY_A},${KEY_B}`,
     STORE_URL: 'memory:',
+    // Outputs stay the upstream's https links (what the client wraps). With media storage on,
+    // genway would try to copy them, fail on the throwaway certificate and retry for 15 s.
+    MEDIA_STORE_URL: 'none',
     POLL_INTERVAL_MS: '20',
     POLL_MAX_INTERVAL_MS: '200',
   });
