@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { Pool } from 'undici';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config/load.js';
@@ -105,12 +105,15 @@ async function measure(
   return { server: m('server'), before: m('before'), upstream: m('upstream'), after: m('after') };
 }
 
+/** Starts `app` on a free port of 127.0.0.1: that port. */
+async function listenOnLoopback(app: FastifyInstance): Promise<number> {
+  return Number(new URL(await app.listen({ port: 0, host: '127.0.0.1' })).port);
+}
+
 async function genway(upstream: Child, store: Record<string, string>): Promise<Row> {
   const app = await buildApp(loadConfig(genwayEnv(upstream.port, store)));
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = await listenOnLoopback(app);
   try {
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
     return await measure(app.server, genwayCreate(port));
   } finally {
     await app.close();
@@ -127,10 +130,8 @@ async function proxy(upstream: Child): Promise<Row> {
     upstreamMs = performance.now() - started;
     return reply.code(status).send(answer);
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = await listenOnLoopback(app);
   try {
-    const address = app.server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
     return await measure(app.server, proxyCreate(port), () => upstreamMs);
   } finally {
     await app.close();

@@ -12,7 +12,7 @@ import {
   type Child,
   type ChildEntry,
 } from './lib.js';
-import { checkGoals, renderSpeedReport, type Figures } from './speed-report.js';
+import { checkGoals, renderSpeedReport, type Figures, type Measure } from './speed-report.js';
 import {
   MODELSLAB_KEY,
   PROMPT,
@@ -310,19 +310,21 @@ async function main(): Promise<void> {
   // Per round, added latency = through the server minus direct in that round; then medians.
   const direct = latencies.get('direct')!;
   const figures: Figures = {};
-  for (const [name, rounds] of latencies) {
+  for (const [name, latency] of latencies) {
+    const rounds = latency.map((r, i) => ({
+      ...r,
+      addedP50: r.p50 - direct[i]!.p50,
+      addedP99: r.p99 - direct[i]!.p99,
+      rate: rates.get(name)![i]!,
+    }));
+    const medianOf = (key: keyof Measure) => median(rounds.map((r) => r[key]));
     figures[name] = {
-      p50: median(rounds.map((r) => r.p50)),
-      p99: median(rounds.map((r) => r.p99)),
-      addedP50: median(rounds.map((r, i) => r.p50 - direct[i]!.p50)),
-      addedP99: median(rounds.map((r, i) => r.p99 - direct[i]!.p99)),
-      rate: median(rates.get(name)!),
-      rounds: rounds.map((r, i) => ({
-        ...r,
-        addedP50: r.p50 - direct[i]!.p50,
-        addedP99: r.p99 - direct[i]!.p99,
-        rate: rates.get(name)![i]!,
-      })),
+      p50: medianOf('p50'),
+      p99: medianOf('p99'),
+      addedP50: medianOf('addedP50'),
+      addedP99: medianOf('addedP99'),
+      rate: medianOf('rate'),
+      rounds,
     };
   }
   const loadAvg = os.loadavg()[0]!;
