@@ -133,6 +133,7 @@ export interface TaskStore {
   /**
    * Writes `task` if the stored version is still `task.version - 1` (compare-and-set).
    * Returns false when someone else wrote in between; the caller re-reads and decides.
+   * A task keeps the tenant it was inserted with: stores may leave that field unwritten.
    */
   update(task: TaskRecord): Promise<boolean>;
   /**

@@ -13,18 +13,22 @@ interface History {
   payloads: unknown[];
 }
 
-/** The parameters of an insert or update of `task`. */
-export function rowOf(task: TaskRecord) {
-  const deliveries = task.webhook?.deliveries ?? [];
-  const history: History = { changes: task.changes, payloads: deliveries.map((d) => d.payload) };
-  const view = {
+/** What `data` holds: the record without what `history` keeps. */
+export function dataOf(task: TaskRecord): string {
+  return JSON.stringify({
     ...task,
     changes: undefined,
     webhook: task.webhook && {
       ...task.webhook,
-      deliveries: deliveries.map((d) => ({ ...d, payload: undefined })),
+      deliveries: task.webhook.deliveries.map((d) => ({ ...d, payload: undefined })),
     },
-  };
+  });
+}
+
+/** The parameters of an insert or update of `task`. */
+export function rowOf(task: TaskRecord) {
+  const deliveries = task.webhook?.deliveries ?? [];
+  const history: History = { changes: task.changes, payloads: deliveries.map((d) => d.payload) };
   return {
     id: task.id,
     tenant: task.tenant,
@@ -34,7 +38,7 @@ export function rowOf(task: TaskRecord) {
     nextPollAt: task.nextPollAt,
     nextWebhookAt: task.nextWebhookAt ?? null,
     version: task.version,
-    data: JSON.stringify(view),
+    data: dataOf(task),
     history: JSON.stringify(history),
   };
 }

@@ -8,7 +8,7 @@ import type * as port from '../domain/task-store.js';
 import { WalCheckpoints } from './sqlite-checkpoints.js';
 import { GroupCommit } from './sqlite-group-commit.js';
 import { SqliteFiles } from './sqlite-files.js';
-import { rowOf, recordOf, type TaskRow } from './sqlite-rows.js';
+import { dataOf, rowOf, recordOf, type TaskRow } from './sqlite-rows.js';
 import { ViewCache } from './view-cache.js';
 import {
   IDEMPOTENCY_SCHEMA,
@@ -51,6 +51,13 @@ CREATE INDEX IF NOT EXISTS media_expiry ON media (expires_at);
 `;
 
 const ACTIVE = `status IN ('queued', 'running')`;
+
+interface ClaimRow {
+  id: string;
+  due: number;
+  version: number;
+  data: string;
+}
 
 interface MediaRow {
   id: string;
@@ -99,13 +106,25 @@ export class SqliteTaskStore implements port.TaskStore {
       ),
       get: this.db.prepare<[string], TaskRow>('SELECT data, history FROM tasks WHERE id = ?'),
       view: this.db.prepare<[string], string>('SELECT data FROM tasks WHERE id = ?').pluck(),
+      // SQLite rewrites the entry of every index on a column an UPDATE sets, changed or not
+      // (one more page in the commit's WAL append each): the tenant never changes, so it is
+      // not set.
       update: this.db.prepare(
         // Provider and credential too: a create's failover moves its task to another one.
-        `UPDATE tasks SET tenant = @tenant, provider = @provider, credential_id = @credentialId,
+        `UPDATE tasks SET provider = @provider, credential_id = @credentialId,
            status = @status, next_poll_at = @nextPollAt, next_webhook_at = @nextWebhookAt,
            version = @version, data = @data, history = @history
          WHERE id = @id AND version = @version - 1`,
       ),
+      // A claim moves one due time and the version; status and history stay as they are.
+      claim: {
+        nextPollAt: this.db.prepare<ClaimRow>(
+          'UPDATE tasks SET next_poll_at = @due, version = @version, data = @data WHERE id = @id',
+        ),
+        nextWebhookAt: this.db.prepare<ClaimRow>(
+          'UPDATE tasks SET next_webhook_at = @due, version = @version, data = @data WHERE id = @id',
+        ),
+      },
       due: this.db.prepare<[number, number], TaskRow>(
         'SELECT data, history FROM tasks WHERE next_poll_at <= ? ORDER BY next_poll_at LIMIT ?',
       ),
@@ -236,16 +255,24 @@ export class SqliteTaskStore implements port.TaskStore {
     limit: number,
     leaseMs: number,
   ): TaskRecord[] {
-    const claim = this.db.transaction(() => {
-      const tasks = due.all(now, limit).map(recordOf);
-      for (const t of tasks) {
+    const claim = this.db.transaction(() =>
+      due.all(now, limit).map((row) => {
+        const t = recordOf(row);
         t[field] = now + leaseMs;
         t.version += 1;
         this.views.forget(t.id);
-        this.stmts.update.run(rowOf(t));
-      }
-      return tasks;
-    });
+        // A row of an older file (history NULL) is written whole, so that it is split.
+        if (row.history === null) this.stmts.update.run(rowOf(t));
+        else
+          this.stmts.claim[field].run({
+            id: t.id,
+            due: t[field],
+            version: t.version,
+            data: dataOf(t),
+          });
+        return t;
+      }),
+    );
     return claim.immediate();
   }
 

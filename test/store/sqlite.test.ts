@@ -52,4 +52,38 @@ describe('sqlite store: files of an earlier version', () => {
       await store.close();
     }
   });
+
+  it('keeps the history of such a row through a poll claim (which writes only its due time)', async () => {
+    const path = join(dir, 'before-history-claim.db');
+    const old = new Database(path);
+    old.exec(`CREATE TABLE tasks (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, provider TEXT NOT NULL,
+      credential_id TEXT NOT NULL, status TEXT NOT NULL, next_poll_at INTEGER,
+      next_webhook_at INTEGER, version INTEGER NOT NULL, data TEXT NOT NULL)`);
+    const task = taskRecord(1, {
+      nextPollAt: 100,
+      changeSeq: 1,
+      changes: [{ seq: 1, at: 5, status: 'running', progress: 0.25 }],
+    });
+    old
+      .prepare('INSERT INTO tasks VALUES (?, ?, ?, ?, ?, 100, NULL, ?, ?)')
+      .run(
+        task.id,
+        task.tenant,
+        task.provider,
+        task.credentialId,
+        task.status,
+        1,
+        JSON.stringify(task),
+      );
+    old.close();
+
+    const store = new SqliteTaskStore(path);
+    try {
+      const [claimed] = await store.claimDue(200, 10, 30_000);
+      expect(claimed).toEqual({ ...task, nextPollAt: 30_200, version: 2 });
+      expect(await store.get(task.id)).toEqual(claimed);
+    } finally {
+      await store.close();
+    }
+  });
 });
