@@ -26,8 +26,8 @@ import {
 
 /**
  * `npm run bench -- phases`: where a create's time goes inside the server. Sequential creates
- * (`POST /v1/text-to-image`, `Prefer: wait`, the ModelsLab emulator answering at once, in its
- * own process) on one keep-alive connection, with each store, and the same through a bare
+ * (`POST /v1/text-to-image`, `Prefer: wait`, the ModelsLab stub answering at once, in its own
+ * process: modelslab-child.ts) on one keep-alive connection, with each store, and the same through a bare
  * Fastify + undici proxy; the servers run in this process, their methods wrapped to time each
  * phase of every request: the store's writes before the upstream call (credential slot, task
  * insert), the upstream exchange, the store's writes after it (the final update), and the

@@ -94,7 +94,7 @@ export const MODELSLAB_KEY = 'ml-bench-key-0123456789abcdef';
 export const PROMPT = 'a red fox in snow';
 
 /**
- * genway's environment for the benchmark: one tenant key, ModelsLab on the emulator. No media
+ * genway's environment for the benchmark: one tenant key, ModelsLab on the stub. No media
  * storage unless `store` sets MEDIA_STORE_URL: a create then does what the bare proxy does (one
  * upstream call); with media storage it also downloads each output and writes it to disk
  * before announcing the success, measured in a row of its own.

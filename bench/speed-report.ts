@@ -52,7 +52,7 @@ export interface Goal {
 }
 
 const LABELS: Record<string, string> = {
-  direct: 'upstream called directly (ModelsLab emulator)',
+  direct: 'upstream called directly (ModelsLab stub)',
   proxy: 'bare Fastify + undici proxy (POST)',
   proxySqlite: 'bare proxy + a SQLite write before and after',
   hello: 'Fastify hello-world (GET)',
