@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { TaskRecord } from '../../src/domain/task-record.js';
 import { SqliteTaskStore } from '../../src/store/sqlite-store.js';
 import { describeTaskStoreConformance, taskRecord } from './conformance.js';
 
@@ -13,28 +14,33 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describeTaskStoreConformance('sqlite', (space) => new SqliteTaskStore(join(dir, `${space}.db`)));
 
 describe('sqlite store: files of an earlier version', () => {
-  it('reads rows with the whole record in `data` (no history column), then writes them split', async () => {
-    const path = join(dir, 'before-history.db');
+  /** A file written before `history`: one row with the whole record in `data`. */
+  function fileBeforeHistory(name: string, task: TaskRecord): string {
+    const path = join(dir, name);
     const old = new Database(path);
     old.exec(`CREATE TABLE tasks (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, provider TEXT NOT NULL,
       credential_id TEXT NOT NULL, status TEXT NOT NULL, next_poll_at INTEGER,
       next_webhook_at INTEGER, version INTEGER NOT NULL, data TEXT NOT NULL)`);
-    const task = taskRecord(1, {
-      changeSeq: 1,
-      changes: [{ seq: 1, at: 5, status: 'running', progress: 0.25 }],
-    });
     old
-      .prepare('INSERT INTO tasks VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, ?)')
+      .prepare('INSERT INTO tasks VALUES (?, ?, ?, ?, ?, ?, NULL, ?, ?)')
       .run(
         task.id,
         task.tenant,
         task.provider,
         task.credentialId,
         task.status,
-        1,
+        task.nextPollAt,
+        task.version,
         JSON.stringify(task),
       );
     old.close();
+    return path;
+  }
+  const changes: TaskRecord['changes'] = [{ seq: 1, at: 5, status: 'running', progress: 0.25 }];
+
+  it('reads rows with the whole record in `data` (no history column), then writes them split', async () => {
+    const task = taskRecord(1, { changeSeq: 1, changes });
+    const path = fileBeforeHistory('before-history.db', task);
 
     const store = new SqliteTaskStore(path);
     try {
@@ -54,28 +60,8 @@ describe('sqlite store: files of an earlier version', () => {
   });
 
   it('keeps the history of such a row through a poll claim (which writes only its due time)', async () => {
-    const path = join(dir, 'before-history-claim.db');
-    const old = new Database(path);
-    old.exec(`CREATE TABLE tasks (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, provider TEXT NOT NULL,
-      credential_id TEXT NOT NULL, status TEXT NOT NULL, next_poll_at INTEGER,
-      next_webhook_at INTEGER, version INTEGER NOT NULL, data TEXT NOT NULL)`);
-    const task = taskRecord(1, {
-      nextPollAt: 100,
-      changeSeq: 1,
-      changes: [{ seq: 1, at: 5, status: 'running', progress: 0.25 }],
-    });
-    old
-      .prepare('INSERT INTO tasks VALUES (?, ?, ?, ?, ?, 100, NULL, ?, ?)')
-      .run(
-        task.id,
-        task.tenant,
-        task.provider,
-        task.credentialId,
-        task.status,
-        1,
-        JSON.stringify(task),
-      );
-    old.close();
+    const task = taskRecord(1, { nextPollAt: 100, changeSeq: 1, changes });
+    const path = fileBeforeHistory('before-history-claim.db', task);
 
     const store = new SqliteTaskStore(path);
     try {
