@@ -2,9 +2,9 @@ import type { Pool } from 'undici';
 
 /**
  * The bare proxy's work on a create, the limit of one Node hop: the client's JSON with the
- * upstream key added, forwarded to the ModelsLab stub (modelslab-child.ts) through `pool`, its answer parsed
- * (201 when the upstream said 200, else 502). Served by the speed baselines' child and by the
- * phases bench.
+ * upstream key added, forwarded to the ModelsLab stub (modelslab-child.ts) through `pool`, its
+ * answer parsed (201 when the upstream said 200, else 502). Served by the speed baselines'
+ * child and by the phases bench.
  */
 export async function forwardCreate(
   pool: Pool,

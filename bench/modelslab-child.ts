@@ -31,11 +31,13 @@ await emulator.close();
 if (sample.status !== 'success') throw new Error(`the emulator answered ${sample.status}`);
 
 let nextId = sample.id;
+/** The output link every answer gives: this server's own, once it listens. */
+let outputLink = '';
 const server = http.createServer((req, res) => {
   req.resume();
   req.on('end', () => {
     if (req.method === 'POST' && req.url === CREATE_PATH) {
-      const answer = { ...sample, id: ++nextId, output: [`${origin}${outputUrl.pathname}`] };
+      const answer = { ...sample, id: ++nextId, output: [outputLink] };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     } else if (req.method === 'GET' && req.url === outputUrl.pathname) {
       res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length }).end(png);
@@ -46,7 +48,7 @@ const server = http.createServer((req, res) => {
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const port = (server.address() as { port: number }).port;
-const origin = `http://127.0.0.1:${port}`;
+outputLink = `http://127.0.0.1:${port}${outputUrl.pathname}`;
 
 // `reset` between rounds: nothing is kept per call, so nothing to drop.
 serveParent({ port }, { reset: () => true });

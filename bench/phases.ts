@@ -27,11 +27,11 @@ import {
 /**
  * `npm run bench -- phases`: where a create's time goes inside the server. Sequential creates
  * (`POST /v1/text-to-image`, `Prefer: wait`, the ModelsLab stub answering at once, in its own
- * process: modelslab-child.ts) on one keep-alive connection, with each store, and the same through a bare
- * Fastify + undici proxy; the servers run in this process, their methods wrapped to time each
- * phase of every request: the store's writes before the upstream call (credential slot, task
- * insert), the upstream exchange, the store's writes after it (the final update), and the
- * rest (HTTP parsing, authentication, validation, the domain's own work, serialization).
+ * process: modelslab-child.ts) on one keep-alive connection, with each store, and the same
+ * through a bare Fastify + undici proxy; the servers run in this process, their methods wrapped
+ * to time each phase of every request: the store's writes before the upstream call (credential
+ * slot, task insert), the upstream exchange, the store's writes after it (the final update),
+ * and the rest (HTTP parsing, authentication, validation, the domain's own work, serialization).
  * Prints the median of each over BENCH_PHASES_N requests (2000), and the 99th percentile of
  * each request's time in the server outside the upstream call: what the server itself adds at
  * the tail, which the speed benchmark's added p99 (a difference of two tails, the upstream's

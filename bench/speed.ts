@@ -34,9 +34,9 @@ import {
  * `npm run bench -- speed`: the hot paths beside what one Node hop allows, all on loopback and
  * all measured in the same run (architecture §10, issue 16):
  * - genway create (`POST /v1/text-to-image`, `Prefer: wait`, a ModelsLab stub answering at
- *   once: modelslab-child.ts) and the read of a finished task (`GET /v1/tasks/{id}`), with the SQLite store and
- *   with Redis (127.0.0.1:6379, a random key prefix removed afterwards; skipped when Redis
- *   does not answer);
+ *   once: modelslab-child.ts) and the read of a finished task (`GET /v1/tasks/{id}`), with the
+ *   SQLite store and with Redis (127.0.0.1:6379, a random key prefix removed afterwards;
+ *   skipped when Redis does not answer);
  * - a bare Fastify + undici proxy forwarding the same create to the same upstream, a Fastify
  *   hello-world, and the upstream called directly;
  * - beside genway's figures, not in the goals (speed-baseline-child.ts): the proxy that also
