@@ -255,21 +255,17 @@ export class SqliteTaskStore implements port.TaskStore {
     limit: number,
     leaseMs: number,
   ): TaskRecord[] {
+    const leaseEnd = now + leaseMs;
+    const push = this.stmts.claim[field];
     const claim = this.db.transaction(() =>
       due.all(now, limit).map((row) => {
         const t = recordOf(row);
-        t[field] = now + leaseMs;
+        t[field] = leaseEnd;
         t.version += 1;
         this.views.forget(t.id);
         // A row of an older file (history NULL) is written whole, so that it is split.
         if (row.history === null) this.stmts.update.run(rowOf(t));
-        else
-          this.stmts.claim[field].run({
-            id: t.id,
-            due: t[field],
-            version: t.version,
-            data: dataOf(t),
-          });
+        else push.run({ id: t.id, due: leaseEnd, version: t.version, data: dataOf(t) });
         return t;
       }),
     );
