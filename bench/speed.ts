@@ -49,11 +49,13 @@ import {
  *   they do the bare proxy's work (one upstream call); with media storage a create also
  *   downloads the output and writes it to disk before announcing the success (architecture §9),
  *   work the proxy does not do: that row shows its cost and is not one of the goals.
- * Each target runs as a child process. Sequential latency through one keep-alive connection
- * (node:http, so the client adds little; "added" = through the server minus direct to the
- * upstream, in the same round), then autocannon c=50 throughput. ROUNDS alternating rounds;
- * figures are medians, a ratio to a baseline the median of the rounds' ratios. Then genway's
- * RSS (SQLite) after creating BENCH_RSS_TASKS tasks (bounded in time).
+ * Each target runs as a child process, and each round starts its processes afresh (see
+ * startRound) and warms them up (300 sequential requests and WARM_UP_SECONDS of load each).
+ * Sequential latency through one keep-alive connection (node:http, so the client adds little;
+ * "added" = through the server minus direct to the upstream, in the same round), then
+ * autocannon c=50 throughput. ROUNDS alternating rounds; figures are medians, a ratio to a
+ * baseline the median of the rounds' ratios. Then genway's RSS (SQLite) after creating
+ * BENCH_RSS_TASKS tasks (bounded in time).
  *
  * Knobs (environment): BENCH_ROUNDS (5), BENCH_LATENCY_N (1000 requests per target and
  * round), BENCH_LATENCY_MAX_MS (10000, its bound), BENCH_SECONDS (3 s of autocannon per target
@@ -69,9 +71,16 @@ const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 120);
 /** The bound on one target's sequential latency run (a loaded machine is slow). */
 const LATENCY_MAX_MS = Number(process.env.BENCH_LATENCY_MAX_MS ?? 10_000);
 const CONNECTIONS = 50;
-// Twelve targets per round, each bounded; doubled for child start-up and a loaded machine.
+/** Load on each fresh target before a round measures it (the JIT settles on its hot paths). */
+const WARM_UP_SECONDS = 1;
+// Twelve targets per round, each bounded (warm-up included), plus the round's start-up;
+// doubled for a loaded machine.
 const WATCHDOG_MS =
-  2 * (ROUNDS * 12 * (SECONDS + LATENCY_MAX_MS / 1000 + 3) + RSS_SECONDS + 60) * 1000;
+  2 *
+  (ROUNDS * (12 * (SECONDS + WARM_UP_SECONDS + (2 * LATENCY_MAX_MS) / 1000 + 3) + 60) +
+    RSS_SECONDS +
+    60) *
+  1000;
 
 const children = new Set<Child>();
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -194,80 +203,110 @@ async function rssAfterTasks(upstream: Child, dir: string) {
   }
 }
 
+interface Round {
+  upstream: Child;
+  targets: Map<TargetName, HttpTarget>;
+  /** Ends the round's processes. */
+  stop(): void;
+}
+
+/**
+ * Every process a round measures, started fresh: the same code in two Node processes can run
+ * a fifth to a third apart for as long as they live (seen here with two identical genway
+ * processes, and with two identical hello-worlds, side by side), so figures taken from one
+ * set of processes would rest on that set's luck. A round's medians then span processes.
+ */
+async function startRound(dir: string, round: number, redisPrefix: string | undefined) {
+  const started: Child[] = [];
+  const start = async (file: string, env: Record<string, string>) => {
+    const c = await child(file, env);
+    started.push(c);
+    return c;
+  };
+  const stop = () => {
+    for (const c of started) {
+      c.kill();
+      children.delete(c);
+    }
+  };
+  try {
+    const upstream = await start('./modelslab-child.ts', { BENCH_MODELSLAB_KEY: MODELSLAB_KEY });
+    const sqlite = await start(
+      './gateway-child.ts',
+      genwayEnv(upstream.port, { STORE_URL: `sqlite:${join(dir, `bench-${round}.db`)}` }),
+    );
+    const sqliteMedia = await start(
+      './gateway-child.ts',
+      genwayEnv(upstream.port, {
+        STORE_URL: `sqlite:${join(dir, `bench-media-${round}.db`)}`,
+        MEDIA_STORE_URL: `file:${join(dir, `media-${round}`)}`,
+      }),
+    );
+    const sqliteRead = genwayRead(sqlite.port, await finishedTask(sqlite.port));
+    // A key prefix per round: a round's genway never finds an earlier round's instance state.
+    const prefix = redisPrefix && `${redisPrefix}r${round}:`;
+    const baseline = await start('./speed-baseline-child.ts', {
+      BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
+      BENCH_MODELSLAB_KEY: MODELSLAB_KEY,
+      BENCH_TASK_JSON: await answerText(sqliteRead),
+      BENCH_SQLITE_PATH: join(dir, `baseline-${round}.db`),
+      ...(prefix ? { BENCH_REDIS_PREFIX: prefix } : {}),
+    });
+    const proxy = proxyCreate(baseline.port);
+    const baselineGet = (path: string): HttpTarget => ({
+      port: baseline.port,
+      method: 'GET',
+      path,
+      headers: {},
+      status: 200,
+    });
+    const targets = new Map<TargetName, HttpTarget>([
+      [
+        'direct',
+        {
+          port: upstream.port,
+          method: 'POST',
+          path: '/api/v1/enterprise/text2img',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ key: MODELSLAB_KEY, prompt: PROMPT }),
+          status: 200,
+        },
+      ],
+      ['proxy', proxy],
+      ['proxySqlite', { ...proxy, path: '/proxy-sqlite' }],
+      ['hello', baselineGet('/hello')],
+      ['helloTask', baselineGet('/hello-task')],
+      ['sqliteCreate', genwayCreate(sqlite.port)],
+      ['sqliteRead', sqliteRead],
+      ['sqliteCreateMedia', genwayCreate(sqliteMedia.port)],
+    ]);
+    if (prefix) {
+      const redis = await start(
+        './gateway-child.ts',
+        genwayEnv(upstream.port, { STORE_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix }),
+      );
+      targets.set('redisCreate', genwayCreate(redis.port));
+      targets.set('redisRead', genwayRead(redis.port, await finishedTask(redis.port)));
+      targets.set('proxyRedis', { ...proxy, path: '/proxy-redis' });
+      targets.set('redisBaseline', baselineGet('/redis-task'));
+    }
+    return { upstream, targets, stop } satisfies Round;
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(os.tmpdir(), 'genway-bench-speed-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-  const upstream = await child('./modelslab-child.ts', { BENCH_MODELSLAB_KEY: MODELSLAB_KEY });
-  const sqlite = await child(
-    './gateway-child.ts',
-    genwayEnv(upstream.port, { STORE_URL: `sqlite:${join(dir, 'bench.db')}` }),
-  );
-  const sqliteMedia = await child(
-    './gateway-child.ts',
-    genwayEnv(upstream.port, {
-      STORE_URL: `sqlite:${join(dir, 'bench-media.db')}`,
-      MEDIA_STORE_URL: `file:${join(dir, 'media')}`,
-    }),
-  );
-  const sqliteRead = genwayRead(sqlite.port, await finishedTask(sqlite.port));
   const withRedis = await redisAnswers();
   const prefix = `genway-bench-${randomBytes(6).toString('hex')}:`;
+  let redisNote = '';
   if (withRedis) {
     cleanups.push(async () => {
       log(`removed ${await deleteRedisKeys(prefix)} Redis keys under ${prefix}`);
     });
-  }
-  const baseline = await child('./speed-baseline-child.ts', {
-    BENCH_UPSTREAM_URL: `http://127.0.0.1:${upstream.port}`,
-    BENCH_MODELSLAB_KEY: MODELSLAB_KEY,
-    BENCH_TASK_JSON: await answerText(sqliteRead),
-    BENCH_SQLITE_PATH: join(dir, 'baseline.db'),
-    ...(withRedis ? { BENCH_REDIS_PREFIX: prefix } : {}),
-  });
-  log(`children started (upstream, genway SQLite without and with media storage, baselines)`);
-
-  const proxy = proxyCreate(baseline.port);
-  const targets = new Map<TargetName, HttpTarget>([
-    [
-      'direct',
-      {
-        port: upstream.port,
-        method: 'POST',
-        path: '/api/v1/enterprise/text2img',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ key: MODELSLAB_KEY, prompt: PROMPT }),
-        status: 200,
-      },
-    ],
-    ['proxy', proxy],
-    ['proxySqlite', { ...proxy, path: '/proxy-sqlite' }],
-    ['hello', { port: baseline.port, method: 'GET', path: '/hello', headers: {}, status: 200 }],
-    [
-      'helloTask',
-      { port: baseline.port, method: 'GET', path: '/hello-task', headers: {}, status: 200 },
-    ],
-    ['sqliteCreate', genwayCreate(sqlite.port)],
-    ['sqliteRead', sqliteRead],
-    ['sqliteCreateMedia', genwayCreate(sqliteMedia.port)],
-  ]);
-
-  let redisNote = '';
-  if (withRedis) {
-    const redis = await child(
-      './gateway-child.ts',
-      genwayEnv(upstream.port, { STORE_URL: 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix }),
-    );
-    targets.set('redisCreate', genwayCreate(redis.port));
-    targets.set('redisRead', genwayRead(redis.port, await finishedTask(redis.port)));
-    targets.set('proxyRedis', { ...proxy, path: '/proxy-redis' });
-    targets.set('redisBaseline', {
-      port: baseline.port,
-      method: 'GET',
-      path: '/redis-task',
-      headers: {},
-      status: 200,
-    });
-    log(`genway Redis started (key prefix ${prefix})`);
   } else {
     redisNote = 'Redis: SKIPPED, nothing answered on 127.0.0.1:6379';
     log(redisNote);
@@ -277,34 +316,42 @@ async function main(): Promise<void> {
   const rates = new Map<TargetName, number[]>();
   /** The fewest latency samples a target had in a round (the time bound may cut a run). */
   const samples = new Map<TargetName, number>();
-  log(`warm-up`);
-  for (const t of targets.values()) await sequentialLatencies(t, 300, 3000);
   for (let round = 0; round < ROUNDS; round++) {
-    const order = MEASURED_IN_ORDER.filter((name) => targets.has(name));
-    if (round % 2 === 1) order.reverse();
-    for (const name of order) {
-      await upstream.call('reset');
-      const sorted = await sequentialLatencies(targets.get(name)!, LATENCY_N, LATENCY_MAX_MS);
-      samples.set(name, Math.min(samples.get(name) ?? Infinity, sorted.length));
-      const one = summarise(sorted);
-      latencies.set(name, [...(latencies.get(name) ?? []), one]);
-    }
-    for (const name of order) {
-      await upstream.call('reset');
-      rates.set(name, [
-        ...(rates.get(name) ?? []),
-        await throughput(targets.get(name)!, SECONDS, CONNECTIONS, (p) => log(`  ${p}`)),
-      ]);
+    const { upstream, targets, stop } = await startRound(
+      dir,
+      round,
+      withRedis ? prefix : undefined,
+    );
+    try {
+      log(`round ${round + 1}/${ROUNDS}: fresh processes started; warm-up`);
+      for (const t of targets.values()) {
+        await sequentialLatencies(t, 300, 3000);
+        await throughput(t, WARM_UP_SECONDS, CONNECTIONS);
+      }
+      const order = MEASURED_IN_ORDER.filter((name) => targets.has(name));
+      if (round % 2 === 1) order.reverse();
+      for (const name of order) {
+        await upstream.call('reset');
+        const sorted = await sequentialLatencies(targets.get(name)!, LATENCY_N, LATENCY_MAX_MS);
+        samples.set(name, Math.min(samples.get(name) ?? Infinity, sorted.length));
+        const one = summarise(sorted);
+        latencies.set(name, [...(latencies.get(name) ?? []), one]);
+      }
+      for (const name of order) {
+        await upstream.call('reset');
+        rates.set(name, [
+          ...(rates.get(name) ?? []),
+          await throughput(targets.get(name)!, SECONDS, CONNECTIONS, (p) => log(`  ${p}`)),
+        ]);
+      }
+    } finally {
+      stop();
     }
     log(`round ${round + 1}/${ROUNDS} done`);
   }
 
   log(`RSS: creating up to ${RSS_TASKS} tasks on a fresh genway (SQLite)`);
-  // The loaded SQLite genway is not needed any more: free its CPU and memory first.
-  for (const gw of [sqlite, sqliteMedia]) {
-    gw.kill();
-    children.delete(gw);
-  }
+  const upstream = await child('./modelslab-child.ts', { BENCH_MODELSLAB_KEY: MODELSLAB_KEY });
   const rss = await rssAfterTasks(upstream, dir);
 
   // Per round, added latency = through the server minus direct in that round; then medians.
@@ -329,7 +376,7 @@ async function main(): Promise<void> {
   }
   const loadAvg = os.loadavg()[0]!;
   const lines = renderSpeedReport({
-    header: `genway speed bench: loopback, ${os.cpus().length} cores, node ${process.version}, load average ${loadAvg.toFixed(1)} at the end; ${ROUNDS} alternating rounds (figures: medians; ratios: medians of the per-round ratios); latency: ${LATENCY_N} sequential requests on one keep-alive connection; throughput: autocannon c=${CONNECTIONS}, ${SECONDS} s; genway rows without media storage (MEDIA_STORE_URL=none: one upstream call, the proxy's work) unless the row says "media storage (file:)" (also downloads and writes each output before the success)`,
+    header: `genway speed bench: loopback, ${os.cpus().length} cores, node ${process.version}, load average ${loadAvg.toFixed(1)} at the end; ${ROUNDS} alternating rounds, each on freshly started processes (figures: medians; ratios: medians of the per-round ratios); latency: ${LATENCY_N} sequential requests on one keep-alive connection; throughput: autocannon c=${CONNECTIONS}, ${SECONDS} s; genway rows without media storage (MEDIA_STORE_URL=none: one upstream call, the proxy's work) unless the row says "media storage (file:)" (also downloads and writes each output before the success)`,
     figures,
     rss,
     rssTarget: RSS_TASKS,
