@@ -59,7 +59,8 @@ import {
  *
  * Knobs (environment): BENCH_ROUNDS (5), BENCH_LATENCY_N (1000 requests per target and
  * round), BENCH_LATENCY_MAX_MS (10000, its bound), BENCH_SECONDS (3 s of autocannon per target
- * and round), BENCH_RSS_TASKS (100000), BENCH_RSS_SECONDS (120, the bound on that phase).
+ * and round), BENCH_WARM_UP_SECONDS (3), BENCH_RSS_TASKS (100000), BENCH_RSS_SECONDS (120, the
+ * bound on that phase).
  * Stops by itself; a watchdog ends it.
  */
 
@@ -71,8 +72,11 @@ const RSS_SECONDS = Number(process.env.BENCH_RSS_SECONDS ?? 120);
 /** The bound on one target's sequential latency run (a loaded machine is slow). */
 const LATENCY_MAX_MS = Number(process.env.BENCH_LATENCY_MAX_MS ?? 10_000);
 const CONNECTIONS = 50;
-/** Load on each fresh target before a round measures it (the JIT settles on its hot paths). */
-const WARM_UP_SECONDS = 1;
+/**
+ * Load on each fresh target before a round measures it: a fresh genway's create p50 settles
+ * after about 5 s of load (its create and read targets are warmed one after the other).
+ */
+const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? 3);
 // Twelve targets per round, each bounded (warm-up included), plus the round's start-up;
 // doubled for a loaded machine.
 const WATCHDOG_MS =
@@ -211,10 +215,10 @@ interface Round {
 }
 
 /**
- * Every process a round measures, started fresh: the same code in two Node processes can run
- * a fifth to a third apart for as long as they live (seen here with two identical genway
- * processes, and with two identical hello-worlds, side by side), so figures taken from one
- * set of processes would rest on that set's luck. A round's medians then span processes.
+ * Every process a round measures, started fresh: two genway processes of one build, started
+ * side by side and loaded in turns, kept an 18 to 27 % gap in read throughput for as long as
+ * they ran (four pairs out of four, the faster one a different process each time), so figures
+ * taken from one set of processes would rest on that set's luck. The medians span processes.
  */
 async function startRound(dir: string, round: number, redisPrefix: string | undefined) {
   const started: Child[] = [];
