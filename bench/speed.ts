@@ -217,7 +217,7 @@ interface Round {
 /**
  * Every process a round measures, started fresh: two genway processes of one build, started
  * side by side and loaded in turns, kept an 18 to 27 % gap in read throughput for as long as
- * they ran (four pairs out of four, the faster one a different process each time), so figures
+ * they ran (in four pairs out of four; a later set of three stayed within 10 %), so figures
  * taken from one set of processes would rest on that set's luck. The medians span processes.
  */
 async function startRound(dir: string, round: number, redisPrefix: string | undefined) {
