@@ -1,12 +1,5 @@
 import type { CopyOutcome } from '../domain/output-copies.js';
-import {
-  collectDefaultMetrics,
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  type Metric,
-} from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import { TASK_STATUSES, type TaskStatus } from '../contracts/common.js';
 import type { CircuitState } from '../domain/credential-health.js';
 import type { CredentialPool } from '../domain/credential-pool.js';
@@ -19,6 +12,12 @@ import type {
   WebhookDeliveryOutcome,
 } from '../domain/metrics.js';
 import type { TaskStore } from '../domain/task-store.js';
+import {
+  CellCounter,
+  CellHistogram,
+  type CounterCell,
+  type HistogramCell,
+} from './cell-metrics.js';
 
 /** One configured credential as `/metrics` shows it: its id, never its secret. */
 export interface CredentialView {
@@ -84,8 +83,8 @@ function processMetrics(): Registry {
 }
 
 interface HttpSeries {
-  duration: Histogram.Internal<'route' | 'method'>;
-  byStatus: Map<number, Counter.Internal>;
+  duration: HistogramCell;
+  byStatus: Map<number, CounterCell>;
 }
 
 /**
@@ -98,20 +97,20 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
   readonly registry = new Registry();
   readonly contentType = this.registry.contentType;
 
-  private readonly httpRequests = new Counter({
+  private readonly httpRequests = new CellCounter({
     name: 'genway_http_requests_total',
     help: 'HTTP requests answered, by route pattern, method and status code',
     labelNames: ['route', 'method', 'status'] as const,
     registers: [this.registry],
   });
-  private readonly httpDuration = new Histogram({
+  private readonly httpDuration = new CellHistogram({
     name: 'genway_http_request_duration_seconds',
     help: 'Time to answer an HTTP request (long polls included), by route pattern and method',
     labelNames: ['route', 'method'] as const,
     buckets: HTTP_BUCKETS,
     registers: [this.registry],
   });
-  private readonly upstreamRequests = new Counter({
+  private readonly upstreamRequests = new CellCounter({
     name: 'genway_upstream_requests_total',
     help: 'Calls to upstream providers, by provider, operation and outcome',
     labelNames: ['provider', 'operation', 'outcome'] as const,
@@ -123,14 +122,14 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     labelNames: ['provider', 'model'] as const,
     registers: [this.registry],
   });
-  private readonly upstreamDuration = new Histogram({
+  private readonly upstreamDuration = new CellHistogram({
     name: 'genway_upstream_request_duration_seconds',
     help: 'Time from sending an upstream call until its answer was read',
     labelNames: ['provider', 'operation'] as const,
     buckets: UPSTREAM_BUCKETS,
     registers: [this.registry],
   });
-  private readonly transitions = new Counter({
+  private readonly transitions = new CellCounter({
     name: 'genway_task_transitions_total',
     help: 'Tasks entering a status (queued on create), by provider and the status entered',
     labelNames: ['provider', 'status'] as const,
@@ -217,7 +216,7 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     this.sources = sources;
     for (const provider of sources.providers) {
       for (const outcome of POLL_OUTCOMES) this.polls.labels(provider, outcome).inc(0);
-      for (const status of TASK_STATUSES) this.transitions.labels(provider, status).inc(0);
+      for (const status of TASK_STATUSES) this.transitions.cell(provider, status);
     }
   }
 
@@ -236,26 +235,17 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     }
     let series = byMethod.get(methodKey);
     if (!series) {
-      series = { duration: this.httpDuration.labels(routeKey, methodKey), byStatus: new Map() };
+      series = { duration: this.httpDuration.cell(routeKey, methodKey), byStatus: new Map() };
       byMethod.set(methodKey, series);
     }
     let counter = series.byStatus.get(status);
     if (!counter) {
-      counter = this.httpRequests.labels(routeKey, methodKey, String(status));
+      counter = this.httpRequests.cell(routeKey, methodKey, String(status));
       series.byStatus.set(status, counter);
     }
     counter.inc();
     series.duration.observe(seconds);
   }
-
-  // Series written on every create: children cached (never reset, so never stale).
-  private readonly upstreamRequestsOf = cachedLabels((...v: string[]) =>
-    this.upstreamRequests.labels(...v),
-  );
-  private readonly upstreamDurationOf = cachedLabels((...v: string[]) =>
-    this.upstreamDuration.labels(...v),
-  );
-  private readonly transitionsOf = cachedLabels((...v: string[]) => this.transitions.labels(...v));
 
   upstreamCall(
     provider: string,
@@ -263,8 +253,8 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
     outcome: UpstreamOutcome,
     seconds: number,
   ): void {
-    this.upstreamRequestsOf(provider, operation, outcome).inc();
-    this.upstreamDurationOf(provider, operation).observe(seconds);
+    this.upstreamRequests.cell(provider, operation, outcome).inc();
+    this.upstreamDuration.cell(provider, operation).observe(seconds);
   }
 
   /** A finished task was charged `usd`; `model` is its price entry's (operator-chosen) model. */
@@ -273,7 +263,7 @@ export class GatewayMetrics implements DomainMetrics, UpstreamMetrics {
   }
 
   taskChanged(provider: string, _from: TaskStatus | null, to: TaskStatus): void {
-    this.transitionsOf(provider, to).inc();
+    this.transitions.cell(provider, to).inc();
   }
 
   /** Redis lost its data (cluster mode): see store/redis/server-checks.ts. */
@@ -379,18 +369,4 @@ export function* poolCredentials(
       yield { provider, credential: c.id, state: c.state, inFlight: c.in_flight };
     }
   }
-}
-
-/**
- * prom-client's `labels()` builds and hashes a key from its values on every call: the
- * labelled child, looked up once per distinct set of values.
- */
-function cachedLabels<T>(labels: (...values: string[]) => T): (...values: string[]) => T {
-  const children = new Map<string, T>();
-  return (...values) => {
-    const key = values.join('\u0000');
-    let child = children.get(key);
-    if (child === undefined) children.set(key, (child = labels(...values)));
-    return child;
-  };
 }
