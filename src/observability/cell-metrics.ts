@@ -106,7 +106,6 @@ export class CellCounter<T extends string> {
 /** A prom-client histogram whose series are HistogramCells: `cell(...values)`, `observe(v)`. */
 export class CellHistogram<T extends string> extends Histogram<T> {
   private readonly cells: Cells<HistogramCell>;
-  private readonly bounds: readonly number[];
 
   constructor(
     private readonly config: HistogramConfiguration<T> & {
@@ -115,9 +114,10 @@ export class CellHistogram<T extends string> extends Histogram<T> {
     },
   ) {
     super(config);
-    const bounds = config.buckets;
-    this.bounds = bounds;
-    this.cells = new Cells(config.labelNames, (labels) => new HistogramCell(labels, bounds));
+    this.cells = new Cells(
+      config.labelNames,
+      (labels) => new HistogramCell(labels, config.buckets),
+    );
   }
 
   cell(...values: string[]): HistogramCell {
@@ -129,12 +129,12 @@ export class CellHistogram<T extends string> extends Histogram<T> {
    * and builds `get()` on it (the same values, the series labels moved into each value).
    */
   async getForPromString() {
-    const { name, help, aggregator = 'sum' } = this.config;
+    const { name, help, aggregator = 'sum', buckets } = this.config;
     const bucket = `${name}_bucket`;
     const values: ReturnType<typeof value>[] = [];
     for (const c of this.cells.all()) {
       let cumulative = 0;
-      this.bounds.forEach((le, i) => {
+      buckets.forEach((le, i) => {
         cumulative += c.perBucket[i]!;
         values.push(value({ le }, cumulative, bucket, c.labels, null));
       });
